@@ -1,0 +1,3 @@
+"""ai-ops: a self-tuning autonomous ops controller."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,177 @@
+"""The `ai-ops` command. It parses arguments, calls one job function, prints the result.
+
+No logic lives here: everything a command does is a function in `ai_ops.jobs`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ai_ops import __version__, jobs
+from ai_ops.config import OpsConfig, load_config
+from ai_ops.errors import OpsError
+
+console = Console()
+errors = Console(stderr=True)
+
+
+@dataclass
+class Options:
+    config_path: Path | None
+    dry_run: bool
+    verbosity: int
+
+    def echo(self, line: str) -> None:
+        if self.verbosity >= 0:
+            click.echo(line)
+
+    def load(self) -> OpsConfig:
+        return load_config(self.config_path)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A user's mistake gets one clear message and a non-zero exit, never a traceback."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except OpsError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ai-ops")
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              help="ops_config.yaml to use. Without it: the embedded simulated service.")
+@click.option("--dry-run", is_flag=True, help="Decide and show, but write no Terraform and make no commit.")
+@click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, dry_run: bool, verbose: int, quiet: bool) -> None:
+    """Self-tuning ops controller: detect anomalies, learn thresholds, propose them as Terraform in Git."""
+    verbosity = -1 if quiet else verbose
+    logging.basicConfig(level=logging.WARNING - 10 * max(verbosity, 0) if verbosity >= 0 else logging.ERROR,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Options(config_path, dry_run, verbosity)
+
+
+def _prepared(options: Options) -> OpsConfig:
+    config = options.load()
+    if config.is_simulated:
+        jobs.prepare_workspace(config, fresh=False)
+    return config
+
+
+def _job(name: str, help_text: str, func: Callable[..., Any]) -> None:
+    @cli.command(name=name, help=help_text)
+    @click.pass_obj
+    @handle_errors
+    def command(options: Options) -> None:
+        config = _prepared(options)
+        with jobs.locked(config):
+            func(config, dry_run=options.dry_run, echo=options.echo)
+
+    del command
+
+
+_job("cycle", "Run one ops cycle: observe, detect, decide, act (every 6 h).", jobs.run_cycle)
+_job("train", "Retrain the anomaly detectors on recent history (daily, 03:00 UTC).", jobs.run_train)
+_job("report", "Write and send the daily health report (09:00 UTC).", jobs.run_report)
+_job("full-cycle", "train, then cycle, then report (the manual trigger).", jobs.run_full_cycle)
+
+
+@cli.command()
+@click.pass_obj
+@handle_errors
+def run(options: Options) -> None:
+    """Run as a daemon: the three jobs on their cron schedules (UTC)."""
+    from ai_ops.scheduler import run_daemon
+
+    run_daemon(_prepared(options), options.dry_run, options.echo)
+
+
+@cli.command()
+@click.option("--workspace", type=click.Path(path_type=Path, file_okay=False), default=Path("ai-ops-demo"),
+              show_default=True, help="Folder for the demo's Git repo, Terraform, models and reports.")
+@click.option("--days", type=click.IntRange(1, 365), default=14, show_default=True, help="Simulated days.")
+@click.option("--seed", type=int, default=None, help="Simulation seed (default: the config's, 42).")
+@click.pass_obj
+@handle_errors
+def demo(options: Options, workspace: Path, days: int, seed: int | None) -> None:
+    """Run many simulated days end to end in a fresh workspace and show what the controller learned."""
+    with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=errors, disable=options.verbosity < 0) as bar:
+        task = bar.add_task("demo", total=days * 6)
+        result = jobs.run_demo(workspace, days, seed, progress=lambda done, total: bar.update(task, completed=done))
+    if options.verbosity >= 0:
+        _print_demo(result)
+
+
+def _print_demo(result: jobs.DemoResult) -> None:
+    table = Table(title=f"ai-ops demo: {len(result.days)} simulated days, seed {result.seed}")
+    names = [k for k in result.threshold_path[0] if k != "time_iso"] if result.threshold_path else []
+    table.add_column("day")
+    table.add_column("SLA %", justify="right")
+    table.add_column("cost", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
+    for index, day in enumerate(result.days):
+        ends = [p for p in result.threshold_path if p["time_iso"].startswith(day["date"])]
+        row = [day["date"], f"{day['sla']:.3f}", f"{day['cost']:.2f}"]
+        row += [f"{ends[-1][n]:g}" if ends else "" for n in names]
+        table.add_row(*row)
+        del index
+    console.print(table)
+    console.print(f"incidents injected: {result.incidents}, detected: {result.incidents_detected}")
+    console.print(f"commits made: {result.commits}  (see: git -C {result.workspace} log)")
+    console.print(f"reports: {result.reports}")
+
+
+@cli.group()
+def config() -> None:
+    """Check the configuration."""
+
+
+@config.command("check")
+@click.pass_obj
+@handle_errors
+def config_check(options: Options) -> None:
+    """Validate the config file (or the embedded default) and print a summary."""
+    config = options.load()
+    where = options.config_path or "the embedded default"
+    options.echo(f"{where}: OK")
+    options.echo(f"  services: {', '.join(f'{s.name} ({s.source})' for s in config.services)}")
+    options.echo(f"  SLA target {config.sla.target}%, budget {config.cost.monthly_budget} {config.cost.currency}/month")
+    for name, spec in config.thresholds.items():
+        options.echo(f"  {name}: {spec.initial:g}{spec.unit} in [{spec.min:g}, {spec.max:g}], step {spec.max_step:g}"
+                     + (" (pinned)" if spec.pin else ""))
+    options.echo(f"  git mode {config.outputs.git.mode}, workspace {config.path('.')}")
+
+
+def main() -> None:
+    cli(prog_name="ai-ops")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""What the learner sees of one window: SLA attainment, cost, load, alerts. Pure numpy."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+SLOW_STEP_BAD_SHARE = 0.05
+"""When a step's p95 latency exceeds the objective, at least 5% of its requests were slower
+than the objective (that is what p95 means): we count exactly that lower bound as bad."""
+
+ALERT_METRICS: dict[str, str] = {
+    "alert_latency_p95_ms": "latency_p95_ms",
+    "alert_error_rate": "error_rate",
+    "alert_cpu_utilization": "cpu_utilization",
+}
+"""Alert threshold -> the metric it watches."""
+
+
+def sla_attainment(request_rate: np.ndarray, error_rate_percent: np.ndarray, latency_p95_ms: np.ndarray,
+                   latency_objective_ms: float) -> float:
+    """Share of good requests in percent; steps without data are left out. NaN if nothing is known."""
+    ok = np.isfinite(request_rate) & np.isfinite(error_rate_percent) & np.isfinite(latency_p95_ms)
+    if not ok.any():
+        return float("nan")
+    requests = request_rate[ok]
+    failed = requests * np.clip(error_rate_percent[ok], 0, 100) / 100.0
+    slow = np.where(latency_p95_ms[ok] > latency_objective_ms, SLOW_STEP_BAD_SHARE * (requests - failed), 0.0)
+    total = requests.sum()
+    if total <= 0:
+        return 100.0
+    return float(100.0 * (1.0 - (failed.sum() + slow.sum()) / total))
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One window of evidence. Every field is a number a reviewer can check in the report."""
+
+    time: float
+    sla_attainment: float
+    cost: float
+    cost_per_hour: float
+    utilization_mean: float
+    utilization_p95: float
+    replicas_mean: float
+    replicas_max: float
+    latency_p95_max_ms: float
+    error_rate_mean: float
+    samples: int
+    anomaly_share: float = 0.0
+    alerts_fired: dict[str, bool] = field(default_factory=dict)
+    usable: bool = True
+    unusable_reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 6) if isinstance(v, float) and np.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+def _stat(values: np.ndarray, fn: Any) -> float:
+    finite = values[np.isfinite(values)]
+    return float(fn(finite)) if finite.size else float("nan")
+
+
+def alerts_fired(values: dict[str, np.ndarray], thresholds: dict[str, float], for_steps: int = 2) -> dict[str, bool]:
+    """An alert fires when its metric stays above the threshold `for_steps` steps in a row (Prometheus `for:`)."""
+    fired: dict[str, bool] = {}
+    for name, metric in ALERT_METRICS.items():
+        if name not in thresholds or metric not in values:
+            continue
+        above = np.nan_to_num(values[metric], nan=-np.inf) > thresholds[name]
+        run = np.convolve(above.astype(int), np.ones(for_steps, dtype=int), mode="valid")
+        fired[name] = bool((run >= for_steps).any())
+    return fired
+
+
+def observe(time: float, step: int, values: dict[str, np.ndarray], thresholds: dict[str, float],
+            latency_objective_ms: float, anomaly_share: float = 0.0) -> Observation:
+    """Summarise a window of metrics (arrays aligned on one grid) into an Observation."""
+    cost_rate = values["cost_per_hour"]
+    return Observation(
+        time=time,
+        sla_attainment=sla_attainment(values["request_rate"], values["error_rate"], values["latency_p95_ms"],
+                                      latency_objective_ms),
+        cost=_stat(cost_rate, np.sum) * step / 3600.0,
+        cost_per_hour=_stat(cost_rate, np.mean),
+        utilization_mean=_stat(values["cpu_utilization"], np.mean),
+        utilization_p95=_stat(values["cpu_utilization"], lambda v: np.percentile(v, 95)),
+        replicas_mean=_stat(values["replicas"], np.mean),
+        replicas_max=_stat(values["replicas"], np.max),
+        latency_p95_max_ms=_stat(values["latency_p95_ms"], np.max),
+        error_rate_mean=_stat(values["error_rate"], np.mean),
+        samples=int(np.isfinite(values["request_rate"]).sum()),
+        anomaly_share=anomaly_share,
+        alerts_fired=alerts_fired(values, thresholds),
+    )

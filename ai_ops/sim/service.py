@@ -1,0 +1,176 @@
+"""A simulated web service: seasonal bursty demand, injected incidents, an HPA-style
+autoscaler that uses the scaling target in force at each moment, queueing latency,
+errors and cost.
+
+Everything is a pure function of (settings, seed, time range, target timeline): a
+window simulated twice gives the same numbers, so the controller, the tests and the
+backtests can replay any period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import lfilter
+
+from ai_ops.config import SimulationConfig
+
+DAY = 86_400
+HPA_TOLERANCE = 0.10
+"""Kubernetes HPA does nothing while |utilization / target - 1| <= 10%."""
+SCALE_DOWN_STABILIZATION_STEPS = 3
+"""Scale down only to the largest recommendation of the last few steps (HPA behaviour)."""
+WARMUP_SECONDS = 2 * 3600
+OVERLOAD_P95_MS = 5_000.0
+"""Latency reported when demand exceeds capacity (requests time out)."""
+BASE_ERROR_PERCENT = 0.01
+NOISE_AR = 0.8
+
+IncidentKind = str  # "latency_spike" | "error_burst" | "traffic_surge"
+INCIDENT_KINDS: tuple[IncidentKind, ...] = ("latency_spike", "error_burst", "traffic_surge")
+
+TargetTimeline = Callable[[np.ndarray], np.ndarray]
+"""Maps epoch seconds to the CPU scaling target (percent) in force at that time."""
+
+
+@dataclass(frozen=True)
+class Incident:
+    kind: IncidentKind
+    start: float
+    end: float
+    magnitude: float
+
+
+@dataclass(frozen=True)
+class SimulatedWindow:
+    timestamps: np.ndarray
+    metrics: dict[str, np.ndarray]
+    incidents: list[Incident]
+
+
+def constant_target(percent: float) -> TargetTimeline:
+    return lambda ts: np.full(ts.shape, float(percent))
+
+
+def _day_rng(seed: int, day: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng([seed & 0xFFFFFFFF, day & 0xFFFFFFFF, stream])
+
+
+def _noise(cfg: SimulationConfig, timestamps: np.ndarray, step: int) -> np.ndarray:
+    """AR(1) log-noise with stationary std `cfg.noise`, generated per UTC day so it is replayable."""
+    per_day = DAY // step
+    days = np.floor_divide(timestamps, DAY).astype(np.int64)
+    out = np.empty(timestamps.shape)
+    innovation_std = cfg.noise * np.sqrt(1 - NOISE_AR**2)
+    for day in np.unique(days):
+        eps = _day_rng(cfg.seed, int(day), 1).normal(0.0, innovation_std, per_day)
+        series = lfilter([1.0], [1.0, -NOISE_AR], eps)
+        mask = days == day
+        index = ((timestamps[mask] - day * DAY) // step).astype(np.int64)
+        out[mask] = series[np.clip(index, 0, per_day - 1)]
+    return out
+
+
+def incidents_between(cfg: SimulationConfig, start: float, end: float) -> list[Incident]:
+    """The incidents injected in [start, end): their true times, for scoring the detectors."""
+    found: list[Incident] = []
+    for day in range(int(start // DAY) - 1, int(end // DAY) + 1):
+        rng = _day_rng(cfg.seed, day, 2)
+        for _ in range(rng.poisson(cfg.incidents_per_day)):
+            kind = INCIDENT_KINDS[int(rng.integers(len(INCIDENT_KINDS)))]
+            begin = day * DAY + float(rng.uniform(0, DAY))
+            duration = float(rng.uniform(15, 60)) * 60
+            magnitude = float(rng.uniform(0.5, 1.0))
+            incident = Incident(kind, begin, begin + duration, magnitude)
+            if incident.end > start and incident.start < end:
+                found.append(incident)
+    return sorted(found, key=lambda i: i.start)
+
+
+def demand(cfg: SimulationConfig, timestamps: np.ndarray, step: int, incidents: list[Incident]) -> np.ndarray:
+    """Request rate: daily cycle peaking at 15:00 UTC, quieter weekends, bursty noise, surges."""
+    hour = (timestamps % DAY) / 3600.0
+    daily = 1.0 + cfg.daily_amplitude * np.cos(2 * np.pi * (hour - 15.0) / 24.0)
+    weekday = (np.floor_divide(timestamps, DAY).astype(np.int64) + 3) % 7  # 0 = Monday
+    weekly = np.where(weekday >= 5, 1.0 - cfg.weekly_amplitude, 1.0)
+    rate = cfg.base_rps * daily * weekly * np.exp(_noise(cfg, timestamps, step))
+    for incident in incidents:
+        if incident.kind == "traffic_surge":
+            active = (timestamps >= incident.start) & (timestamps < incident.end)
+            rate[active] *= 1.6 + incident.magnitude
+    return rate
+
+
+def p95_latency_ms(service_time_ms: float, utilization: np.ndarray) -> np.ndarray:
+    """Queueing curve of the M/M/c family: flat at low load, steep above ~85%, timeouts at 100%."""
+    rho = np.clip(utilization, 0.0, 0.999)
+    queueing = 8.0 * rho**10 / (1.0 - rho)
+    latency = service_time_ms * (3.0 + queueing)
+    return np.where(utilization >= 1.0, OVERLOAD_P95_MS, np.minimum(latency, OVERLOAD_P95_MS))
+
+
+def _autoscale(
+    cfg: SimulationConfig, rate: np.ndarray, target_percent: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Replicas and utilization per step; each step's replicas were decided from the previous step."""
+    n = rate.size
+    replicas = np.empty(n)
+    utilization = np.empty(n)
+    initial_target = max(target_percent[0], 1.0) / 100.0 if n else 0.5
+    current = float(np.clip(np.ceil(rate[0] / (cfg.capacity_rps_per_replica * initial_target)), cfg.min_replicas,
+                            cfg.max_replicas)) if n else 0.0
+    recent: list[float] = []
+    for k in range(n):
+        replicas[k] = current
+        load = rate[k] / (current * cfg.capacity_rps_per_replica)
+        utilization[k] = load
+        ratio = min(load, 1.0) / max(target_percent[k] / 100.0, 0.01)
+        desired = current if abs(ratio - 1.0) <= HPA_TOLERANCE else float(np.ceil(current * ratio))
+        recent.append(desired)
+        if len(recent) > SCALE_DOWN_STABILIZATION_STEPS:
+            recent.pop(0)
+        if desired < current:
+            desired = min(current, max(recent))
+        current = float(np.clip(desired, cfg.min_replicas, cfg.max_replicas))
+    return replicas, utilization
+
+
+def simulate(
+    cfg: SimulationConfig, start: float, end: float, step: int, cpu_target: TargetTimeline
+) -> SimulatedWindow:
+    """Metrics on the grid [start, end) every `step` seconds."""
+    if DAY % step:
+        raise ValueError(f"simulation step {step}s must divide a day (86400 s)")
+    first = np.ceil(start / step) * step
+    warm_start = first - WARMUP_SECONDS
+    grid = np.arange(warm_start, end, step, dtype=np.float64)
+    incidents = incidents_between(cfg, warm_start, end)
+    rate = demand(cfg, grid, step, incidents)
+    replicas, load = _autoscale(cfg, rate, cpu_target(grid))
+
+    latency = p95_latency_ms(cfg.service_time_ms, load)
+    errors = np.full(grid.shape, BASE_ERROR_PERCENT)
+    errors = np.where(load > 1.0, 100.0 * (1.0 - 1.0 / np.maximum(load, 1e-9)), errors)
+    for incident in incidents:
+        active = (grid >= incident.start) & (grid < incident.end)
+        if incident.kind == "latency_spike":
+            latency[active] = np.minimum(latency[active] + 400.0 + 1200.0 * incident.magnitude, OVERLOAD_P95_MS)
+        elif incident.kind == "error_burst":
+            errors[active] += 2.0 + 8.0 * incident.magnitude
+
+    keep = grid >= first
+    metrics = {
+        "request_rate": rate,
+        "cpu_utilization": 100.0 * np.minimum(load, 1.0),
+        "latency_p95_ms": latency,
+        "error_rate": np.minimum(errors, 100.0),
+        "replicas": replicas,
+        "cost_per_hour": replicas * cfg.replica_cost_per_hour,
+    }
+    return SimulatedWindow(
+        timestamps=grid[keep],
+        metrics={name: values[keep] for name, values in metrics.items()},
+        incidents=[i for i in incidents if i.end > first and i.start < end],
+    )

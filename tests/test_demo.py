@@ -1,0 +1,39 @@
+"""End to end on the simulated service: the whole loop, determinism, commits with reasoning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import git
+
+from ai_ops.jobs import run_demo
+
+
+def test_demo_runs_the_loop_and_is_deterministic(tmp_path: Path) -> None:
+    first = run_demo(tmp_path / "a", days=3, seed=7)
+    second = run_demo(tmp_path / "b", days=3, seed=7)
+    assert first.days == second.days
+    assert first.threshold_path == second.threshold_path
+    # Thresholds moved in response to reward, each change committed with its reasoning.
+    targets = {p["autoscaling_cpu_target"] for p in first.threshold_path}
+    assert len(targets) > 1
+    repo = git.Repo(first.workspace)
+    messages = [c.message for c in repo.iter_commits()]
+    changes = [m for m in messages if "| threshold | old | new |" in m]
+    assert changes and all("SLA attainment" in m and "Why:" in m for m in changes)
+    # Reports and state on disk.
+    reports = sorted((first.workspace / "reports").glob("*/report.json"))
+    assert len(reports) == 3
+    assert json.loads(reports[-1].read_text())["health_score"] in range(0, 101)
+    ledger = (first.workspace / "models" / "decisions.jsonl").read_text().splitlines()
+    assert len(ledger) == 3 * 4
+    # Only controller-owned state may be left uncommitted (the cycles after the last report).
+    dirty = {item.a_path for item in repo.index.diff(None)}
+    assert dirty and all(p.startswith("models/") for p in dirty)
+
+
+def test_demo_rerun_replaces_a_previous_demo(tmp_path: Path) -> None:
+    run_demo(tmp_path / "d", days=1)
+    result = run_demo(tmp_path / "d", days=1)
+    assert result.commits >= 1
