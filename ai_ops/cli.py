@@ -128,21 +128,23 @@ def demo(options: Options, workspace: Path, days: int, seed: int | None) -> None
         _print_demo(result)
 
 
+def _short(name: str) -> str:
+    """Column label for a threshold: `alert_latency_p95_ms` -> `alert latency p95 ms`."""
+    return name.replace("autoscaling_", "scale ").replace("_", " ")
+
+
 def _print_demo(result: jobs.DemoResult) -> None:
     table = Table(title=f"ai-ops demo: {len(result.days)} simulated days, seed {result.seed}")
     names = [k for k in result.threshold_path[0] if k != "time_iso"] if result.threshold_path else []
-    table.add_column("day")
-    table.add_column("SLA %", justify="right")
-    table.add_column("cost", justify="right")
-    for name in names:
-        table.add_column(name, justify="right")
-    for index, day in enumerate(result.days):
+    for column in ["day", "SLA %", "cost"] + [_short(n) for n in names]:
+        table.add_column(column, justify="left" if column == "day" else "right", overflow="fold")
+    for day in result.days:
         ends = [p for p in result.threshold_path if p["time_iso"].startswith(day["date"])]
         row = [day["date"], f"{day['sla']:.3f}", f"{day['cost']:.2f}"]
         row += [f"{ends[-1][n]:g}" if ends else "" for n in names]
         table.add_row(*row)
-        del index
     console.print(table)
+    console.print("thresholds shown as at the end of each day; SLA is the share of good requests")
     console.print(f"incidents injected: {result.incidents}, detected: {result.incidents_detected}")
     console.print(f"commits made: {result.commits}  (see: git -C {result.workspace} log)")
     console.print(f"reports: {result.reports}")
