@@ -137,7 +137,10 @@ def _print_demo(result: jobs.DemoResult) -> None:
     table = Table(title=f"ai-ops demo: {len(result.days)} simulated days, seed {result.seed}")
     names = [k for k in result.threshold_path[0] if k != "time_iso"] if result.threshold_path else []
     for column in ["day", "SLA %", "cost"] + [_short(n) for n in names]:
-        table.add_column(column, justify="left" if column == "day" else "right", overflow="fold")
+        if column == "day":
+            table.add_column(column, no_wrap=True, min_width=10)
+        else:
+            table.add_column(column, justify="right", overflow="fold")
     for day in result.days:
         ends = [p for p in result.threshold_path if p["time_iso"].startswith(day["date"])]
         row = [day["date"], f"{day['sla']:.3f}", f"{day['cost']:.2f}"]
