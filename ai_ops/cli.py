@@ -134,7 +134,7 @@ def _short(name: str) -> str:
 
 
 def _print_demo(result: jobs.DemoResult) -> None:
-    table = Table(title=f"ai-ops demo: {len(result.days)} simulated days, seed {result.seed}")
+    table = Table(title=f"ai-ops demo: {len(result.days)} simulated day(s), seed {result.seed}")
     names = [k for k in result.threshold_path[0] if k != "time_iso"] if result.threshold_path else []
     for column in ["day", "SLA %", "cost"] + [_short(n) for n in names]:
         if column == "day":
