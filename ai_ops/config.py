@@ -180,6 +180,15 @@ class GitConfig(Strict):
     base_branch: str = Field("main", description="Branch pull requests target.")
     author_name: str = Field("ai-ops[bot]")
     author_email: str = Field("ai-ops-bot@users.noreply.github.com")
+    state_branch: str = Field(
+        "ai-ops/state", description="pr mode: branch holding models/ and reports/ between runs (fresh CI checkouts)."
+    )
+    pull_request_dir: Path = Field(
+        Path(".ai-ops"), description="pr mode: folder (in the workspace, never committed) for the PR title/body files."
+    )
+    open_pull_request: bool = Field(
+        True, description="pr mode: open or update the PR via the GitHub REST API when GITHUB_TOKEN is set."
+    )
 
 
 class OutputsConfig(Strict):

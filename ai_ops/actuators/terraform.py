@@ -39,7 +39,7 @@ def render_variables_tf(thresholds: dict[str, ThresholdConfig]) -> str:
             f"  default     = {spec.initial:g}\n\n"
             f"  validation {{\n"
             f"    condition     = var.{name} >= {spec.min:g} && var.{name} <= {spec.max:g}\n"
-            f'    error_message = "{name} must be between {spec.min:g} and {spec.max:g}."\n'
+            f'    error_message = "The value of {name} must be between {spec.min:g} and {spec.max:g}."\n'
             f"  }}\n"
             f"}}\n"
         )
