@@ -161,6 +161,9 @@ class ScheduleConfig(Strict):
     train: str = Field("0 3 * * *", description="Cron (UTC) of detector training.")
     report: str = Field("0 9 * * *", description="Cron (UTC) of the daily report.")
     misfire_grace_seconds: int = Field(3600, ge=1, description="A run this late is still run (daemon).")
+    lock_wait_seconds: float = Field(
+        600, ge=0, description="Daemon: how long a job waits for a manual run holding the lock before it skips."
+    )
 
     @field_validator("cycle", "train", "report")
     @classmethod
