@@ -198,3 +198,26 @@ def test_full_cycle_in_pr_mode_against_a_bare_remote(sim_config: OpsConfig, remo
     # The ledger records the PR commit's sha.
     ledger = [r for r in read_jsonl(config.models_path / "decisions.jsonl") if r.get("changes")]
     assert ledger[-1]["commit"] == pushed.hexsha
+
+
+def test_cli_pr_mode_without_remote_exits_4_and_writes_nothing(tmp_path: Path) -> None:
+    import sys
+
+    config = tmp_path / "ops.yaml"
+    config.write_text(f"outputs:\n  workspace: {tmp_path / 'ws'}\n  git: {{mode: pr}}\n")
+    result = subprocess.run([sys.executable, "-m", "ai_ops", "--config", str(config), "cycle"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 4, result.stderr
+    assert "remote 'origin'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "ws" / "terraform" / "ai_ops.auto.tfvars.json").exists()
+    assert not (tmp_path / "ws" / "models").exists()
+
+
+def test_cycle_refuses_an_undeclared_terraform_variable_and_writes_nothing(sim_config: OpsConfig) -> None:
+    variables = sim_config.path("terraform") / "variables.tf"
+    variables.write_text(variables.read_text().replace('variable "autoscaling_cpu_target"', 'variable "renamed"')
+                         .replace("var.autoscaling_cpu_target", "var.renamed"))
+    head = sh(sim_config.path("."), "rev-parse", "HEAD")
+    with pytest.raises(ActuatorError, match='autoscaling_cpu_target: no `variable "autoscaling_cpu_target"`'):
+        run_cycle(sim_config, NOW)
+    assert not sim_config.tfvars_path.exists() and sh(sim_config.path("."), "rev-parse", "HEAD") == head
