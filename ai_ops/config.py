@@ -161,6 +161,9 @@ class ScheduleConfig(Strict):
     train: str = Field("0 3 * * *", description="Cron (UTC) of detector training.")
     report: str = Field("0 9 * * *", description="Cron (UTC) of the daily report.")
     misfire_grace_seconds: int = Field(3600, ge=1, description="A run this late is still run (daemon).")
+    lock_wait_seconds: float = Field(
+        600, ge=0, description="Daemon: how long a job waits for a manual run holding the lock before it skips."
+    )
 
     @field_validator("cycle", "train", "report")
     @classmethod
@@ -180,6 +183,15 @@ class GitConfig(Strict):
     base_branch: str = Field("main", description="Branch pull requests target.")
     author_name: str = Field("ai-ops[bot]")
     author_email: str = Field("ai-ops-bot@users.noreply.github.com")
+    state_branch: str = Field(
+        "ai-ops/state", description="pr mode: branch holding models/ and reports/ between runs (fresh CI checkouts)."
+    )
+    pull_request_dir: Path = Field(
+        Path(".ai-ops"), description="pr mode: folder (in the workspace, never committed) for the PR title/body files."
+    )
+    open_pull_request: bool = Field(
+        True, description="pr mode: open or update the PR via the GitHub REST API when GITHUB_TOKEN is set."
+    )
 
 
 class OutputsConfig(Strict):

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ai_ops.actuators.git import CommitResult, commit_owned, init_repo
+from ai_ops.actuators.git import CommitResult, check_ready, commit_owned, init_repo, propose_change
+from ai_ops.actuators.github import client_from_env
 from ai_ops.actuators.terraform import current_thresholds, render_variables_tf, write_tfvars
 from ai_ops.config import OpsConfig, Secrets, ServiceConfig, embedded_default_yaml
 from ai_ops.detectors.ensemble import EnsembleDetector
@@ -232,6 +233,10 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     paths = _paths(config)
     start = now - config.cycle_window_hours * 3600
     current = current_thresholds(config)
+    git_config = config.outputs.git
+    if dry_run:
+        git_config = git_config.model_copy(update={"mode": "dry-run"})
+    check_ready(config.path("."), git_config)  # fail before writing anything if Git cannot take the change
 
     observations, quality, anomalies = [], {}, []
     for service in config.services:
@@ -261,17 +266,20 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     commit = None
     if decision.changed:
         message = _commit_message(decision, observation, quality, anomalies, config)
-        git_config = config.outputs.git
-        if dry_run:
-            git_config = git_config.model_copy(update={"mode": "dry-run"})
-        commit = commit_owned(config.path("."), [config.tfvars_path, paths.models], message, git_config)
+        commit = propose_change(config.path("."), [config.tfvars_path, paths.models], message, git_config,
+                                decision.summary, now, secrets.secret_values(), client_from_env(secrets))
         ledger["commit"] = commit.sha
         echo(f"{iso(now)} cycle: {decision.summary}" + (f" (commit {commit.sha[:8]})" if commit.sha else ""))
+        if commit.pull_request_url or commit.warning:
+            echo(commit.warning or f"pull request: {commit.pull_request_url}")
         if commit.mode == "dry-run" and commit.diff:
             echo(commit.diff)
     else:
         echo(f"{iso(now)} cycle: {decision.summary}")
     append_jsonl(paths.ledger, ledger)
+    if git_config.mode == "pr":  # each CI run is a fresh checkout: learned state travels on the state branch
+        commit_owned(config.path("."), [paths.models], f"ai-ops state after the cycle of {iso(now)}", git_config,
+                     secrets.secret_values())
     return CycleResult(now, decision, quality, anomalies, wrote, commit, observation)
 
 
@@ -314,7 +322,8 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
         trained = sum(e["trained"] for e in entries)
         commit = commit_owned(config.path("."), [paths.models],
                               f"ai-ops: train detectors ({trained}/{len(entries)} series)\n\n"
-                              f"Training log: models/training_log.json", config.outputs.git)
+                              f"Training log: models/training_log.json", config.outputs.git,
+                              secrets.secret_values())
     echo(f"{iso(now)} train: {sum(e['trained'] for e in entries)}/{len(entries)} series trained")
     return TrainResult(now, entries, commit)
 
@@ -369,7 +378,8 @@ def run_report(config: OpsConfig, now: float | None = None, dry_run: bool = Fals
     if folder is not None:
         commit_owned(config.path("."), [folder, _paths(config).models],
                      f"ai-ops: daily report {report['date']} (health {report['health_score']}/100)\n\n"
-                     f"Report: {folder.relative_to(config.path('.'))}/report.md", config.outputs.git)
+                     f"Report: {folder.relative_to(config.path('.'))}/report.md", config.outputs.git,
+                     secrets.secret_values())
     echo(f"{iso(now)} report: health {report['health_score']}/100" + (f", written to {folder}" if folder else ""))
     return ReportResult(now, folder, report)
 

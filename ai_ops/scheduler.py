@@ -1,37 +1,126 @@
-"""`ai-ops run`: the daemon. APScheduler cron triggers (UTC) call the same job functions as the CLI."""
+"""`ai-ops run`: the daemon. APScheduler cron triggers (UTC) call the same job functions as the CLI.
+
+Why these settings: `coalesce` runs a job once after downtime instead of once per missed
+slot; `max_instances=1` never overlaps a job with itself; `misfire_grace_time` still runs
+a job that is late (APScheduler's 1 s default silently skips it); the workspace lock is the
+one the CLI takes, so a manual run and the daemon never write at the same time. No
+APScheduler job store: the controller's state lives in its own files (models/).
+"""
 
 from __future__ import annotations
 
+import logging
+import signal
 from collections.abc import Callable
+from datetime import datetime, timezone
+from types import FrameType
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_SCHEDULER_STARTED,
+    JobExecutionEvent,
+    SchedulerEvent,
+)
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from ai_ops import jobs
 from ai_ops.config import OpsConfig
-from ai_ops.errors import OpsError
+from ai_ops.errors import LockedError, OpsError
+from ai_ops.state import workspace_lock
 
 JOBS: dict[str, Callable[..., object]] = {"cycle": jobs.run_cycle, "train": jobs.run_train, "report": jobs.run_report}
+log = logging.getLogger(__name__)
 
 
-def build_scheduler(config: OpsConfig, dry_run: bool, echo: jobs.Echo) -> BlockingScheduler:
-    scheduler = BlockingScheduler(timezone="UTC")
-    for name, func in JOBS.items():
-        expression = getattr(config.schedule, name)
+def trigger(expression: str) -> CronTrigger:
+    return CronTrigger.from_crontab(expression, timezone=timezone.utc)
 
-        def run(func: Callable[..., object] = func, name: str = name) -> None:
-            try:
-                with jobs.locked(config):
-                    func(config, dry_run=dry_run, echo=echo)
-            except OpsError as exc:
-                echo(f"{name} failed: {exc}")
 
-        scheduler.add_job(run, CronTrigger.from_crontab(expression, timezone="UTC"), id=name, name=name,
-                          coalesce=True, max_instances=1, misfire_grace_time=config.schedule.misfire_grace_seconds)
+def next_run_times(config: OpsConfig, after: datetime) -> dict[str, datetime]:
+    """When each job fires next after `after` (UTC): what the daemon logs, and what tests drive."""
+    out = {}
+    for name in JOBS:
+        fire = trigger(getattr(config.schedule, name)).get_next_fire_time(None, after)
+        assert fire is not None  # a valid 5-field crontab always fires again
+        out[name] = fire
+    return out
+
+
+def make_job(name: str, config: OpsConfig, dry_run: bool, echo: jobs.Echo) -> Callable[[], str]:
+    """The callable the scheduler runs: the job function under the shared lock; never raises.
+
+    Returns "ok", "locked" (skipped: a manual run held the lock too long), "failed" (a
+    user-facing error, printed) or "crashed" (a bug, logged with its traceback); the daemon
+    keeps running in every case.
+    """
+    func = JOBS[name]
+
+    def run() -> str:
+        try:
+            with workspace_lock(config.path("."), timeout=config.schedule.lock_wait_seconds):
+                func(config, dry_run=dry_run, echo=echo)
+        except LockedError as exc:
+            echo(f"{name} skipped: {exc}")
+            return "locked"
+        except OpsError as exc:
+            echo(f"{name} failed: {exc}")
+            return "failed"
+        except Exception:  # a bug in one run must not stop the daemon
+            log.exception("%s crashed", name)
+            echo(f"{name} crashed; see the log above. The daemon keeps running.")
+            return "crashed"
+        return "ok"
+
+    run.__name__ = f"ai_ops_{name}"
+    return run
+
+
+def build_scheduler(config: OpsConfig, dry_run: bool, echo: jobs.Echo,
+                    scheduler: BaseScheduler | None = None) -> BaseScheduler:
+    scheduler = scheduler or BlockingScheduler(timezone=timezone.utc)
+    for name in JOBS:
+        scheduler.add_job(make_job(name, config, dry_run, echo), trigger(getattr(config.schedule, name)),
+                          id=name, name=name, coalesce=True, max_instances=1,
+                          misfire_grace_time=config.schedule.misfire_grace_seconds, replace_existing=True)
+
+    def after_run(event: JobExecutionEvent) -> None:
+        job = scheduler.get_job(event.job_id)
+        upcoming = f"; next {job.next_run_time:%Y-%m-%d %H:%M} UTC" if job and job.next_run_time else ""
+        if event.code == EVENT_JOB_MISSED:
+            echo(f"{event.job_id} missed its {event.scheduled_run_time:%Y-%m-%d %H:%M} UTC run "
+                 f"(more than {config.schedule.misfire_grace_seconds} s late){upcoming}")
+        else:
+            echo(f"{event.job_id} done{upcoming}")
+
+    scheduler.add_listener(after_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     return scheduler
 
 
 def run_daemon(config: OpsConfig, dry_run: bool, echo: jobs.Echo) -> None:
+    """Block until SIGTERM/SIGINT; a job that is running then finishes before the process exits."""
     scheduler = build_scheduler(config, dry_run, echo)
-    echo("ai-ops daemon started; jobs (UTC): " + ", ".join(f"{j.id} '{getattr(config.schedule, j.id)}'" for j in scheduler.get_jobs()))
-    scheduler.start()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        echo(f"received {signal.Signals(signum).name}; stopping (a running job finishes first)")
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+
+    def started(_event: SchedulerEvent) -> None:
+        # Logged once the scheduler runs, so a signal after this line always finds it running.
+        now = datetime.now(timezone.utc)
+        echo("ai-ops daemon started (UTC); next runs: " + ", ".join(
+            f"{name} '{getattr(config.schedule, name)}' at {when:%Y-%m-%d %H:%M}"
+            for name, when in next_run_times(config, now).items()))
+
+    scheduler.add_listener(started, EVENT_SCHEDULER_STARTED)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        scheduler.start()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    echo("ai-ops daemon stopped")

@@ -7,7 +7,7 @@ variable "alert_cpu_utilization" {
 
   validation {
     condition     = var.alert_cpu_utilization >= 50 && var.alert_cpu_utilization <= 99
-    error_message = "alert_cpu_utilization must be between 50 and 99."
+    error_message = "The value of alert_cpu_utilization must be between 50 and 99."
   }
 }
 
@@ -18,7 +18,7 @@ variable "alert_error_rate" {
 
   validation {
     condition     = var.alert_error_rate >= 0.05 && var.alert_error_rate <= 10
-    error_message = "alert_error_rate must be between 0.05 and 10."
+    error_message = "The value of alert_error_rate must be between 0.05 and 10."
   }
 }
 
@@ -29,7 +29,7 @@ variable "alert_latency_p95_ms" {
 
   validation {
     condition     = var.alert_latency_p95_ms >= 100 && var.alert_latency_p95_ms <= 5000
-    error_message = "alert_latency_p95_ms must be between 100 and 5000."
+    error_message = "The value of alert_latency_p95_ms must be between 100 and 5000."
   }
 }
 
@@ -40,6 +40,6 @@ variable "autoscaling_cpu_target" {
 
   validation {
     condition     = var.autoscaling_cpu_target >= 30 && var.autoscaling_cpu_target <= 90
-    error_message = "autoscaling_cpu_target must be between 30 and 90."
+    error_message = "The value of autoscaling_cpu_target must be between 30 and 90."
   }
 }
