@@ -50,7 +50,7 @@ def metric_trend(metric: str, timestamps: np.ndarray, values: np.ndarray, now: f
     mean_24h, mean_7d = float(last.mean()), float(base.mean())
     change = 100.0 * (mean_24h - mean_7d) / abs(mean_7d) if mean_7d else (0.0 if mean_24h == mean_7d else float("inf"))
     # Daily means of the baseline, in 24 h blocks counted back from the start of the last 24 h.
-    block = np.floor((now - DAY - timestamps) / DAY)
+    block = np.ceil((now - DAY - timestamps) / DAY) - 1  # 0 = [now-2d, now-1d)
     daily = [float(values[(block == b) & base_mask & np.isfinite(values)].mean())
              for b in range(6) if ((block == b) & base_mask & np.isfinite(values)).any()]
     z: float | None = None
