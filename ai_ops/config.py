@@ -219,7 +219,7 @@ class NotifiersConfig(Strict):
 
 class LLMConfig(Strict):
     enabled: bool = True
-    model: str = Field("claude-sonnet-4-5", description="Anthropic model name.")
+    model: str = Field("claude-sonnet-4-6", description="Anthropic model name (claude-sonnet-4-5 reaches end-of-life 2026-11-30).")
     max_tokens: int = Field(1500, ge=64, le=64000)
     daily_token_budget: int = Field(50000, ge=0, description="Tokens a day; past it, the template writes.")
     timeout_seconds: float = Field(60.0, gt=0)

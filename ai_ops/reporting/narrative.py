@@ -206,7 +206,7 @@ def _call(config: LLMConfig, secrets: Secrets, system: str, user: str, record: d
                                  timeout=config.timeout_seconds, max_retries=config.max_retries)
     try:
         response = client.messages.create(model=config.model, max_tokens=config.max_tokens, system=system,
-                                          messages=[{"role": "user", "content": user}], temperature=0)
+                                          messages=[{"role": "user", "content": user}])
     finally:
         client.close()
     record["input_tokens"] = int(response.usage.input_tokens)
