@@ -111,7 +111,7 @@ class Handler(BaseHTTPRequestHandler):
         body: Any = None
         if raw and "json" in ctype:
             body = json.loads(raw)
-        elif raw and "x-www-form-urlencoded" in ctype:
+        elif raw and "x-www-form-urlencoded" in ctype and not self.path.startswith("/upload/"):
             body = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode()).items()}
         path = urllib.parse.urlparse(self.path).path
         s = self.state
@@ -228,7 +228,7 @@ class Handler(BaseHTTPRequestHandler):
             s.counter += 1
             page_id = f"page-{s.counter}"
             s.pages[page_id] = {"object": "page", "id": page_id, "properties": body["properties"]}
-            s.blocks[page_id] = list(body.get("children", []))
+            s.blocks[page_id] = [self._stored(b) for b in body.get("children", [])]
             self._answer(200, s.pages[page_id])
         elif parts[0] == "pages" and method == "PATCH":
             problems = self._check_page(body, create=False)
@@ -236,24 +236,31 @@ class Handler(BaseHTTPRequestHandler):
             s.pages[parts[1]]["properties"] = body["properties"]
             self._answer(200, s.pages[parts[1]])
         elif parts[0] == "blocks" and parts[-1] == "children" and method == "GET":
-            children = [{"object": "block", "id": f"{parts[1]}-b{i}", **b} for i, b in enumerate(s.blocks.get(parts[1], []))]
-            self._answer(200, {"object": "list", "results": children[:100], "has_more": False, "next_cursor": None})
+            children = s.blocks.get(parts[1], [])
+            query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+            start = int(query.get("start_cursor", ["0"])[0])
+            size = min(int(query.get("page_size", ["100"])[0]), 100)
+            more = start + size < len(children)
+            self._answer(200, {"object": "list", "results": children[start:start + size], "has_more": more,
+                               "next_cursor": str(start + size) if more else None})
         elif parts[0] == "blocks" and parts[-1] == "children" and method == "PATCH":
             children = (body or {}).get("children", [])
             if len(children) > 100:
                 s.violations.append(f"append of {len(children)} blocks (> 100)")
             for b in children:
                 _check_rich_text(b.get(b["type"], {}).get("rich_text", []), "block", s.violations)
-            s.blocks.setdefault(parts[1], []).extend(children)
+            s.blocks.setdefault(parts[1], []).extend(self._stored(b) for b in children)
             self._answer(200, {"object": "list", "results": []})
         elif parts[0] == "blocks" and method == "DELETE":
-            page_id, index = parts[1].rsplit("-b", 1)
-            s.blocks[page_id][int(index)] = {"deleted": True}
+            for page_id, blocks in s.blocks.items():
+                s.blocks[page_id] = [b for b in blocks if b["id"] != parts[1]]
             self._answer(200, {"object": "block", "id": parts[1], "archived": True})
         else:
             self._answer(404, {"object": "error", "status": 404, "code": "object_not_found", "message": path})
-        for page_id, blocks in s.blocks.items():
-            s.blocks[page_id] = [b for b in blocks if not b.get("deleted")]
+
+    def _stored(self, block: dict[str, Any]) -> dict[str, Any]:
+        self.state.counter += 1
+        return {**block, "id": f"block-{self.state.counter}"}
 
     def _check_page(self, body: Any, create: bool) -> list[str]:
         problems: list[str] = []

@@ -96,18 +96,20 @@ def _schema(client: Any, database_id: str) -> tuple[str, str]:
 
 
 def _clear_children(client: Any, page_id: str) -> int:
-    removed, cursor = 0, None
+    """Remove the page's blocks: list them all first, then delete (deleting while paging skips blocks)."""
+    ids, cursor = [], None
     while True:
         kwargs: dict[str, Any] = {"block_id": page_id, "page_size": 100}
         if cursor:
             kwargs["start_cursor"] = cursor
         page = client.blocks.children.list(**kwargs)
-        for child in page.get("results", []):
-            client.blocks.delete(block_id=child["id"])
-            removed += 1
+        ids += [child["id"] for child in page.get("results", [])]
         if not page.get("has_more"):
-            return removed
+            break
         cursor = page.get("next_cursor")
+    for block_id in ids:
+        client.blocks.delete(block_id=block_id)
+    return len(ids)
 
 
 def _append(client: Any, page_id: str, blocks: list[dict[str, Any]]) -> None:
