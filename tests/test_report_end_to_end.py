@@ -109,3 +109,10 @@ def test_cli_report_without_credentials(tmp_path: Path) -> None:
     folders = list((tmp_path / "ai-ops-demo" / "reports").iterdir())
     assert len(folders) == 1
     assert {p.name for p in folders[0].iterdir()} >= {"report.json", "report.md", "report.html", "charts"}
+
+
+def test_dry_run_prints_the_report_and_writes_nothing(workspace: OpsConfig) -> None:
+    lines: list[str] = []
+    result = run_report(workspace, NOW, dry_run=True, secrets=Secrets(), echo=lines.append)
+    assert result.folder is None and not (workspace.reports_path / "2026-01-13").exists()
+    assert any(line.startswith("# ai-ops daily health report: 2026-01-13") for line in lines)
