@@ -15,7 +15,15 @@ import time
 from pathlib import Path
 
 from ai_ops.config import Secrets
-from ai_ops.jobs import DEMO_START, build_report, demo_config, prepare_workspace, run_cycle, run_report, run_train
+from ai_ops.jobs import (
+    DEMO_START,
+    build_report,
+    demo_config,
+    prepare_workspace,
+    run_cycle,
+    run_report,
+    run_train,
+)
 
 DAY = 86_400
 REPEATS = 5

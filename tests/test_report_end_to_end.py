@@ -53,17 +53,17 @@ def test_report_writes_json_md_html_and_charts_and_skips_missing_channels(worksp
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
         assert f'src="charts/{name}.png"' in html
     markdown = (folder / "report.md").read_text()
-    assert re.findall(r"^## (.+)$", markdown, re.M) == list(SECTIONS)
+    assert re.findall(r"^## (.+)$", markdown, re.MULTILINE) == list(SECTIONS)
     assert "<table>" in html and "Health score" in html
 
 
 def test_markdown_sections_match_the_documented_template() -> None:
     template = (ROOT / "docs" / "report_template.md").read_text()
-    assert re.findall(r"^## (.+)$", template, re.M) == list(SECTIONS)
+    assert re.findall(r"^## (.+)$", template, re.MULTILINE) == list(SECTIONS)
     guide = (ROOT / "docs" / "report.md").read_text()
     for heading in ("Health score", "Trends", "Cost projection", "Recommendations", "LLM narrative", "Slack",
                     "Notion", "Debugging"):
-        assert re.search(rf"^##+ .*{heading}", guide, re.M), heading
+        assert re.search(rf"^##+ .*{heading}", guide, re.MULTILINE), heading
 
 
 def test_report_delivers_to_slack_and_notion_and_a_failing_channel_blocks_nothing(workspace: OpsConfig) -> None:

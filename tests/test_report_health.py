@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
 from ai_ops.reporting.forecast import month_bounds, project_month_end
-from ai_ops.reporting.health import HealthInputs, anomaly_episodes, health_score, latency_within_share, weighted_error_rate
+from ai_ops.reporting.health import (
+    HealthInputs,
+    anomaly_episodes,
+    health_score,
+    latency_within_share,
+    weighted_error_rate,
+)
 from ai_ops.reporting.trends import metric_trend
 
 DAY = 86_400
-NOW = datetime(2026, 1, 20, 9, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 1, 20, 9, tzinfo=UTC).timestamp()
 
 
 def inputs(**kw: float) -> HealthInputs:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import calendar
 import warnings
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -56,8 +56,8 @@ class CostProjection:
 
 def month_bounds(now: float) -> tuple[float, float]:
     """Start and end (exclusive) of the UTC calendar month holding `now`."""
-    d = datetime.fromtimestamp(now, timezone.utc)
-    start = datetime(d.year, d.month, 1, tzinfo=timezone.utc)
+    d = datetime.fromtimestamp(now, UTC)
+    start = datetime(d.year, d.month, 1, tzinfo=UTC)
     days = calendar.monthrange(d.year, d.month)[1]
     return start.timestamp(), start.timestamp() + days * 86_400
 
@@ -87,7 +87,7 @@ def project_month_end(timestamps: np.ndarray, cost_per_hour: np.ndarray, step: i
                       budget: float, seed: int = 0) -> CostProjection:
     """Month-to-date cost + the forecast cost of the hours left in the month, with an interval."""
     start, end = month_bounds(now)
-    month = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m")
+    month = datetime.fromtimestamp(now, UTC).strftime("%Y-%m")
     mtd = _month_to_date(timestamps, cost_per_hour, step, start, now)
     hours_left = float(max(0.0, (end - now) / HOUR))
     horizon = int(np.ceil(hours_left))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -136,7 +136,7 @@ def _state(path: Path, today: str) -> dict[str, Any]:
 
 def _extract_json(text: str) -> Any:
     text = text.strip()
-    fence = re.match(r"^```(?:json)?\s*(.*?)\s*```$", text, re.S)
+    fence = re.match(r"^```(?:json)?\s*(.*?)\s*```$", text, re.DOTALL)
     if fence:
         text = fence.group(1)
     start, end = text.find("{"), text.rfind("}")
@@ -164,10 +164,10 @@ def write_narrative(report: dict[str, Any], recommendations: list[dict[str, Any]
         return template_narrative(report, recommendations, "LLM disabled in config (llm.enabled: false)", currency)
     if secrets.ANTHROPIC_API_KEY is None or not secrets.ANTHROPIC_API_KEY.get_secret_value():
         return template_narrative(report, recommendations, "no ANTHROPIC_API_KEY set", currency)
-    today = datetime.fromtimestamp(now, timezone.utc).date().isoformat()
+    today = datetime.fromtimestamp(now, UTC).date().isoformat()
     state = _state(state_path, today)
     if state["open_until"] > now:
-        until = datetime.fromtimestamp(state["open_until"], timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+        until = datetime.fromtimestamp(state["open_until"], UTC).strftime("%Y-%m-%dT%H:%MZ")
         return template_narrative(report, recommendations, f"circuit breaker open after "
                                   f"{state['consecutive_failures']} failed calls, until {until}", currency)
     system, user = build_prompt(report, recommendations, secrets.secret_values())

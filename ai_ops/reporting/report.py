@@ -8,7 +8,7 @@ the report dict (schema `REPORT_SCHEMA_VERSION`, described in docs/report.md). T
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ MAIN_METRIC = "latency_p95_ms"
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _num(v: float, digits: int = 4) -> float | None:
@@ -48,7 +48,7 @@ def daily_series(metrics: ServiceMetrics, latency_objective_ms: float) -> list[d
         cost = np.nansum(metrics["cost_per_hour"][mask]) * metrics.step / 3600.0
         sla = sla_attainment(metrics["request_rate"][mask], metrics["error_rate"][mask],
                              metrics["latency_p95_ms"][mask], latency_objective_ms)
-        rows.append({"date": datetime.fromtimestamp(day * DAY, timezone.utc).date().isoformat(),
+        rows.append({"date": datetime.fromtimestamp(day * DAY, UTC).date().isoformat(),
                      "sla": round(sla, 4), "cost": round(float(cost), 4)})
     return rows
 
@@ -152,7 +152,7 @@ def compose_report(now: float, settings: ReportSettings, metrics_by_service: dic
                       if week_start <= r["time"] < now and isinstance(r.get("new"), dict)]
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
-        "date": datetime.fromtimestamp(now, timezone.utc).date().isoformat(),
+        "date": datetime.fromtimestamp(now, UTC).date().isoformat(),
         "generated_at": _iso(now),
         "window": {"last_24h": [_iso(now - DAY), _iso(now)], "baseline": [_iso(week_start), _iso(now - DAY)]},
         "services": list(metrics_by_service),
