@@ -347,19 +347,20 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets) -> dict[str, A
     settings = ReportSettings(config.sla.target, config.sla.latency_objective_ms, config.cost.monthly_budget,
                               config.cost.currency, {k: (t.min, t.max) for k, t in config.thresholds.items()})
     week = now - 7 * DAY
+    week_anomalies = [a for a in read_jsonl(paths.anomalies) if week <= a.get("time", 0) < now]
     report = compose_report(now, settings, metrics, [r for r in read_jsonl(paths.ledger) if r.get("time", 0) >= week],
-                            [a for a in read_jsonl(paths.anomalies) if a.get("time", 0) >= week],
-                            current_thresholds(config), learning)
-    report["_main_series"] = _main_series(metrics[config.services[0].name], report, now)
+                            week_anomalies, current_thresholds(config), learning)
+    report["_main_series"] = _main_series(metrics[config.services[0].name], week_anomalies, now)
     return report
 
 
-def _main_series(metrics: ServiceMetrics, report: dict[str, Any], now: float) -> dict[str, Any]:
+def _main_series(metrics: ServiceMetrics, anomalies: list[dict[str, Any]], now: float) -> dict[str, Any]:
+    """The chart's main metric over 7 days with every anomalous point of it (not only the last 24 h)."""
     from ai_ops.reporting.report import MAIN_METRIC, week_metrics_for_charts
 
     series = week_metrics_for_charts(metrics, now)
-    series["anomalies"] = [{"time": e["start"], "severity": e["severity"]} for e in report["anomalies"]["episodes"]
-                           if e["service"] == metrics.service and e["metric"] == MAIN_METRIC]
+    series["anomalies"] = [{"time": a["time"], "severity": a["severity"]} for a in anomalies
+                           if a.get("service") == metrics.service and a.get("metric") == MAIN_METRIC]
     return series
 
 

@@ -163,6 +163,7 @@ def draw_charts(report: dict[str, Any], main_series: dict[str, Any] | None, fold
     if finite:
         ax.set_ylim(min(min(finite), report["health"]["inputs"]["sla_target"]) - 0.05, 100.0)
     ax.set_ylabel("SLA %")
+    ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     ax.legend(loc="lower left")
     ax.set_title(CHARTS["sla"])
     save(fig, "sla")
@@ -171,6 +172,7 @@ def draw_charts(report: dict[str, Any], main_series: dict[str, Any] | None, fold
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3))
     left.bar([d["date"][5:] for d in days], [d["cost"] for d in days])
     left.set_ylabel(f"cost per day ({report['currency']})")
+    left.tick_params(axis="x", labelrotation=45, labelsize=7)
     right.set_title("month-end projection", fontsize=9)
     if cost.get("projected_total") is not None:
         right.bar(["to date", "projected"], [cost["month_to_date"], cost["projected_total"]],
@@ -179,6 +181,7 @@ def draw_charts(report: dict[str, Any], main_series: dict[str, Any] | None, fold
     right.axhline(cost["budget"], color="red", linestyle="--", label="budget")
     right.legend(loc="lower right")
     fig.suptitle(CHARTS["cost"])
+    fig.tight_layout()
     save(fig, "cost")
 
     if main_series is not None:
