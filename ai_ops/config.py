@@ -211,10 +211,16 @@ class SlackConfig(Strict):
     enabled: bool = True
     channel: str = Field("#ops-health", description="Channel for bot-token delivery (webhooks carry their own).")
     notify_on_change: bool = Field(True, description="Post a short notice when a cycle changes a threshold.")
+    notify_on_critical: bool = Field(True, description="Post a short notice when a cycle finds a critical anomaly.")
+    upload_charts: bool = Field(True, description="With a bot token, upload the cost chart under the card.")
+    timeout_seconds: float = Field(15.0, gt=0, description="HTTP timeout of one Slack call.")
+    max_retries: int = Field(2, ge=0, le=10, description="Retries of a rate-limited (429) call, after Retry-After.")
 
 
 class NotionConfig(Strict):
     enabled: bool = True
+    timeout_seconds: float = Field(30.0, gt=0, description="HTTP timeout of one Notion call.")
+    max_retries: int = Field(2, ge=0, le=10, description="Retries on 429 and 5xx (the SDK backs off).")
 
 
 class NotifiersConfig(Strict):
@@ -225,10 +231,17 @@ class NotifiersConfig(Strict):
 
 class LLMConfig(Strict):
     enabled: bool = True
-    model: str = Field("claude-sonnet-4-5", description="Anthropic model name.")
+    model: str = Field("claude-sonnet-4-6", description="Anthropic model name (claude-sonnet-4-5 reaches end-of-life 2026-11-30).")
     max_tokens: int = Field(1500, ge=64, le=64000)
     daily_token_budget: int = Field(50000, ge=0, description="Tokens a day; past it, the template writes.")
     timeout_seconds: float = Field(60.0, gt=0)
+    max_retries: int = Field(2, ge=0, le=10, description="Retries on 429/5xx with exponential backoff (SDK).")
+    circuit_breaker_failures: int = Field(
+        3, ge=1, description="After this many failed reports in a row, stop calling the LLM for the cooldown."
+    )
+    circuit_breaker_cooldown_hours: float = Field(24.0, ge=0, description="How long the open breaker skips the LLM.")
+    input_price_per_mtok: float = Field(3.0, ge=0, description="USD per million input tokens (cost record).")
+    output_price_per_mtok: float = Field(15.0, ge=0, description="USD per million output tokens (cost record).")
 
 
 class DataQualityConfig(Strict):

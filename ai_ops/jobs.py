@@ -26,7 +26,7 @@ from ai_ops.errors import ConfigError, WorkspaceError
 from ai_ops.learner.learner import Decision, ThresholdLearner
 from ai_ops.learner.observation import Observation, observe
 from ai_ops.metrics import ServiceMetrics
-from ai_ops.reporting.report import REPORT_SCHEMA_VERSION, daily_series, health_score, trends, write_report
+from ai_ops.reporting.report import daily_series
 from ai_ops.sim.service import TargetTimeline
 from ai_ops.sources.base import MetricSource
 from ai_ops.sources.quality import SeriesQuality, assess
@@ -280,7 +280,10 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     if git_config.mode == "pr":  # each CI run is a fresh checkout: learned state travels on the state branch
         commit_owned(config.path("."), [paths.models], f"ai-ops state after the cycle of {iso(now)}", git_config,
                      secrets.secret_values())
-    return CycleResult(now, decision, quality, anomalies, wrote, commit, observation)
+    result = CycleResult(now, decision, quality, anomalies, wrote, commit, observation)
+    if not dry_run:
+        cycle_notice(config, result, secrets, echo)
+    return result
 
 
 # ---------------------------------------------------------------- training
@@ -339,49 +342,98 @@ class ReportResult:
 
 
 def build_report(config: OpsConfig, now: float, secrets: Secrets) -> dict[str, Any]:
+    """Every number of the daily report (no words yet): reads metrics and the models/ files."""
+    from ai_ops.reporting.forecast import month_bounds
+    from ai_ops.reporting.report import ReportSettings, compose_report, learning_status
+
     paths = _paths(config)
-    days: list[dict[str, Any]] = []
-    trend_by_service = {}
-    for service in config.services:
-        metrics = fetch(config, service, secrets, now - 7 * DAY, now)
-        days = daily_series(metrics, config.sla.latency_objective_ms)
-        trend_by_service[service.name] = trends(metrics, now)
-    ledger = [r for r in read_jsonl(paths.ledger) if r["time"] >= now - DAY]
-    anomalies = [a for a in read_jsonl(paths.anomalies) if a["time"] >= now - DAY]
-    critical = sum(a["severity"] == "critical" for a in anomalies)
-    last = days[-1] if days else {"sla": float("nan"), "cost": 0.0}
-    budget_per_day = config.cost.monthly_budget / 30.4
+    start = min(now - 7 * DAY, month_bounds(now)[0])
+    metrics = {s.name: fetch(config, s, secrets, start, now) for s in config.services}
     learner_state = read_json(paths.learner_state) or {}
     learner = _learner(config, paths) if learner_state else None
-    return {
-        "schema_version": REPORT_SCHEMA_VERSION,
-        "date": datetime.fromtimestamp(now, timezone.utc).date().isoformat(),
-        "generated_at": iso(now),
-        "health_score": health_score(last["sla"], config.sla.target, critical,
-                                     last["cost"] / budget_per_day if budget_per_day else 0.0),
-        "days": days,
-        "trends": trend_by_service,
-        "anomalies_24h": {s: sum(a["severity"] == s for a in anomalies) for s in ("warning", "critical")},
-        "actions": [{"time_iso": r["time_iso"], "summary": r["summary"], "commit": r.get("commit")}
-                    for r in ledger if r.get("changes")],
-        "thresholds": current_thresholds(config),
-        "learning": {"learner_status": learner.status() if learner else "exploring"},
-    }
+    learning = learning_status(learner.status() if learner else "exploring", learner_state,
+                               read_json(paths.training_log, {"runs": []}))
+    settings = ReportSettings(config.sla.target, config.sla.latency_objective_ms, config.cost.monthly_budget,
+                              config.cost.currency, {k: (t.min, t.max) for k, t in config.thresholds.items()})
+    week = now - 7 * DAY
+    week_anomalies = [a for a in read_jsonl(paths.anomalies) if week <= a.get("time", 0) < now]
+    report = compose_report(now, settings, metrics, [r for r in read_jsonl(paths.ledger) if r.get("time", 0) >= week],
+                            week_anomalies, current_thresholds(config), learning)
+    report["_main_series"] = _main_series(metrics[config.services[0].name], week_anomalies, now)
+    return report
+
+
+def _main_series(metrics: ServiceMetrics, anomalies: list[dict[str, Any]], now: float) -> dict[str, Any]:
+    """The chart's main metric over 7 days with every anomalous point of it (not only the last 24 h)."""
+    from ai_ops.reporting.report import MAIN_METRIC, week_metrics_for_charts
+
+    series = week_metrics_for_charts(metrics, now)
+    series["anomalies"] = [{"time": a["time"], "severity": a["severity"]} for a in anomalies
+                           if a.get("service") == metrics.service and a.get("metric") == MAIN_METRIC]
+    return series
 
 
 def run_report(config: OpsConfig, now: float | None = None, dry_run: bool = False, secrets: Secrets | None = None,
-               echo: Echo = _quiet) -> ReportResult:
+               echo: Echo = _quiet, charts: bool = True) -> ReportResult:
+    """Numbers, words, local files (first), then Slack and Notion; a channel's failure never stops the rest."""
+    from ai_ops.notifiers import notion, slack
+    from ai_ops.reporting.narrative import write_narrative
+    from ai_ops.reporting.recommend import evidence_values, recommend
+    from ai_ops.reporting.render import render_markdown, write_local
+
     now = time.time() if now is None else now
     secrets = secrets or Secrets()
     report = build_report(config, now, secrets)
-    folder = None if dry_run else write_report(config.reports_path, report)
-    if folder is not None:
-        commit_owned(config.path("."), [folder, _paths(config).models],
-                     f"ai-ops: daily report {report['date']} (health {report['health_score']}/100)\n\n"
-                     f"Report: {folder.relative_to(config.path('.'))}/report.md", config.outputs.git,
-                     secrets.secret_values())
-    echo(f"{iso(now)} report: health {report['health_score']}/100" + (f", written to {folder}" if folder else ""))
+    main_series = report.pop("_main_series")
+    recommendations = [r.to_dict() for r in recommend(report, {k: (t.min, t.max) for k, t in config.thresholds.items()},
+                                                      config.cost.currency)]
+    report["recommendations"] = recommendations
+    state_path = _paths(config).models / "llm_state.json"
+    narrative = write_narrative(report, recommendations, evidence_values(report), config.llm, secrets,
+                                state_path, now, config.cost.currency)
+    report["narrative"] = narrative.to_dict()
+    report["charts"] = []
+    echo(f"{iso(now)} report narrative: {narrative.written_by} ({narrative.reason})")
+    if dry_run:
+        echo(render_markdown(report))
+        echo(f"{iso(now)} report: health {report['health_score']}/100 (dry run: nothing written or sent)")
+        return ReportResult(now, None, report)
+    folder = config.reports_path / report["date"]
+    for problem in write_local(folder, report, main_series, charts=charts):
+        echo(f"warning: {problem}")
+    markdown_text = (folder / "report.md").read_text(encoding="utf-8")
+    deliveries = [slack.send_report(report, folder, secrets, config.notifiers),
+                  notion.send_report(report, markdown_text, secrets, config.notifiers)]
+    report["delivery"] = {d.channel: d.to_dict() for d in deliveries}
+    atomic_write_json(folder / "report.json", report)
+    for d in deliveries:
+        echo(f"{iso(now)} report {d.line()}")
+    commit_owned(config.path("."), [folder, _paths(config).models],
+                 f"ai-ops: daily report {report['date']} (health {report['health_score']}/100)\n\n"
+                 f"Report: {folder.relative_to(config.path('.'))}/report.md", config.outputs.git,
+                 secrets.secret_values())
+    echo(f"{iso(now)} report: health {report['health_score']}/100, written to {folder}")
     return ReportResult(now, folder, report)
+
+
+def cycle_notice(config: OpsConfig, result: CycleResult, secrets: Secrets, echo: Echo) -> None:
+    """Real-time Slack notice when a cycle changed a threshold or found a critical anomaly; never raises."""
+    from ai_ops.notifiers.slack import send_notice
+
+    slack_config = config.notifiers.slack
+    critical = [a for a in result.anomalies if a.severity == "critical"]
+    lines = []
+    if slack_config.notify_on_change and result.decision.changed:
+        lines.append(f":gear: ai-ops {iso(result.time)}: {result.decision.summary}"
+                     + (f" (commit {result.commit.sha[:8]})" if result.commit and result.commit.sha else ""))
+    if slack_config.notify_on_critical and critical:
+        series = sorted({f"{a.service}/{a.metric}" for a in critical})
+        lines.append(f":rotating_light: {len(critical)} critical anomaly point(s) on {', '.join(series)}")
+    if not lines:
+        return
+    delivery = send_notice("\n".join(lines), secrets, config.notifiers)
+    if delivery.status != "skipped":
+        echo(f"{iso(result.time)} cycle notice {delivery.line()}")
 
 
 def run_full_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False,

@@ -1,8 +1,14 @@
-"""The daily report: structured numbers first (JSON), words second (Markdown)."""
+"""The daily report assembled: structured numbers first (report.json), words second.
+
+`compose_report` is pure: it takes the fetched metrics and the ledger records and returns
+the report dict (schema `REPORT_SCHEMA_VERSION`, described in docs/report.md). The job in
+`ai_ops.jobs` does the reading; `render` and `notifiers` do the writing and sending.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +16,27 @@ import numpy as np
 
 from ai_ops.learner.observation import sla_attainment
 from ai_ops.metrics import ServiceMetrics
-from ai_ops.state import atomic_write_json, atomic_write_text
+from ai_ops.reporting.forecast import project_month_end
+from ai_ops.reporting.health import (
+    HealthInputs,
+    anomaly_episodes,
+    health_score,
+    latency_within_share,
+    weighted_error_rate,
+)
+from ai_ops.reporting.trends import trends
 
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2
 DAY = 86_400
+MAIN_METRIC = "latency_p95_ms"
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _num(v: float, digits: int = 4) -> float | None:
+    return round(float(v), digits) if np.isfinite(v) else None
 
 
 def daily_series(metrics: ServiceMetrics, latency_objective_ms: float) -> list[dict[str, Any]]:
@@ -25,55 +48,136 @@ def daily_series(metrics: ServiceMetrics, latency_objective_ms: float) -> list[d
         cost = np.nansum(metrics["cost_per_hour"][mask]) * metrics.step / 3600.0
         sla = sla_attainment(metrics["request_rate"][mask], metrics["error_rate"][mask],
                              metrics["latency_p95_ms"][mask], latency_objective_ms)
-        rows.append({"date": datetime.fromtimestamp(day * DAY, timezone.utc).date().isoformat(),
+        rows.append({"date": datetime.fromtimestamp(day * DAY, UTC).date().isoformat(),
                      "sla": round(sla, 4), "cost": round(float(cost), 4)})
     return rows
 
 
-def trends(metrics: ServiceMetrics, now: float) -> dict[str, dict[str, float]]:
-    """Each metric: last 24 h against the 7-day baseline."""
-    recent = metrics.timestamps >= now - DAY
-    out = {}
-    for name, values in metrics.values.items():
-        last, base = values[recent], values[~recent]
-        last, base = last[np.isfinite(last)], base[np.isfinite(base)]
-        if not last.size or not base.size:
-            continue
-        mean_24h, mean_7d = float(last.mean()), float(base.mean())
-        change = 100.0 * (mean_24h - mean_7d) / abs(mean_7d) if mean_7d else 0.0
-        out[name] = {"mean_24h": round(mean_24h, 4), "mean_7d": round(mean_7d, 4), "change_pct": round(change, 2)}
-    return out
+@dataclass(frozen=True)
+class ReportSettings:
+    """What of the configuration the report needs (kept small so composing stays pure)."""
+
+    sla_target: float
+    latency_objective_ms: float
+    monthly_budget: float
+    currency: str
+    threshold_bounds: dict[str, tuple[float, float]]
 
 
-def health_score(sla: float, sla_target: float, critical_anomalies: int, cost_ratio: float) -> int:
-    """100 when the SLA holds, nothing critical happened and cost is within budget."""
-    score = 100.0
-    if np.isfinite(sla) and sla < sla_target:
-        budget = 100.0 - sla_target
-        score -= min(60.0, 60.0 * (sla_target - sla) / max(budget, 1e-9))
-    score -= min(20.0, 5.0 * critical_anomalies)
-    if cost_ratio > 1.0:
-        score -= min(20.0, 100.0 * (cost_ratio - 1.0))
-    return int(round(max(score, 0.0)))
+def _last_24h(metrics: ServiceMetrics, now: float) -> ServiceMetrics:
+    return metrics.slice(now - DAY, now)
 
 
-def render_markdown(report: dict[str, Any]) -> str:
-    lines = [f"# ai-ops daily health report: {report['date']}", "",
-             f"**Health score: {report['health_score']}/100**", "", "## SLA and cost per day", "",
-             "| date | SLA % | cost |", "|---|---|---|"]
-    lines += [f"| {d['date']} | {d['sla']:.3f} | {d['cost']:.2f} |" for d in report["days"]]
-    lines += ["", "## Trends (24 h vs 7 d)", "", "| metric | 24 h mean | 7 d mean | change % |", "|---|---|---|---|"]
-    for service, metrics in report["trends"].items():
-        for name, t in metrics.items():
-            lines.append(f"| {service}/{name} | {t['mean_24h']:.2f} | {t['mean_7d']:.2f} | {t['change_pct']:+.1f} |")
-    lines += ["", "## Actions (last 24 h)", ""]
-    lines += [f"- {a['time_iso']}: {a['summary']}" for a in report["actions"]] or ["- none"]
-    lines += ["", "## Learning status", "", f"- learner: {report['learning']['learner_status']}", ""]
-    return "\n".join(lines)
+def _combine_days(per_service: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Across services: the worst SLA of the day and the summed cost."""
+    by_date: dict[str, dict[str, Any]] = {}
+    for rows in per_service:
+        for r in rows:
+            d = by_date.setdefault(r["date"], {"date": r["date"], "sla": float("inf"), "cost": 0.0})
+            if np.isfinite(r["sla"]):
+                d["sla"] = min(d["sla"], r["sla"])
+            d["cost"] = round(d["cost"] + r["cost"], 4)
+    return [{**d, "sla": d["sla"] if np.isfinite(d["sla"]) else None} for _, d in sorted(by_date.items())]
 
 
-def write_report(reports_dir: Path, report: dict[str, Any]) -> Path:
-    folder = reports_dir / report["date"]
-    atomic_write_json(folder / "report.json", report)
-    atomic_write_text(folder / "report.md", render_markdown(report))
-    return folder
+def learning_status(learner_status: str, learner_state: dict[str, Any], training_log: dict[str, Any]) -> dict[str, Any]:
+    runs = training_log.get("runs", []) if isinstance(training_log, dict) else []
+    last = runs[-1] if runs else {"time": None, "series": []}
+    detectors = [{k: e.get(k) for k in ("series", "samples", "trained", "loss", "converged", "message")}
+                 for e in last.get("series", [])]
+    losses = {}
+    for run in runs[-7:]:
+        for e in run.get("series", []):
+            if e.get("loss") is not None:
+                losses.setdefault(e["series"], []).append(e["loss"])
+    return {
+        "learner_status": learner_status,
+        "learner_cycles": int(learner_state.get("cycles", 0)) if isinstance(learner_state, dict) else 0,
+        "last_training": last.get("time"),
+        "detectors": detectors,
+        "detectors_trained": sum(1 for d in detectors if d["trained"]),
+        "detectors_not_converged": sum(1 for d in detectors if d["converged"] is False),
+        "loss_history": {k: v for k, v in losses.items()},
+    }
+
+
+def compose_report(now: float, settings: ReportSettings, metrics_by_service: dict[str, ServiceMetrics],
+                   ledger: list[dict[str, Any]], anomalies: list[dict[str, Any]], thresholds: dict[str, float],
+                   learning: dict[str, Any]) -> dict[str, Any]:
+    """Every number of the report, from data already read. Deterministic for the same inputs."""
+    week_start = now - 7 * DAY
+    days, trend_by_service, cost_series = [], {}, []
+    sla_values, latency_shares, error_rates = [], [], []
+    for name, metrics in metrics_by_service.items():
+        week = metrics.slice(week_start, now)
+        days.append(daily_series(week, settings.latency_objective_ms))
+        trend_by_service[name] = {m: t.to_dict() for m, t in trends(week.timestamps, week.values, now).items()}
+        last = _last_24h(metrics, now)
+        sla_values.append(sla_attainment(last["request_rate"], last["error_rate"], last["latency_p95_ms"],
+                                         settings.latency_objective_ms))
+        latency_shares.append(latency_within_share(last["latency_p95_ms"], settings.latency_objective_ms))
+        error_rates.append(weighted_error_rate(last["request_rate"], last["error_rate"]))
+        cost_series.append(metrics)
+    # Cost across services on the first service's grid (services share the configured step).
+    first = cost_series[0]
+    total_cost = np.sum([np.nan_to_num(m["cost_per_hour"], nan=0.0) if m.timestamps.shape == first.timestamps.shape
+                         else np.zeros_like(first.timestamps) for m in cost_series], axis=0)
+    all_nan = np.all([np.isnan(m["cost_per_hour"]) for m in cost_series if m.timestamps.shape == first.timestamps.shape],
+                     axis=0)
+    total_cost = np.where(all_nan, np.nan, total_cost)
+    projection = project_month_end(first.timestamps, total_cost, first.step, now, settings.monthly_budget)
+
+    recent_anomalies = [a for a in anomalies if now - DAY <= a["time"] < now]
+    episodes = anomaly_episodes(recent_anomalies)
+    critical = sum(e["severity"] == "critical" for e in episodes)
+    warning = sum(e["severity"] == "warning" for e in episodes)
+
+    def worst(values: list[float], fn: Any) -> float:
+        finite = [v for v in values if np.isfinite(v)]
+        return float(fn(finite)) if finite else float("nan")
+
+    inputs = HealthInputs(
+        sla_attainment=worst(sla_values, min), sla_target=settings.sla_target,
+        latency_within_objective_share=worst(latency_shares, min), error_rate_mean=worst(error_rates, max),
+        critical_episodes=critical, warning_episodes=warning,
+        cost_ratio=projection.ratio,
+    )
+    health = health_score(inputs)
+    recent_ledger = [r for r in ledger if now - DAY <= r["time"] < now]
+    actions = [{"time_iso": r["time_iso"], "summary": r.get("summary", ""), "changes": r.get("changes", {}),
+                "reasons": {k: v for k, v in (r.get("reasons") or {}).items() if v and k in r.get("changes", {})},
+                "applied": bool(r.get("applied")), "commit": r.get("commit")}
+               for r in recent_ledger if r.get("changes")]
+    threshold_path = [{"time": r["time"], "time_iso": r["time_iso"], **r["new"]} for r in ledger
+                      if week_start <= r["time"] < now and isinstance(r.get("new"), dict)]
+    return {
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "date": datetime.fromtimestamp(now, UTC).date().isoformat(),
+        "generated_at": _iso(now),
+        "window": {"last_24h": [_iso(now - DAY), _iso(now)], "baseline": [_iso(week_start), _iso(now - DAY)]},
+        "services": list(metrics_by_service),
+        "currency": settings.currency,
+        "health": health.to_dict(),
+        "health_score": health.score,
+        "sla_days": _combine_days(days),
+        "trends": trend_by_service,
+        "cost": projection.to_dict(),
+        "anomalies": {"critical_episodes": critical, "warning_episodes": warning, "points": len(recent_anomalies),
+                      "episodes": [{**e, "start_iso": _iso(e["start"]), "end_iso": _iso(e["end"]),
+                                    "max_score": round(e["max_score"], 6)} for e in episodes[-20:]]},
+        "actions": actions,
+        "thresholds": thresholds,
+        "threshold_path": threshold_path,
+        "learning": learning,
+    }
+
+
+def week_metrics_for_charts(metrics: ServiceMetrics, now: float) -> dict[str, Any]:
+    """The main metric's last 7 days, for the chart (not part of report.json)."""
+    week = metrics.slice(now - 7 * DAY, now)
+    return {"service": metrics.service, "metric": MAIN_METRIC, "timestamps": week.timestamps,
+            "values": week[MAIN_METRIC] if MAIN_METRIC in week.values else np.full(week.timestamps.shape, np.nan)}
+
+
+def report_folder(reports_dir: Path, date: str) -> Path:
+    return reports_dir / date

@@ -1,0 +1,221 @@
+"""The report's words: an LLM narrative when allowed and working, a deterministic template otherwise.
+
+The numbers are computed before this runs; the LLM only narrates them. The prompt holds
+the structured report only, redacted of every secret and credentialed URL. A failed,
+over-budget or invalid answer falls back to the template, and the report says which
+way it was written and why. Calls are bounded: timeout, SDK retries with backoff on
+429/5xx, a daily token budget and a circuit breaker kept in models/llm_state.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ai_ops.config import LLMConfig, Secrets
+from ai_ops.state import atomic_write_json, read_json
+
+REDACTED = "[REDACTED]"
+_CREDENTIAL_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/@:\"']+:[^\s/@\"']+@")
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:token|key|api_key|apikey|access_token|secret|password|sig|signature)=)[^&\s\"']+")
+_KNOWN_TOKENS = re.compile(
+    r"(xox[abposr]-[A-Za-z0-9-]+|sk-ant-[A-Za-z0-9_-]+|secret_[A-Za-z0-9]{20,}|ntn_[A-Za-z0-9]{20,}"
+    r"|gh[pousr]_[A-Za-z0-9]{20,}|https://hooks\.slack\.com/[^\s\"']+)"
+)
+
+
+def redact(text: str, secret_values: list[str]) -> str:
+    """Remove every known secret value, credentials in URLs, secret query parameters and token shapes."""
+    for value in sorted((v for v in secret_values if v), key=len, reverse=True):
+        text = text.replace(value, REDACTED)
+    text = _CREDENTIAL_URL.sub(lambda m: m.group(1) + REDACTED + "@", text)
+    text = _SECRET_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
+    return _KNOWN_TOKENS.sub(REDACTED, text)
+
+
+class NarrativeRecommendation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=120)
+    action: str = Field(min_length=1, max_length=600)
+    evidence: str = Field(min_length=1, max_length=200)
+    value: float | int | str
+
+
+class NarrativeOutput(BaseModel):
+    """The fixed schema the LLM must answer in (schema_version 1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    summary: str = Field(min_length=20, max_length=1500)
+    recommendations: list[NarrativeRecommendation] = Field(min_length=5, max_length=5)
+
+
+@dataclass
+class Narrative:
+    written_by: str
+    """'llm' or 'template'."""
+    reason: str
+    summary: str
+    recommendations: list[dict[str, Any]]
+    llm: dict[str, Any] | None = None
+    prompt_chars: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"written_by": self.written_by, "reason": self.reason, "summary": self.summary,
+                "recommendations": self.recommendations, "llm": self.llm}
+
+
+def _template(name: str) -> str:
+    return resources.files("ai_ops.reporting").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def prompt_view(report: dict[str, Any]) -> dict[str, Any]:
+    """The part of the report the LLM sees: numbers and names, nothing else."""
+    keep = ("date", "health", "trends", "cost", "actions", "learning", "anomalies", "thresholds", "sla_days")
+    return {k: report[k] for k in keep if k in report}
+
+
+def build_prompt(report: dict[str, Any], recommendations: list[dict[str, Any]],
+                 secret_values: list[str]) -> tuple[str, str]:
+    """(system, user) prompts from the template files, redacted."""
+    schema = json.dumps(NarrativeOutput.model_json_schema(), indent=1, sort_keys=True)
+    system = _template("narrative_system.md").replace("{schema}", schema)
+    user = (_template("narrative_user.md")
+            .replace("{date}", str(report["date"]))
+            .replace("{report_json}", json.dumps(prompt_view(report), sort_keys=True, default=str))
+            .replace("{recommendations_json}", json.dumps(
+                [{k: r[k] for k in ("title", "action", "evidence", "value")} for r in recommendations])))
+    return redact(system, secret_values), redact(user, secret_values)
+
+
+def template_narrative(report: dict[str, Any], recommendations: list[dict[str, Any]], reason: str,
+                       currency: str) -> Narrative:
+    """The deterministic words: the same data always gives the same text."""
+    h, cost = report["health"], report["cost"]
+    weakest = min(h["parts"], key=lambda k: h["parts"][k] / h["maxima"][k])
+    sentences = [f"Health score {h['score']}/100 (weakest part: {weakest}, "
+                 f"{h['parts'][weakest]:g} of {h['maxima'][weakest]:g} points)."]
+    sla = h["inputs"]["sla_attainment"]
+    if sla is not None:
+        sentences.append(f"SLA attainment over the last 24 h was {sla:.3f}% against a target of "
+                         f"{h['inputs']['sla_target']}%.")
+    moved = [f"{s}/{m} {t['change_pct']:+.1f}%" for s, ms in report["trends"].items() for m, t in ms.items()
+             if t["significant"]]
+    sentences.append("Significant changes against the 7-day baseline: " + ", ".join(moved) + "."
+                     if moved else "No metric moved beyond its normal day-to-day variation.")
+    if cost.get("projected_total") is not None:
+        sentences.append(f"Month-end cost is projected at {cost['projected_total']:.0f} {currency} "
+                         f"({cost['lower']:.0f}-{cost['upper']:.0f}) against a budget of {cost['budget']:.0f}.")
+    n = len(report["actions"])
+    sentences.append(f"The controller made {n} threshold change(s) in the last 24 h; the learner is "
+                     f"{report['learning']['learner_status']}.")
+    recs = [{k: r[k] for k in ("title", "action", "evidence", "value")} for r in recommendations]
+    return Narrative("template", reason, " ".join(sentences), recs)
+
+
+# ---------------------------------------------------------------- LLM state: budget and breaker
+
+
+def _state(path: Path, today: str) -> dict[str, Any]:
+    state = read_json(path, {}) or {}
+    if state.get("date") != today:
+        state = {**state, "date": today, "tokens_used": 0}
+    state.setdefault("consecutive_failures", 0)
+    state.setdefault("open_until", 0.0)
+    return state
+
+
+def _extract_json(text: str) -> Any:
+    text = text.strip()
+    fence = re.match(r"^```(?:json)?\s*(.*?)\s*```$", text, re.DOTALL)
+    if fence:
+        text = fence.group(1)
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        raise ValueError("the answer holds no JSON object")
+    return json.loads(text[start:end + 1])
+
+
+def check_grounding(output: NarrativeOutput, allowed: dict[str, Any]) -> None:
+    """Every recommendation must cite a number of the report, with its value unchanged."""
+    for i, rec in enumerate(output.recommendations, start=1):
+        if rec.evidence not in allowed:
+            raise ValueError(f"recommendation {i} cites '{rec.evidence}', which is not in the report")
+        want = allowed[rec.evidence]
+        same = (abs(float(rec.value) - float(want)) <= 1e-6 * max(1.0, abs(float(want)))
+                if isinstance(want, int | float) and isinstance(rec.value, int | float) else str(rec.value) == str(want))
+        if not same:
+            raise ValueError(f"recommendation {i} changed the value of '{rec.evidence}' ({rec.value} != {want})")
+
+
+def write_narrative(report: dict[str, Any], recommendations: list[dict[str, Any]], allowed: dict[str, Any],
+                    config: LLMConfig, secrets: Secrets, state_path: Path, now: float, currency: str) -> Narrative:
+    """The LLM's narrative if everything allows and works, else the template's; never raises for LLM trouble."""
+    if not config.enabled:
+        return template_narrative(report, recommendations, "LLM disabled in config (llm.enabled: false)", currency)
+    if secrets.ANTHROPIC_API_KEY is None or not secrets.ANTHROPIC_API_KEY.get_secret_value():
+        return template_narrative(report, recommendations, "no ANTHROPIC_API_KEY set", currency)
+    today = datetime.fromtimestamp(now, UTC).date().isoformat()
+    state = _state(state_path, today)
+    if state["open_until"] > now:
+        until = datetime.fromtimestamp(state["open_until"], UTC).strftime("%Y-%m-%dT%H:%MZ")
+        return template_narrative(report, recommendations, f"circuit breaker open after "
+                                  f"{state['consecutive_failures']} failed calls, until {until}", currency)
+    system, user = build_prompt(report, recommendations, secrets.secret_values())
+    estimate = (len(system) + len(user)) // 3 + config.max_tokens
+    if state["tokens_used"] + estimate > config.daily_token_budget:
+        return template_narrative(report, recommendations, f"daily token budget reached ({state['tokens_used']} used "
+                                  f"+ ~{estimate} needed > {config.daily_token_budget})", currency)
+    record: dict[str, Any] = {"model": config.model, "input_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+    try:
+        output = _call(config, secrets, system, user, record)
+        check_grounding(output, allowed)
+    except Exception as exc:  # any failure of the LLM path falls back; the reason is kept
+        state["consecutive_failures"] += 1
+        if state["consecutive_failures"] >= config.circuit_breaker_failures:
+            state["open_until"] = now + config.circuit_breaker_cooldown_hours * 3600
+        state["tokens_used"] += record["input_tokens"] + record["output_tokens"]
+        atomic_write_json(state_path, state)
+        message = redact(f"{type(exc).__name__}: {exc}", secrets.secret_values())[:300]
+        narrative = template_narrative(report, recommendations, f"LLM call failed ({message})", currency)
+        narrative.llm = record if record["input_tokens"] else None
+        narrative.prompt_chars = len(system) + len(user)
+        return narrative
+    state["consecutive_failures"] = 0
+    state["open_until"] = 0.0
+    state["tokens_used"] += record["input_tokens"] + record["output_tokens"]
+    atomic_write_json(state_path, state)
+    return Narrative("llm", f"written by {config.model}", output.summary,
+                     [r.model_dump() for r in output.recommendations], record, len(system) + len(user))
+
+
+def _call(config: LLMConfig, secrets: Secrets, system: str, user: str, record: dict[str, Any]) -> NarrativeOutput:
+    import anthropic
+
+    key = secrets.ANTHROPIC_API_KEY.get_secret_value() if secrets.ANTHROPIC_API_KEY else ""
+    client = anthropic.Anthropic(api_key=key, base_url=secrets.ANTHROPIC_BASE_URL or None,
+                                 timeout=config.timeout_seconds, max_retries=config.max_retries)
+    try:
+        response = client.messages.create(model=config.model, max_tokens=config.max_tokens, system=system,
+                                          messages=[{"role": "user", "content": user}])
+    finally:
+        client.close()
+    record["input_tokens"] = int(response.usage.input_tokens)
+    record["output_tokens"] = int(response.usage.output_tokens)
+    record["cost_usd"] = round(record["input_tokens"] * config.input_price_per_mtok / 1e6
+                               + record["output_tokens"] * config.output_price_per_mtok / 1e6, 6)
+    record["stop_reason"] = response.stop_reason
+    text = "".join(block.text for block in response.content if getattr(block, "type", "") == "text")
+    try:
+        return NarrativeOutput.model_validate(_extract_json(text))
+    except (ValueError, ValidationError) as exc:
+        raise ValueError(f"answer does not match the narrative schema: {str(exc)[:200]}") from None
