@@ -161,8 +161,14 @@ class LearnerConfig(Strict):
     clean_cycles_before_probe: int = Field(
         4, ge=1, description="Clean windows (SLA met) at the current scaling target before trying a higher one."
     )
-    breach_memory_days: float = Field(
-        14.0, gt=0, description="A breach at target t forbids targets >= t for this long, then t may be re-probed."
+    evidence_memory_days: float = Field(
+        14.0, gt=0,
+        description="Windows observed at a target are remembered this long; a known-bad target may be re-probed after.",
+    )
+    max_budget_burn: float = Field(
+        0.8, gt=0,
+        description="A scaling target is known-bad when its windows used on average more than this share of the "
+                    "SLA error budget (1.0 = exactly the budget).",
     )
     resolution: float = Field(1.0, gt=0, description="Smallest move of the scaling target worth making (percent).")
     convergence_gap: float = Field(

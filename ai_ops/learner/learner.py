@@ -22,9 +22,9 @@ from typing import Any
 
 from ai_ops.config import LearnerConfig, ThresholdConfig
 from ai_ops.learner.observation import Observation
-from ai_ops.learner.reward import Reward, RewardWeights, reward
+from ai_ops.learner.reward import Reward, RewardWeights, budget_burn, reward
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 SCALING = "autoscaling_cpu_target"
 DAY = 86_400.0
 HISTORY_KEPT = 400
@@ -108,12 +108,11 @@ class ThresholdLearner:
         self.last_change_time: float | None = state.get("last_change_time")
         self.before_last_change: dict[str, float] = dict(state.get("before_last_change", {}))
         self.last_change_kind: str = state.get("last_change_kind", "")
-        self.breaches: list[dict[str, float]] = list(state.get("breaches", []))
-        """Scaling targets at which a learnable window breached the SLA, with the time."""
+        self.windows: list[dict[str, float]] = list(state.get("windows", []))
+        """Learnable windows: the scaling target in force, the error-budget burn, the time."""
         self.alert_ceilings: dict[str, float] = dict(state.get("alert_ceilings", {}))
         self.clean_streak: int = int(state.get("clean_streak", 0))
         """Consecutive learnable windows with the SLA met at the current thresholds."""
-        self.settled_streak: int = 0
         self.history: list[dict[str, Any]] = list(state.get("history", []))
 
     # ------------------------------------------------------------ evidence
@@ -121,11 +120,16 @@ class ThresholdLearner:
     def initial_thresholds(self) -> dict[str, float]:
         return {name: spec.initial for name, spec in self.specs.items()}
 
+    def burns_at(self, target: float, now: float) -> list[float]:
+        """Error-budget burns of the remembered windows run at exactly `target`."""
+        memory = self.config.evidence_memory_days * DAY
+        return [w["burn"] for w in self.windows if abs(w["target"] - target) < 1e-9 and now - w["time"] < memory]
+
     def ceiling(self, now: float) -> float | None:
-        """Lowest scaling target with a breach younger than `breach_memory_days` (the known-bad limit)."""
-        memory = self.config.breach_memory_days * DAY
-        recent = [b["target"] for b in self.breaches if now - b["time"] < memory]
-        return min(recent) if recent else None
+        """Lowest known-bad scaling target: its windows burned on average more than `max_budget_burn`."""
+        bad = [t for t in {w["target"] for w in self.windows}
+               if (burns := self.burns_at(t, now)) and sum(burns) / len(burns) > self.config.max_budget_burn]
+        return min(bad) if bad else None
 
     def learning_status(self, now: float | None = None) -> LearningStatus:
         now = self.history[-1]["time"] if now is None and self.history else (now or 0.0)
@@ -135,6 +139,11 @@ class ThresholdLearner:
         quiet = self.cycles - (self.last_change_cycle or 0)
         if self.cycles < 4:
             return LearningStatus("exploring", f"only {self.cycles} cycles observed (< 4)", since, ceiling)
+        floor = self.specs[SCALING].min if SCALING in self.specs else None
+        if ceiling is not None and floor is not None and ceiling <= floor + 1e-9:
+            return LearningStatus("converged", f"at the lower bound {floor:g} and still over the error budget: "
+                                  "this threshold alone cannot meet the SLA (add minimum replicas, or lower the "
+                                  "bound after review)", since, ceiling)
         if ceiling is not None and current is not None and ceiling - current <= self.config.convergence_gap + 1e-9:
             return LearningStatus("converged", f"scaling target {current:g} is within {self.config.convergence_gap:g} "
                                   f"of the lowest known-bad value {ceiling:g}", since, ceiling)
@@ -168,13 +177,11 @@ class ThresholdLearner:
 
         breached = r.sla_met < 1.0
         scaling = old.get(SCALING)
-        self.settled_streak = self.clean_streak
-        if breached and scaling is not None:
-            self.breaches.append({"target": scaling, "time": obs.time})
-            self.breaches = [b for b in self.breaches if obs.time - b["time"] < self.config.breach_memory_days * DAY]
-            self.clean_streak = 0
-        elif not breached:
-            self.clean_streak += 1
+        if scaling is not None:
+            self.windows.append({"target": scaling, "time": obs.time, "burn": round(budget_burn(r), 6)})
+            memory = self.config.evidence_memory_days * DAY
+            self.windows = [w for w in self.windows if obs.time - w["time"] < memory]
+        self.clean_streak = 0 if breached else self.clean_streak + 1
 
         windows_since_change = None if self.last_change_cycle is None else self.cycles - self.last_change_cycle
         sla = f"SLA {obs.sla_attainment:.3f}% vs target {self.sla_target}%"
@@ -209,13 +216,17 @@ class ThresholdLearner:
 
     def _propose_scaling(self, spec: ThresholdConfig, value: float, obs: Observation, breached: bool,
                          sla: str) -> tuple[float, str, str]:
+        burns = self.burns_at(value, obs.time)
+        mean_burn = sum(burns) / len(burns) if burns else 0.0
+        if mean_burn > self.config.max_budget_burn:
+            why = (f"{sla}; the {len(burns)} windows at target {value:g} used {mean_burn:.0%} of the error budget "
+                   f"on average (max {self.config.max_budget_burn:.0%})")
+            if len(burns) > self.config.clean_cycles_before_probe:
+                # Long-run evidence says marginal, not wrong: step just below it.
+                return value - self.config.convergence_gap, why + ": step just below it", "retreat"
+            return value - spec.max_step, why + ": scale earlier", "retreat"
         if breached:
-            if self.settled_streak >= self.config.clean_cycles_before_probe:
-                # A rare breach after many clean windows: the target is marginal, not wrong.
-                return (value - self.config.convergence_gap,
-                        f"{sla} breached at target {value:g} after {self.settled_streak} clean windows: "
-                        f"step just below it", "retreat")
-            return value - spec.max_step, f"{sla} breached at target {value:g}: scale earlier", "retreat"
+            return value, "", ""
         if self.clean_streak < self.config.clean_cycles_before_probe:
             return value, "", ""
         ceiling = self.ceiling(obs.time)
@@ -279,7 +290,7 @@ class ThresholdLearner:
             "last_change_time": self.last_change_time,
             "before_last_change": self.before_last_change,
             "last_change_kind": self.last_change_kind,
-            "breaches": self.breaches,
+            "windows": self.windows,
             "alert_ceilings": self.alert_ceilings,
             "clean_streak": self.clean_streak,
             "history": self.history,

@@ -65,3 +65,15 @@ def reward(obs: Observation, sla_target: float, monthly_budget: float,
     total = weights.sla_weight * sla_met - variance
     return Reward(sla_met, round(float(obs.sla_attainment), 6), sla_target, round(float(obs.cost_per_hour), 6),
                   round(monthly_budget / HOURS_PER_MONTH, 6), round(variance, 6), round(total, 6))
+
+
+def budget_burn(r: Reward) -> float:
+    """Share of the window's SLA error budget used: bad-request share / (100% - target).
+
+    1.0 = exactly the budget; `sla_met` is `budget_burn <= 1`. Finer than the 0/1 SLA term, so
+    a marginal window and a meltdown are told apart.
+    """
+    allowed = 100.0 - r.sla_target
+    if allowed <= 0:
+        return 0.0 if r.sla_attainment >= 100.0 else float("inf")
+    return max(0.0, (100.0 - r.sla_attainment) / allowed)

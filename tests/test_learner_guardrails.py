@@ -1,0 +1,165 @@
+"""The learner's guardrails, status and restart safety. Each guardrail test fails without it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ai_ops.config import LearnerConfig, OpsConfig, ThresholdConfig
+from ai_ops.learner.learner import SCALING, ThresholdLearner, clamp_step, probe_target
+from ai_ops.learner.observation import Observation
+from ai_ops.learner.reward import HOURS_PER_MONTH, reward
+
+SIX_HOURS = 6 * 3600.0
+MET, BREACH = 99.99, 99.5
+
+
+def obs(k: int, sla: float = MET, **extra: object) -> Observation:
+    base: dict[str, object] = dict(time=k * SIX_HOURS, sla_attainment=sla, cost=10.0, cost_per_hour=1.6,
+                                   utilization_mean=50.0, utilization_p95=70.0, replicas_mean=13.0,
+                                   replicas_max=20.0, latency_p95_max_ms=200.0, error_rate_mean=0.01, samples=72,
+                                   alerts_fired={})
+    base.update(extra)
+    return Observation(**base)  # type: ignore[arg-type]
+
+
+def scaling_only(**spec: float | bool) -> dict[str, ThresholdConfig]:
+    values: dict[str, float | bool] = dict(initial=80, min=30, max=90, max_step=5)
+    values.update(spec)
+    return {SCALING: ThresholdConfig(**values)}  # type: ignore[arg-type]
+
+
+def learner(thresholds: dict[str, ThresholdConfig] | None = None, **config: object) -> ThresholdLearner:
+    return ThresholdLearner(LearnerConfig(**config), thresholds or scaling_only(), 99.95, 1500.0)  # type: ignore[arg-type]
+
+
+def drive(model: ThresholdLearner, slas: list[float], start: dict[str, float], first: int = 1) -> list[dict[str, float]]:
+    current, path = dict(start), []
+    for k, sla in enumerate(slas, start=first):
+        current = model.step(obs(k, sla), current).new
+        path.append(current)
+    return path
+
+
+def test_breach_lowers_the_target_and_clean_windows_probe_upward() -> None:
+    path = drive(learner(), [BREACH, MET, MET, MET, MET], {SCALING: 80.0})
+    assert path[0][SCALING] == 75.0                      # retreat by max_step
+    assert path[-1][SCALING] == pytest.approx(77.0)      # bisection probe toward the known-bad 80
+
+
+def test_bounds_hold_under_repeated_breaches() -> None:
+    path = drive(learner(scaling_only(min=60)), [BREACH] * 10, {SCALING: 80.0})
+    assert min(p[SCALING] for p in path) == 60.0
+    assert clamp_step(ThresholdConfig(initial=50, min=40, max=60, max_step=5), 58, 100) == 60
+
+
+def test_max_step_limits_each_move() -> None:
+    path = drive(learner(scaling_only(initial=50, max_step=2)), [MET] * 5, {SCALING: 50.0})
+    assert path[-1][SCALING] == 52.0
+    assert clamp_step(ThresholdConfig(initial=50, min=0, max=100, max_step=2), 50, 10) == 48
+
+
+def test_cooldown_blocks_changes_until_enough_windows_are_observed() -> None:
+    slow = learner(cooldown_cycles=3, rollback_on_breach=False)
+    path = drive(slow, [BREACH, BREACH, BREACH, BREACH], {SCALING: 80.0})
+    assert [p[SCALING] for p in path] == [75.0, 75.0, 75.0, 70.0]
+    fast = learner(cooldown_cycles=1, rollback_on_breach=False)
+    assert [p[SCALING] for p in drive(fast, [BREACH, BREACH], {SCALING: 80.0})] == [75.0, 70.0]
+
+
+def test_incident_windows_teach_nothing() -> None:
+    model = learner(max_incident_share=0.25)
+    decision = model.step(obs(1, BREACH, anomaly_share=0.6), {SCALING: 80.0})
+    assert not decision.changed and "anomalous" in decision.summary
+    assert model.windows == []
+
+
+@pytest.mark.parametrize("bad", [dict(usable=False, unusable_reason="unusable data: stale"), dict(samples=10),
+                                 dict(sla_attainment=float("nan"))])
+def test_unusable_windows_change_nothing(bad: dict[str, object]) -> None:
+    model = learner(min_samples=48)
+    decision = model.step(obs(1, **{"sla": BREACH, **bad}) if "sla_attainment" not in bad
+                          else obs(1, **bad), {SCALING: 80.0})  # type: ignore[arg-type]
+    assert not decision.changed and decision.summary.startswith("no change")
+    assert decision.reward is None
+
+
+def test_rollback_restores_the_previous_values_after_a_breached_probe() -> None:
+    model = learner()
+    path = drive(model, [BREACH, MET, MET, MET, MET], {SCALING: 80.0})
+    assert path[-1][SCALING] == 77.0                      # probe between 75 (clean) and 80 (bad)
+    after = model.step(obs(6, BREACH), path[-1])
+    assert after.new[SCALING] == 75.0 and "rollback" in after.reasons[SCALING]
+    assert model.ceiling(obs(6).time) == 77.0
+    without = learner(rollback_on_breach=False)
+    path = drive(without, [BREACH, MET, MET, MET, MET], {SCALING: 80.0})
+    assert without.step(obs(6, BREACH), path[-1]).new[SCALING] == 72.0
+
+
+def test_pinned_thresholds_never_move() -> None:
+    model = learner(scaling_only(pin=True))
+    path = drive(model, [BREACH, BREACH, MET, MET, MET, MET, MET], {SCALING: 80.0})
+    assert all(p[SCALING] == 80.0 for p in path)
+
+
+def test_alert_that_fires_without_sla_impact_is_raised_and_a_missed_breach_lowers_it() -> None:
+    specs = {**scaling_only(pin=True), "alert_latency_p95_ms": ThresholdConfig(initial=500, min=100, max=5000,
+                                                                                max_step=100)}
+    model = learner(specs)
+    noisy = model.step(obs(1, MET, alerts_fired={"alert_latency_p95_ms": True}), {SCALING: 80, "alert_latency_p95_ms": 500})
+    assert noisy.new["alert_latency_p95_ms"] == 550
+    missed = model.step(obs(2, BREACH, alerts_fired={"alert_latency_p95_ms": False}), noisy.new)
+    assert missed.new["alert_latency_p95_ms"] == 500 or "rollback" in missed.reasons.get("alert_latency_p95_ms", "")
+
+
+def test_probe_target_is_bisection_below_the_known_bad_value() -> None:
+    spec = ThresholdConfig(initial=60, min=30, max=90, max_step=5)
+    assert probe_target(60, 70, spec, 0.5, 1.0) == 64.0
+    assert probe_target(60, None, spec, 0.5, 1.0) == 65.0
+    assert probe_target(60, 61, spec, 0.5, 1.0) == 60.0
+    assert probe_target(60, None, spec, 0.0, 1.0) == 60.0
+
+
+def test_status_reaches_converged_with_its_criterion() -> None:
+    model = learner()
+    drive(model, [BREACH] + [MET] * 30, {SCALING: 80.0})
+    status = model.learning_status()
+    assert status.status == "converged" and status.criterion
+    assert status.ceiling == 80.0
+
+
+def test_restart_from_json_state_continues_exactly() -> None:
+    slas = [BREACH, MET, MET, MET, MET, BREACH, MET, MET, MET, MET, MET, MET]
+    straight = drive(learner(), slas, {SCALING: 80.0})
+    first = learner()
+    half = drive(first, slas[:5], {SCALING: 80.0})
+    state = json.loads(json.dumps(first.state_dict()))
+    resumed = ThresholdLearner(LearnerConfig(), scaling_only(), 99.95, 1500.0, state=state)
+    rest = drive(resumed, slas[5:], half[-1], first=6)
+    assert half + rest == straight
+
+
+def test_old_state_version_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="learner_state.json"):
+        ThresholdLearner(LearnerConfig(), scaling_only(), 99.95, 1500.0, state={"version": 1})
+
+
+def test_reward_parts_and_cost_variance() -> None:
+    budget = 1.6 * HOURS_PER_MONTH
+    on_budget = reward(obs(1, MET), 99.95, budget, 1.0)
+    assert on_budget.sla_met == 1.0 and on_budget.cost_variance == pytest.approx(0.0) and on_budget.total == 1.0
+    over = reward(obs(1, BREACH, cost_per_hour=2.0), 99.95, budget, 2.0)
+    assert over.sla_met == 0.0 and over.cost_variance == pytest.approx(2 * 0.25)
+    assert over.total == pytest.approx(-0.5)
+
+
+def test_no_write_and_no_commit_when_nothing_changes(sim_config: OpsConfig) -> None:
+    from ai_ops.jobs import DEMO_START, run_cycle
+
+    pinned = {k: v.model_copy(update={"pin": True}) for k, v in sim_config.thresholds.items()}
+    config = sim_config.model_copy(update={"thresholds": pinned})
+    result = run_cycle(config, DEMO_START + 6 * 3600)
+    assert not result.decision.changed and not result.wrote_tfvars and result.commit is None
+    assert not Path(config.tfvars_path).exists()
