@@ -164,7 +164,7 @@ def replay(config: OpsConfig, trace: Trace, rate: np.ndarray, decide: Decide, in
         metrics = serve(cfg, trace.timestamps[:end], rate[:end], targets[:end])
         window = {k: v[end - per_window:end] for k, v in metrics.items()}
         obs = observe(float(trace.timestamps[end - 1]) + trace.step, trace.step, window, thresholds,
-                      config.sla.latency_objective_ms)
+                      config.sla.latency_objective_ms, sla_target=config.sla.target)
         new, status, probe = decide(obs, thresholds)
         path.append({"day": round((end * trace.step) / DAY, 3), "target": thresholds[SCALING],
                      "sla": round(obs.sla_attainment, 4), "next_target": new[SCALING], "status": status,
@@ -272,6 +272,7 @@ def run_backtest(config: OpsConfig, trace: Trace, policy: str = "learned", peak_
         "exploration_breach_days_after_day3": exploration_breaches,
         "best_fixed_in_hindsight": best,
         "cost_vs_best_fixed": round(cost / best["cost"], 4) if best else None,
+        "highest_sla_fixed": max(grid, key=lambda g: (g["sla"], -g["cost"])),
         "static_80": static80,
         "static_80_meets_sla": bool(static80 and static80["sla"] >= target_sla),
         "cost_vs_static_80": round(cost / static80["cost"], 4) if static80 else None,

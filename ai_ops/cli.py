@@ -209,7 +209,9 @@ def backtest(options: Options, trace_path: Path | None, simulated_days: int, pol
                      f"(cost {best['cost']:.2f}, SLA {best['sla']:.4f}%); this run costs "
                      f"{result['cost_vs_best_fixed']:.3f}x")
     else:
-        options.echo("  no fixed target in the bounds meets the SLA on this trace")
+        top = result["highest_sla_fixed"]
+        options.echo(f"  no fixed target in the bounds meets the SLA on this trace; the best, {top['target']:g}, "
+                     f"reaches {top['sla']:.4f}% (cost {top['cost']:.2f})")
     options.echo(f"  static 80%: SLA {result['static_80']['sla']:.4f}%, this run costs {result['cost_vs_static_80']:.3f}x"
                  if result["static_80"] else "  static 80% is outside the bounds")
     options.echo(f"  written to {output}")

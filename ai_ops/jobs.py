@@ -195,6 +195,7 @@ def _combine(observations: list[Observation]) -> Observation:
         alerts_fired={k: any(o.alerts_fired.get(k, False) for o in observations) for k in first.alerts_fired},
         usable=all(o.usable for o in observations),
         unusable_reason="; ".join(o.unusable_reason for o in observations if o.unusable_reason),
+        sla_attainment_load=min(o.sla_attainment_load for o in observations),
     )
 
 
@@ -239,7 +240,8 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         quality[service.name] = assess(metrics, now, start, config.data_quality)
         found, share = detect(config, paths, metrics, echo)
         anomalies += found
-        obs = observe(now, metrics.step, metrics.values, current, config.sla.latency_objective_ms, share)
+        obs = observe(now, metrics.step, metrics.values, current, config.sla.latency_objective_ms, share,
+                      config.sla.target)
         bad = [f"{service.name}/{q.metric}: {q.reason}" for q in quality[service.name].values() if not q.usable]
         if bad:
             obs = Observation(**{**obs.__dict__, "usable": False, "unusable_reason": "unusable data: " + "; ".join(bad)})

@@ -17,7 +17,7 @@ generic bandit would need many breaches to learn the same thing.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ai_ops.config import LearnerConfig, ThresholdConfig
@@ -176,12 +176,18 @@ class ThresholdLearner:
             return self._record(obs, old, old, r, {"*": why})
 
         breached = r.sla_met < 1.0
+        # The scaling target learns only from bad steps that load explains (incidents at normal load
+        # are not its fault); alerts and rollback use the SLA as users saw it.
+        load_sla = obs.sla_attainment_load if math.isfinite(obs.sla_attainment_load) else obs.sla_attainment
+        scaling_reward = reward(replace(obs, sla_attainment=load_sla), self.sla_target, self.monthly_budget,
+                                self.weights)
+        scaling_breached = scaling_reward.sla_met < 1.0
         scaling = old.get(SCALING)
         if scaling is not None:
-            self.windows.append({"target": scaling, "time": obs.time, "burn": round(budget_burn(r), 6)})
+            self.windows.append({"target": scaling, "time": obs.time, "burn": round(budget_burn(scaling_reward), 6)})
             memory = self.config.evidence_memory_days * DAY
             self.windows = [w for w in self.windows if obs.time - w["time"] < memory]
-        self.clean_streak = 0 if breached else self.clean_streak + 1
+        self.clean_streak = 0 if scaling_breached else self.clean_streak + 1
 
         windows_since_change = None if self.last_change_cycle is None else self.cycles - self.last_change_cycle
         sla = f"SLA {obs.sla_attainment:.3f}% vs target {self.sla_target}%"
@@ -206,7 +212,7 @@ class ThresholdLearner:
                 reasons[name] = "pinned: frozen by configuration"
                 continue
             if name == SCALING:
-                proposed, why, kind = self._propose_scaling(spec, old[name], obs, breached, sla)
+                proposed, why, kind = self._propose_scaling(spec, old[name], obs, scaling_breached, sla)
             else:
                 proposed, why = self._propose_alert(name, spec, old[name], obs, breached, sla)
             new[name] = clamp_step(spec, old[name], proposed)
