@@ -174,6 +174,9 @@ class LearnerConfig(Strict):
     convergence_gap: float = Field(
         2.0, gt=0, description="Converged when the current target is this close below the lowest known-bad one."
     )
+    alert_cooldown_cycles: int = Field(
+        4, ge=0, description="Cycles between two changes of the same alert threshold (4 = one day at 6 h)."
+    )
     convergence_cycles: int = Field(
         8, ge=1, description="Also converged after this many cycles without a change (8 = two days at 6 h)."
     )

@@ -240,8 +240,9 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         quality[service.name] = assess(metrics, now, start, config.data_quality)
         found, share = detect(config, paths, metrics, echo)
         anomalies += found
+        surges = np.isin(metrics.timestamps, [a.time for a in found if a.metric == "request_rate"])
         obs = observe(now, metrics.step, metrics.values, current, config.sla.latency_objective_ms, share,
-                      config.sla.target)
+                      config.sla.target, surges)
         bad = [f"{service.name}/{q.metric}: {q.reason}" for q in quality[service.name].values() if not q.usable]
         if bad:
             obs = Observation(**{**obs.__dict__, "usable": False, "unusable_reason": "unusable data: " + "; ".join(bad)})

@@ -111,6 +111,8 @@ class ThresholdLearner:
         self.windows: list[dict[str, float]] = list(state.get("windows", []))
         """Learnable windows: the scaling target in force, the error-budget burn, the time."""
         self.alert_ceilings: dict[str, float] = dict(state.get("alert_ceilings", {}))
+        """Alert values at which a breach went unnoticed: the alert never climbs back to them."""
+        self.alert_changed_cycle: dict[str, int] = dict(state.get("alert_changed_cycle", {}))
         self.clean_streak: int = int(state.get("clean_streak", 0))
         """Consecutive learnable windows with the SLA met at the current thresholds."""
         self.history: list[dict[str, Any]] = list(state.get("history", []))
@@ -191,12 +193,13 @@ class ThresholdLearner:
 
         windows_since_change = None if self.last_change_cycle is None else self.cycles - self.last_change_cycle
         sla = f"SLA {obs.sla_attainment:.3f}% vs target {self.sla_target}%"
-        if (breached and self.config.rollback_on_breach and windows_since_change == 1 and self.before_last_change
-                and self.last_change_kind not in ("retreat", "rollback")):
+        if (breached and self.config.rollback_on_breach and windows_since_change == 1
+                and self.last_change_kind == "probe" and SCALING in self.before_last_change):
+            # Only the scaling target acts on the service; alert thresholds cannot cause a breach.
             new = dict(old)
             reasons: dict[str, str] = {}
             for name, value in self.before_last_change.items():
-                if name in new and not self.specs[name].pin:
+                if name == SCALING and not self.specs[name].pin:
                     new[name] = value
                     reasons[name] = f"rollback: {sla} breached in the first window after the last change"
             return self._commit(obs, old, new, r, reasons, "rollback")
@@ -214,7 +217,7 @@ class ThresholdLearner:
             if name == SCALING:
                 proposed, why, kind = self._propose_scaling(spec, old[name], obs, scaling_breached, sla)
             else:
-                proposed, why = self._propose_alert(name, spec, old[name], obs, breached, sla)
+                proposed, why = self._propose_alert(name, spec, old[name], obs, breached, sla, scaling_breached)
             new[name] = clamp_step(spec, old[name], proposed)
             if new[name] != old[name]:
                 reasons[name] = why
@@ -245,17 +248,37 @@ class ThresholdLearner:
         return target, (f"{self.clean_streak} clean windows at {value:g} ({sla}); {limit}: "
                         f"probe a cheaper target"), "probe"
 
+    def _alert_missed(self, name: str, obs: Observation, scaling_breached: bool) -> bool:
+        """Whether this alert's own metric explains the breach it stayed silent through.
+
+        A CPU alert cannot catch a latency spike at normal load, so only a load-explained breach
+        lowers it; the error alert is lowered only when errors alone used the error budget, the
+        latency alert only when they did not.
+        """
+        budget_rate = 100.0 - self.sla_target
+        if name == "alert_cpu_utilization":
+            return scaling_breached
+        if name == "alert_error_rate":
+            return obs.error_rate_mean > budget_rate
+        if name == "alert_latency_p95_ms":
+            return not obs.error_rate_mean > budget_rate
+        return True
+
     def _propose_alert(self, name: str, spec: ThresholdConfig, value: float, obs: Observation, breached: bool,
-                       sla: str) -> tuple[float, str]:
+                       sla: str, scaling_breached: bool = False) -> tuple[float, str]:
         fired = obs.alerts_fired.get(name)
         if fired is None:
             return value, ""
-        if breached and not fired:
+        last = self.alert_changed_cycle.get(name)
+        if last is not None and self.cycles - last < self.config.alert_cooldown_cycles:
+            return value, ""
+        if breached and not fired and self._alert_missed(name, obs, scaling_breached):
             self.alert_ceilings[name] = value
             return value - spec.max_step, f"{sla} breached and this alert stayed silent: lower it to catch that"
         if fired and not breached:
             ceiling = self.alert_ceilings.get(name)
-            top = spec.max if ceiling is None else ceiling
+            # Never climb back to a value at which a breach went unnoticed.
+            top = spec.max if ceiling is None else ceiling - spec.max_step / 2
             if value >= top:
                 return value, ""
             return min(value + spec.max_step / 2, top), f"alert fired while {sla} held: raise it to cut noise"
@@ -268,6 +291,7 @@ class ThresholdLearner:
             self.last_change_cycle = self.cycles
             self.last_change_time = obs.time
             self.before_last_change = {k: o for k, (o, _) in decision.changes.items()}
+            self.alert_changed_cycle.update({k: self.cycles for k in decision.changes if k != SCALING})
             self.last_change_kind = kind
             self.clean_streak = 0
             decision = Decision(decision.time, decision.old, decision.new, decision.reward, decision.reasons,
@@ -298,6 +322,7 @@ class ThresholdLearner:
             "last_change_kind": self.last_change_kind,
             "windows": self.windows,
             "alert_ceilings": self.alert_ceilings,
+            "alert_changed_cycle": self.alert_changed_cycle,
             "clean_streak": self.clean_streak,
             "history": self.history,
         }

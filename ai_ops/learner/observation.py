@@ -35,14 +35,16 @@ def sla_attainment(request_rate: np.ndarray, error_rate_percent: np.ndarray, lat
 
 
 def load_explained_attainment(request_rate: np.ndarray, error_rate_percent: np.ndarray, latency_p95_ms: np.ndarray,
-                              cpu_percent: np.ndarray, latency_objective_ms: float, sla_target: float) -> float:
+                              cpu_percent: np.ndarray, latency_objective_ms: float, sla_target: float,
+                              demand_anomalies: np.ndarray | None = None) -> float:
     """SLA attainment counting only the bad steps that load can explain; NaN if nothing is known.
 
     A bad step (slow, or errors above the SLA's error budget rate) is load-explained when its CPU
     utilization is at least the 95th percentile of the good steps' utilization: other steps at
     that load were fine, so more capacity (a lower scaling target) would not have helped a bad
     step below it. That keeps a latency spike or an error burst at normal load (an incident) from
-    teaching the scaling target, while overload always counts.
+    teaching the scaling target, while overload always counts. Steps where the detectors flagged
+    the request rate itself (`demand_anomalies`: a traffic surge, an incident) never count.
     """
     ok = (np.isfinite(request_rate) & np.isfinite(error_rate_percent) & np.isfinite(latency_p95_ms)
           & np.isfinite(cpu_percent))
@@ -55,6 +57,8 @@ def load_explained_attainment(request_rate: np.ndarray, error_rate_percent: np.n
         keep |= bad & (cpu >= np.percentile(cpu[~bad], 95))
     else:
         keep[:] = True
+    if demand_anomalies is not None:
+        keep &= ~(demand_anomalies[ok] & bad)
     return sla_attainment(np.where(keep, rate, 0.0), errors, latency, latency_objective_ms) if keep.any() \
         else float("nan")
 
@@ -104,8 +108,10 @@ def alerts_fired(values: dict[str, np.ndarray], thresholds: dict[str, float], fo
 
 
 def observe(time: float, step: int, values: dict[str, np.ndarray], thresholds: dict[str, float],
-            latency_objective_ms: float, anomaly_share: float = 0.0, sla_target: float = 99.95) -> Observation:
-    """Summarise a window of metrics (arrays aligned on one grid) into an Observation."""
+            latency_objective_ms: float, anomaly_share: float = 0.0, sla_target: float = 99.95,
+            demand_anomalies: np.ndarray | None = None) -> Observation:
+    """Summarise a window of metrics (arrays aligned on one grid) into an Observation; `demand_anomalies`
+    marks the steps whose request rate a detector flagged (surges)."""
     cost_rate = values["cost_per_hour"]
     return Observation(
         time=time,
@@ -124,5 +130,5 @@ def observe(time: float, step: int, values: dict[str, np.ndarray], thresholds: d
         alerts_fired=alerts_fired(values, thresholds),
         sla_attainment_load=load_explained_attainment(values["request_rate"], values["error_rate"],
                                                       values["latency_p95_ms"], values["cpu_utilization"],
-                                                      latency_objective_ms, sla_target),
+                                                      latency_objective_ms, sla_target, demand_anomalies),
     )
