@@ -247,12 +247,17 @@ def run_backtest(config: OpsConfig, trace: Trace, policy: str = "learned", peak_
     final = float(run.targets[-1])
     convergence_day = 0.0
     for p in run.path:
-        if abs(p["next_target"] - final) > config.learner.convergence_gap + 1e-9:
+        # The learner reports its own status; other policies converge when the target stops travelling.
+        unsettled = (p["status"] != "converged" if policy == "learned"
+                     else abs(p["next_target"] - final) > config.learner.convergence_gap + 1e-9)
+        if unsettled:
             convergence_day = p["day"]
-    after = [d for d in days if d["day"] >= math.ceil(convergence_day)]
-    exploration_breaches = sorted({int(p["day"] - 1e-9) for i, p in enumerate(run.path)
-                                   if p["sla"] < target_sla and i > 0 and run.path[i - 1]["probe"]
-                                   and p["day"] > EVALUATE_AFTER_DAYS})
+    after = [d for d in days if d["day"] >= math.ceil(convergence_day - 1e-9)]
+    # A day breached by exploration: its SLA missed, and a window of it breached right after an upward probe.
+    probe_breached = {int(p["day"] - 1e-9) for i, p in enumerate(run.path)
+                      if p["sla"] < target_sla and i > 0 and run.path[i - 1]["probe"]}
+    exploration_breaches = sorted(d["day"] for d in days if d["day"] >= EVALUATE_AFTER_DAYS
+                                  and d["day"] in probe_breached and d["sla"] < target_sla)
     return {
         "trace": trace.name,
         "policy": policy,

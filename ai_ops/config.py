@@ -170,6 +170,10 @@ class LearnerConfig(Strict):
         description="A scaling target is known-bad when its windows used on average more than this share of the "
                     "SLA error budget (1.0 = exactly the budget).",
     )
+    probe_max_burn: float = Field(
+        0.4, gt=0,
+        description="Probe a higher target only while the current one uses at most this share of the error budget.",
+    )
     resolution: float = Field(1.0, gt=0, description="Smallest move of the scaling target worth making (percent).")
     convergence_gap: float = Field(
         2.0, gt=0, description="Converged when the current target is this close below the lowest known-bad one."

@@ -149,6 +149,12 @@ class ThresholdLearner:
         if ceiling is not None and current is not None and ceiling - current <= self.config.convergence_gap + 1e-9:
             return LearningStatus("converged", f"scaling target {current:g} is within {self.config.convergence_gap:g} "
                                   f"of the lowest known-bad value {ceiling:g}", since, ceiling)
+        burns = self.burns_at(current, now) if current is not None else []
+        mean_burn = sum(burns) / len(burns) if burns else 0.0
+        if burns and mean_burn > self.config.probe_max_burn:
+            return LearningStatus("converged", f"target {current:g} already uses {mean_burn:.0%} of the error budget "
+                                  f"(> probe_max_burn {self.config.probe_max_burn:.0%}): no room for a cheaper one",
+                                  since, ceiling)
         if quiet >= self.config.convergence_cycles:
             return LearningStatus("converged", f"no change for {quiet} cycles (>= {self.config.convergence_cycles})",
                                   since, ceiling)
@@ -236,7 +242,7 @@ class ThresholdLearner:
             return value - spec.max_step, why + ": scale earlier", "retreat"
         if breached:
             return value, "", ""
-        if self.clean_streak < self.config.clean_cycles_before_probe:
+        if self.clean_streak < self.config.clean_cycles_before_probe or mean_burn > self.config.probe_max_burn:
             return value, "", ""
         ceiling = self.ceiling(obs.time)
         if ceiling is not None and ceiling - value <= self.config.convergence_gap + 1e-9:
