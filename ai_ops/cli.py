@@ -146,6 +146,8 @@ def _print_demo(result: jobs.DemoResult) -> None:
     console.print(f"incidents injected: {result.incidents}, detected: {result.incidents_detected}")
     console.print(f"commits made: {result.commits}  (see: git -C {result.workspace} log)")
     console.print(f"reports: {result.reports}")
+    if result.learning:
+        console.print(f"learner: {result.learning['status']} ({result.learning['criterion']})")
 
 
 @cli.group()

@@ -441,6 +441,8 @@ class DemoResult:
     commits: int
     reports: Path
     seed: int
+    learning: dict[str, Any] = field(default_factory=dict)
+    """The learner's last status: exploring / converging / converged, criterion, days since change."""
 
 
 DEMO_START = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()  # a Monday, 00:00 UTC
@@ -496,5 +498,6 @@ def run_demo(workspace: Path, days: int = 14, seed: int | None = None, echo: Ech
     from ai_ops.actuators.git import open_repo
 
     commits = sum(1 for _ in open_repo(config.path(".")).iter_commits()) - 1
+    learning = _learner(config, _paths(config)).learning_status(end).to_dict()
     return DemoResult(config.path("."), per_day, threshold_path, len(incidents), detected, commits,
-                      config.reports_path, config.services[0].simulation.seed)
+                      config.reports_path, config.services[0].simulation.seed, learning)
