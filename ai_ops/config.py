@@ -157,7 +157,9 @@ class LearnerConfig(Strict):
     max_incident_share: float = Field(
         0.25, ge=0, le=1, description="Windows with more anomalous points than this share teach nothing."
     )
-    rollback_on_breach: bool = Field(True, description="Undo the last change when the SLA is breached after it.")
+    rollback_on_breach: bool = Field(
+        True, description="Undo an upward probe of the scaling target when the first window after it breaches the SLA."
+    )
     clean_cycles_before_probe: int = Field(
         4, ge=1, description="Clean windows (SLA met) at the current scaling target before trying a higher one."
     )

@@ -213,3 +213,21 @@ def test_no_write_and_no_commit_when_nothing_changes(sim_config: OpsConfig) -> N
     result = run_cycle(config, DEMO_START + 6 * 3600)
     assert not result.decision.changed and not result.wrote_tfvars and result.commit is None
     assert not Path(config.tfvars_path).exists()
+
+
+def test_public_api_drives_the_learner_outside_the_controller_loop() -> None:
+    from ai_ops.config import load_config
+    from ai_ops.learner import ThresholdLearner as PublicLearner
+    from ai_ops.learner import observe
+    from ai_ops.sim.service import constant_target, simulate
+
+    config = load_config(None)
+    window = simulate(config.services[0].simulation, 0, SIX_HOURS, 300, constant_target(80))
+    current = {n: s.initial for n, s in config.thresholds.items()}
+    model = PublicLearner(config.learner, config.thresholds, config.sla.target, config.cost.monthly_budget)
+    observation = observe(SIX_HOURS, 300, window.metrics, current, config.sla.latency_objective_ms,
+                          sla_target=config.sla.target)
+    decision = model.step(observation, current)
+    assert decision.reward is not None and decision.reward.sla_met == 0.0
+    assert decision.new[SCALING] == 75.0 and decision.reasons[SCALING]
+    assert json.loads(json.dumps(decision.to_dict(), default=str))["changes"][SCALING] == {"old": 80.0, "new": 75.0}
