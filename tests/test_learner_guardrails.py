@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ai_ops.config import LearnerConfig, OpsConfig, ThresholdConfig
-from ai_ops.learner.learner import SCALING, ThresholdLearner, clamp_step, probe_target
+from ai_ops.learner.learner import SCALING, LearnerStateError, ThresholdLearner, clamp_step, probe_target
 from ai_ops.learner.observation import Observation, load_explained_attainment
 from ai_ops.learner.reward import HOURS_PER_MONTH, reward
 
@@ -192,7 +192,7 @@ def test_restart_from_json_state_continues_exactly() -> None:
 
 
 def test_old_state_version_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="learner_state.json"):
+    with pytest.raises(LearnerStateError, match="learner_state.json"):
         ThresholdLearner(LearnerConfig(), scaling_only(), 99.95, 1500.0, state={"version": 1})
 
 
@@ -231,3 +231,28 @@ def test_public_api_drives_the_learner_outside_the_controller_loop() -> None:
     assert decision.reward is not None and decision.reward.sla_met == 0.0
     assert decision.new[SCALING] == 75.0 and decision.reasons[SCALING]
     assert json.loads(json.dumps(decision.to_dict(), default=str))["changes"][SCALING] == {"old": 80.0, "new": 75.0}
+
+
+def test_damaged_state_is_a_clear_cli_error_and_nothing_is_changed(sim_config: OpsConfig) -> None:
+    from click.testing import CliRunner
+
+    from ai_ops.cli import cli
+
+    state = Path(sim_config.models_path) / "learner_state.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    damaged = json.dumps({"version": 3, "windows": [{"target": "high"}]})
+    state.write_text(damaged)
+    config_file = Path(sim_config.path(".")) / "config" / "ops_config.yaml"
+    config_file.write_text(config_file.read_text().replace("workspace: ai-ops-demo",
+                                                           f"workspace: {sim_config.path('.')}"))
+    result = CliRunner().invoke(cli, ["--config", str(config_file), "cycle"])
+    assert result.exit_code == 2, result.output
+    assert "learner_state.json is damaged" in result.output and "Traceback" not in result.output
+    assert state.read_text() == damaged
+    assert not Path(sim_config.tfvars_path).exists()
+
+
+def test_observation_with_unknown_numbers_is_strict_json() -> None:
+    payload = obs(1, float("nan"), sla_attainment_load=float("nan")).to_dict()
+    assert payload["sla_attainment"] is None
+    json.dumps(payload, allow_nan=False)

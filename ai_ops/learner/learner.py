@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ai_ops.config import LearnerConfig, ThresholdConfig
+from ai_ops.errors import OpsError
 from ai_ops.learner.observation import Observation
 from ai_ops.learner.reward import Reward, RewardWeights, budget_burn, reward
 
@@ -28,6 +29,12 @@ STATE_VERSION = 3
 SCALING = "autoscaling_cpu_target"
 DAY = 86_400.0
 HISTORY_KEPT = 400
+
+
+class LearnerStateError(OpsError):
+    """models/learner_state.json cannot be used; nothing is changed until a person decides."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -100,9 +107,20 @@ class ThresholdLearner:
         self.monthly_budget = monthly_budget
         self.weights = weights or RewardWeights(cost_weight=config.cost_weight)
         state = state or {}
+        if not isinstance(state, dict):
+            raise LearnerStateError("models/learner_state.json must hold a JSON object; restore it from Git "
+                                    "or delete it to start learning afresh")
         if state and state.get("version") != STATE_VERSION:
-            raise ValueError(f"learner state version {state.get('version')} is not {STATE_VERSION}; "
-                             "delete models/learner_state.json to start learning afresh")
+            raise LearnerStateError(f"models/learner_state.json has version {state.get('version')}, this ai-ops "
+                                    f"reads version {STATE_VERSION}; delete it to start learning afresh "
+                                    "(the thresholds in Terraform are kept)")
+        try:
+            self._load(state)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise LearnerStateError(f"models/learner_state.json is damaged ({type(exc).__name__}: {exc}); restore "
+                                    "it from Git or delete it to start learning afresh") from None
+
+    def _load(self, state: dict[str, Any]) -> None:
         self.cycles: int = int(state.get("cycles", 0))
         self.last_change_cycle: int | None = state.get("last_change_cycle")
         self.last_change_time: float | None = state.get("last_change_time")
@@ -116,6 +134,8 @@ class ThresholdLearner:
         self.clean_streak: int = int(state.get("clean_streak", 0))
         """Consecutive learnable windows with the SLA met at the current thresholds."""
         self.history: list[dict[str, Any]] = list(state.get("history", []))
+        for window in self.windows:
+            float(window["target"]), float(window["time"]), float(window["burn"])
 
     # ------------------------------------------------------------ evidence
 

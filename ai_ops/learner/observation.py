@@ -87,7 +87,9 @@ class Observation:
     scaling target learns from this, so incidents at normal load do not drag it down."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 6) if isinstance(v, float) and np.isfinite(v) else v) for k, v in asdict(self).items()}
+        """JSON-able; unknown numbers (NaN) become null so the ledger stays strict JSON."""
+        return {k: ((round(v, 6) if np.isfinite(v) else None) if isinstance(v, float) else v)
+                for k, v in asdict(self).items()}
 
 
 def _stat(values: np.ndarray, fn: Any) -> float:
