@@ -59,6 +59,9 @@ def test_bounds_hold_under_repeated_breaches() -> None:
 def test_max_step_limits_each_move() -> None:
     path = drive(learner(scaling_only(initial=50, max_step=2)), [MET] * 5, {SCALING: 50.0})
     assert path[-1][SCALING] == 52.0
+    # The marginal retreat wants convergence_gap (3) but max_step (1) caps it.
+    capped = learner(scaling_only(max_step=1), convergence_gap=3, clean_cycles_before_probe=1, probe_max_burn=0.01)
+    assert drive(capped, [MET, MET, 90.0], {SCALING: 80.0})[-1][SCALING] == 79.0
     assert clamp_step(ThresholdConfig(initial=50, min=0, max=100, max_step=2), 50, 10) == 48
 
 
