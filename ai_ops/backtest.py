@@ -222,6 +222,14 @@ def run_backtest(config: OpsConfig, trace: Trace, policy: str = "learned", peak_
     static_value = spec.initial if static_target is None else static_target
     if not spec.min <= static_value <= spec.max:
         raise ConfigError(f"--target {static_value:g} is outside [{spec.min:g}, {spec.max:g}] of {SCALING}")
+    per_window = _window_steps(config, trace.step)
+    if policy == "learned" and per_window < config.learner.min_samples:
+        raise ConfigError(f"trace {trace.name}: a {trace.step}s step gives {per_window} samples per "
+                          f"{config.cycle_window_hours:g} h window, fewer than learner.min_samples "
+                          f"({config.learner.min_samples}), so the learner would never act; lower min_samples "
+                          "in the config or use a finer trace")
+    if trace.timestamps.size < per_window:
+        raise ConfigError(f"trace {trace.name} is shorter than one {config.cycle_window_hours:g} h cycle window")
     rate = rescale(config, trace, peak_replicas)
     decide = {"learned": lambda: _learned(config), "static": lambda: _static(static_value),
               "target-tracking": lambda: _target_tracking(config)}[policy]()

@@ -66,3 +66,11 @@ def test_cli_backtest_writes_json_and_bad_input_exits_2_without_traceback(tmp_pa
     outside = runner.invoke(cli, ["backtest", "--trace", str(FIXTURE), "--policy", "static", "--target", "99",
                                   "--output", str(missing)])
     assert outside.exit_code == 2 and "outside" in outside.output and not missing.exists()
+
+
+def test_a_trace_too_coarse_for_the_learner_is_a_named_error(tmp_path: Path) -> None:
+    path = tmp_path / "hourly.csv"
+    path.write_text("timestamp,value\n" + "".join(f"{h * 3600},{10 + h % 24}\n" for h in range(72)))
+    with pytest.raises(ConfigError, match="min_samples"):
+        run_backtest(load_config(None), load_trace(path), "learned")
+    assert run_backtest(load_config(None), load_trace(path), "static")["policy"] == "static"
