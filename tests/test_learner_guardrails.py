@@ -259,3 +259,10 @@ def test_observation_with_unknown_numbers_is_strict_json() -> None:
     payload = obs(1, float("nan"), sla_attainment_load=float("nan")).to_dict()
     assert payload["sla_attainment"] is None
     json.dumps(payload, allow_nan=False)
+
+
+def test_latency_alert_is_not_lowered_when_latency_already_went_above_it() -> None:
+    specs = {**scaling_only(pin=True), "alert_latency_p95_ms": ThresholdConfig(initial=500, min=100, max=5000,
+                                                                                max_step=100)}
+    brief_spike = obs(1, BREACH, latency_p95_max_ms=900.0, alerts_fired={"alert_latency_p95_ms": False})
+    assert not learner(specs).step(brief_spike, {SCALING: 80.0, "alert_latency_p95_ms": 500.0}).changed

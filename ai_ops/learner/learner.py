@@ -274,20 +274,21 @@ class ThresholdLearner:
         return target, (f"{self.clean_streak} clean windows at {value:g} ({sla}); {limit}: "
                         f"probe a cheaper target"), "probe"
 
-    def _alert_missed(self, name: str, obs: Observation, scaling_breached: bool) -> bool:
-        """Whether this alert's own metric explains the breach it stayed silent through.
+    def _alert_missed(self, name: str, value: float, obs: Observation, scaling_breached: bool) -> bool:
+        """Whether a lower threshold on this alert's own metric would have caught the breach.
 
         A CPU alert cannot catch a latency spike at normal load, so only a load-explained breach
-        lowers it; the error alert is lowered only when errors alone used the error budget, the
-        latency alert only when they did not.
+        lowers it; the error alert is lowered only when errors alone used the error budget; the
+        latency alert only when they did not and the worst p95 stayed below the alert (a brief
+        spike above it was missed by the `for:` duration, not by the level).
         """
         budget_rate = 100.0 - self.sla_target
         if name == "alert_cpu_utilization":
             return scaling_breached
         if name == "alert_error_rate":
-            return obs.error_rate_mean > budget_rate
+            return obs.error_rate_mean > budget_rate and obs.error_rate_mean < value
         if name == "alert_latency_p95_ms":
-            return not obs.error_rate_mean > budget_rate
+            return not obs.error_rate_mean > budget_rate and obs.latency_p95_max_ms < value
         return True
 
     def _propose_alert(self, name: str, spec: ThresholdConfig, value: float, obs: Observation, breached: bool,
@@ -298,7 +299,7 @@ class ThresholdLearner:
         last = self.alert_changed_cycle.get(name)
         if last is not None and self.cycles - last < self.config.alert_cooldown_cycles:
             return value, ""
-        if breached and not fired and self._alert_missed(name, obs, scaling_breached):
+        if breached and not fired and self._alert_missed(name, value, obs, scaling_breached):
             self.alert_ceilings[name] = value
             return value - spec.max_step, f"{sla} breached and this alert stayed silent: lower it to catch that"
         if fired and not breached:
