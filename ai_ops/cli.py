@@ -19,7 +19,7 @@ from rich.table import Table
 
 from ai_ops import __version__, jobs
 from ai_ops.config import OpsConfig, load_config
-from ai_ops.errors import OpsError
+from ai_ops.errors import ConfigError, OpsError
 
 console = Console()
 errors = Console(stderr=True)
@@ -151,6 +151,8 @@ def _print_demo(result: jobs.DemoResult) -> None:
     console.print(f"incidents injected: {result.incidents}, detected: {result.incidents_detected}")
     console.print(f"commits made: {result.commits}  (see: git -C {result.workspace} log)")
     console.print(f"reports: {result.reports}")
+    if result.learning:
+        console.print(f"learner: {result.learning['status']} ({result.learning['criterion']})")
 
 
 @cli.group()
@@ -172,6 +174,54 @@ def config_check(options: Options) -> None:
         options.echo(f"  {name}: {spec.initial:g}{spec.unit} in [{spec.min:g}, {spec.max:g}], step {spec.max_step:g}"
                      + (" (pinned)" if spec.pin else ""))
     options.echo(f"  git mode {config.outputs.git.mode}, workspace {config.path('.')}")
+
+
+@cli.command()
+@click.option("--trace", "trace_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="CSV `timestamp,value` read as request rate. Without it: --simulated-days of the simulator's demand.")
+@click.option("--simulated-days", type=click.IntRange(1, 365), default=14, show_default=True,
+              help="Days of simulated demand when no --trace is given.")
+@click.option("--policy", type=click.Choice(["learned", "static", "target-tracking"]), default="learned",
+              show_default=True, help="Who sets the CPU scaling target each cycle.")
+@click.option("--target", "static_target", type=float, default=None,
+              help="The static policy's CPU target (default: the threshold's initial value).")
+@click.option("--peak-replicas", type=float, default=40.0, show_default=True,
+              help="The trace is rescaled so its peak needs this many replicas at 100% CPU.")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=Path("backtest.json"),
+              show_default=True, help="Where to write the full JSON result.")
+@click.pass_obj
+@handle_errors
+def backtest(options: Options, trace_path: Path | None, simulated_days: int, policy: str,
+             static_target: float | None, peak_replicas: float, output: Path) -> None:
+    """Replay a demand trace through the simulated service under a scaling policy (see docs/learner.md)."""
+    import json
+
+    from ai_ops.backtest import load_trace, run_backtest, simulated_trace
+
+    config = options.load()
+    trace = load_trace(trace_path) if trace_path else simulated_trace(config, simulated_days, start=jobs.DEMO_START)
+    result = run_backtest(config, trace, policy, peak_replicas, static_target)
+    try:
+        output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write --output {output}: {exc.strerror or exc}") from None
+    best = result["best_fixed_in_hindsight"]
+    options.echo(f"{result['trace']}: policy {policy}, {result['settings']['days']:g} days")
+    options.echo(f"  SLA {result['sla_overall']:.4f}% overall, {result['sla_after_day3']}% after day 3 "
+                 f"(target {config.sla.target}%)")
+    options.echo(f"  cost {result['cost']:.2f}; final target {result['final_target']:g}; "
+                 f"{result['changes']} changes; converged by day {result['convergence_day']:g}")
+    if best:
+        options.echo(f"  best fixed target in hindsight meeting the SLA: {best['target']:g} "
+                     f"(cost {best['cost']:.2f}, SLA {best['sla']:.4f}%); this run costs "
+                     f"{result['cost_vs_best_fixed']:.3f}x")
+    else:
+        top = result["highest_sla_fixed"]
+        options.echo(f"  no fixed target in the bounds meets the SLA on this trace; the best, {top['target']:g}, "
+                     f"reaches {top['sla']:.4f}% (cost {top['cost']:.2f})")
+    options.echo(f"  static 80%: SLA {result['static_80']['sla']:.4f}%, this run costs {result['cost_vs_static_80']:.3f}x"
+                 if result["static_80"] else "  static 80% is outside the bounds")
+    options.echo(f"  written to {output}")
 
 
 def main() -> None:

@@ -145,15 +145,47 @@ def _default_thresholds() -> dict[str, ThresholdConfig]:
 
 class LearnerConfig(Strict):
     exploration: float = Field(
-        0.15, ge=0, le=1, description="How boldly to try untested values (0 = only exploit what is known)."
+        0.5, ge=0, le=1,
+        description="Share of the gap to the lowest known-bad scaling target tried in one probe "
+                    "(0 = never probe upward, 0.5 = bisection).",
     )
-    cost_weight: float = Field(1.0, ge=0, description="Weight of the cost term in the reward.")
-    cooldown_cycles: int = Field(1, ge=0, description="Cycles to observe after a change before the next one.")
+    cost_weight: float = Field(1.0, ge=0, description="Weight of the cost variance in the reward.")
+    cooldown_cycles: int = Field(
+        1, ge=0, description="Windows to observe under a change before the next change (0 = may change every cycle)."
+    )
     min_samples: int = Field(48, ge=1, description="Fewer usable samples in a window: no learning, no change.")
     max_incident_share: float = Field(
         0.25, ge=0, le=1, description="Windows with more anomalous points than this share teach nothing."
     )
-    rollback_on_breach: bool = Field(True, description="Undo the last change when the SLA is breached after it.")
+    rollback_on_breach: bool = Field(
+        True, description="Undo an upward probe of the scaling target when the first window after it breaches the SLA."
+    )
+    clean_cycles_before_probe: int = Field(
+        4, ge=1, description="Clean windows (SLA met) at the current scaling target before trying a higher one."
+    )
+    evidence_memory_days: float = Field(
+        14.0, gt=0,
+        description="Windows observed at a target are remembered this long; a known-bad target may be re-probed after.",
+    )
+    max_budget_burn: float = Field(
+        0.8, gt=0,
+        description="A scaling target is known-bad when its windows used on average more than this share of the "
+                    "SLA error budget (1.0 = exactly the budget).",
+    )
+    probe_max_burn: float = Field(
+        0.4, gt=0,
+        description="Probe a higher target only while the current one uses at most this share of the error budget.",
+    )
+    resolution: float = Field(1.0, gt=0, description="Smallest move of the scaling target worth making (percent).")
+    convergence_gap: float = Field(
+        2.0, gt=0, description="Converged when the current target is this close below the lowest known-bad one."
+    )
+    alert_cooldown_cycles: int = Field(
+        4, ge=0, description="Cycles between two changes of the same alert threshold (4 = one day at 6 h)."
+    )
+    convergence_cycles: int = Field(
+        8, ge=1, description="Also converged after this many cycles without a change (8 = two days at 6 h)."
+    )
 
 
 class ScheduleConfig(Strict):

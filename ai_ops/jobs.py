@@ -196,6 +196,7 @@ def _combine(observations: list[Observation]) -> Observation:
         alerts_fired={k: any(o.alerts_fired.get(k, False) for o in observations) for k in first.alerts_fired},
         usable=all(o.usable for o in observations),
         unusable_reason="; ".join(o.unusable_reason for o in observations if o.unusable_reason),
+        sla_attainment_load=min(o.sla_attainment_load for o in observations),
     )
 
 
@@ -244,7 +245,9 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         quality[service.name] = assess(metrics, now, start, config.data_quality)
         found, share = detect(config, paths, metrics, echo)
         anomalies += found
-        obs = observe(now, metrics.step, metrics.values, current, config.sla.latency_objective_ms, share)
+        surges = np.isin(metrics.timestamps, [a.time for a in found if a.metric == "request_rate"])
+        obs = observe(now, metrics.step, metrics.values, current, config.sla.latency_objective_ms, share,
+                      config.sla.target, surges)
         bad = [f"{service.name}/{q.metric}: {q.reason}" for q in quality[service.name].values() if not q.usable]
         if bad:
             obs = Observation(**{**obs.__dict__, "usable": False, "unusable_reason": "unusable data: " + "; ".join(bad)})
@@ -500,6 +503,8 @@ class DemoResult:
     commits: int
     reports: Path
     seed: int
+    learning: dict[str, Any] = field(default_factory=dict)
+    """The learner's last status: exploring / converging / converged, criterion, days since change."""
 
 
 DEMO_START = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()  # a Monday, 00:00 UTC
@@ -555,5 +560,6 @@ def run_demo(workspace: Path, days: int = 14, seed: int | None = None, echo: Ech
     from ai_ops.actuators.git import open_repo
 
     commits = sum(1 for _ in open_repo(config.path(".")).iter_commits()) - 1
+    learning = _learner(config, _paths(config)).learning_status(end).to_dict()
     return DemoResult(config.path("."), per_day, threshold_path, len(incidents), detected, commits,
-                      config.reports_path, config.services[0].simulation.seed)
+                      config.reports_path, config.services[0].simulation.seed, learning)

@@ -34,6 +34,35 @@ def sla_attainment(request_rate: np.ndarray, error_rate_percent: np.ndarray, lat
     return float(100.0 * (1.0 - (failed.sum() + slow.sum()) / total))
 
 
+def load_explained_attainment(request_rate: np.ndarray, error_rate_percent: np.ndarray, latency_p95_ms: np.ndarray,
+                              cpu_percent: np.ndarray, latency_objective_ms: float, sla_target: float,
+                              demand_anomalies: np.ndarray | None = None) -> float:
+    """SLA attainment counting only the bad steps that load can explain; NaN if nothing is known.
+
+    A bad step (slow, or errors above the SLA's error budget rate) is load-explained when its CPU
+    utilization is at least the 95th percentile of the good steps' utilization: other steps at
+    that load were fine, so more capacity (a lower scaling target) would not have helped a bad
+    step below it. That keeps a latency spike or an error burst at normal load (an incident) from
+    teaching the scaling target, while overload always counts. Steps where the detectors flagged
+    the request rate itself (`demand_anomalies`: a traffic surge, an incident) never count.
+    """
+    ok = (np.isfinite(request_rate) & np.isfinite(error_rate_percent) & np.isfinite(latency_p95_ms)
+          & np.isfinite(cpu_percent))
+    if not ok.any():
+        return float("nan")
+    rate, errors, latency, cpu = request_rate[ok], error_rate_percent[ok], latency_p95_ms[ok], cpu_percent[ok]
+    bad = (latency > latency_objective_ms) | (errors > 100.0 - sla_target)
+    keep = ~bad
+    if keep.any() and bad.any():
+        keep |= bad & (cpu >= np.percentile(cpu[~bad], 95))
+    else:
+        keep[:] = True
+    if demand_anomalies is not None:
+        keep &= ~(demand_anomalies[ok] & bad)
+    return sla_attainment(np.where(keep, rate, 0.0), errors, latency, latency_objective_ms) if keep.any() \
+        else float("nan")
+
+
 @dataclass(frozen=True)
 class Observation:
     """One window of evidence. Every field is a number a reviewer can check in the report."""
@@ -53,9 +82,14 @@ class Observation:
     alerts_fired: dict[str, bool] = field(default_factory=dict)
     usable: bool = True
     unusable_reason: str = ""
+    sla_attainment_load: float = float("nan")
+    """Attainment counting only load-explained bad steps (see `load_explained_attainment`); the
+    scaling target learns from this, so incidents at normal load do not drag it down."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 6) if isinstance(v, float) and np.isfinite(v) else v) for k, v in asdict(self).items()}
+        """JSON-able; unknown numbers (NaN) become null so the ledger stays strict JSON."""
+        return {k: ((round(v, 6) if np.isfinite(v) else None) if isinstance(v, float) else v)
+                for k, v in asdict(self).items()}
 
 
 def _stat(values: np.ndarray, fn: Any) -> float:
@@ -76,8 +110,10 @@ def alerts_fired(values: dict[str, np.ndarray], thresholds: dict[str, float], fo
 
 
 def observe(time: float, step: int, values: dict[str, np.ndarray], thresholds: dict[str, float],
-            latency_objective_ms: float, anomaly_share: float = 0.0) -> Observation:
-    """Summarise a window of metrics (arrays aligned on one grid) into an Observation."""
+            latency_objective_ms: float, anomaly_share: float = 0.0, sla_target: float = 99.95,
+            demand_anomalies: np.ndarray | None = None) -> Observation:
+    """Summarise a window of metrics (arrays aligned on one grid) into an Observation; `demand_anomalies`
+    marks the steps whose request rate a detector flagged (surges)."""
     cost_rate = values["cost_per_hour"]
     return Observation(
         time=time,
@@ -94,4 +130,7 @@ def observe(time: float, step: int, values: dict[str, np.ndarray], thresholds: d
         samples=int(np.isfinite(values["request_rate"]).sum()),
         anomaly_share=anomaly_share,
         alerts_fired=alerts_fired(values, thresholds),
+        sla_attainment_load=load_explained_attainment(values["request_rate"], values["error_rate"],
+                                                      values["latency_p95_ms"], values["cpu_utilization"],
+                                                      latency_objective_ms, sla_target, demand_anomalies),
     )

@@ -137,6 +137,32 @@ def _autoscale(
     return replicas, utilization
 
 
+def serve(cfg: SimulationConfig, timestamps: np.ndarray, rate: np.ndarray, target_percent: np.ndarray,
+          incidents: list[Incident] | None = None) -> dict[str, np.ndarray]:
+    """The service's response to a given demand: autoscaler, latency, errors, cost on every step.
+
+    Separate from `demand` so a recorded trace (a backtest) gets exactly the same service model.
+    """
+    replicas, load = _autoscale(cfg, rate, target_percent)
+    latency = p95_latency_ms(cfg.service_time_ms, load)
+    errors = np.full(timestamps.shape, BASE_ERROR_PERCENT)
+    errors = np.where(load > 1.0, 100.0 * (1.0 - 1.0 / np.maximum(load, 1e-9)), errors)
+    for incident in incidents or []:
+        active = (timestamps >= incident.start) & (timestamps < incident.end)
+        if incident.kind == "latency_spike":
+            latency[active] = np.minimum(latency[active] + 400.0 + 1200.0 * incident.magnitude, OVERLOAD_P95_MS)
+        elif incident.kind == "error_burst":
+            errors[active] += 2.0 + 8.0 * incident.magnitude
+    return {
+        "request_rate": rate,
+        "cpu_utilization": 100.0 * np.minimum(load, 1.0),
+        "latency_p95_ms": latency,
+        "error_rate": np.minimum(errors, 100.0),
+        "replicas": replicas,
+        "cost_per_hour": replicas * cfg.replica_cost_per_hour,
+    }
+
+
 def simulate(
     cfg: SimulationConfig, start: float, end: float, step: int, cpu_target: TargetTimeline
 ) -> SimulatedWindow:
@@ -148,27 +174,8 @@ def simulate(
     grid = np.arange(warm_start, end, step, dtype=np.float64)
     incidents = incidents_between(cfg, warm_start, end)
     rate = demand(cfg, grid, step, incidents)
-    replicas, load = _autoscale(cfg, rate, cpu_target(grid))
-
-    latency = p95_latency_ms(cfg.service_time_ms, load)
-    errors = np.full(grid.shape, BASE_ERROR_PERCENT)
-    errors = np.where(load > 1.0, 100.0 * (1.0 - 1.0 / np.maximum(load, 1e-9)), errors)
-    for incident in incidents:
-        active = (grid >= incident.start) & (grid < incident.end)
-        if incident.kind == "latency_spike":
-            latency[active] = np.minimum(latency[active] + 400.0 + 1200.0 * incident.magnitude, OVERLOAD_P95_MS)
-        elif incident.kind == "error_burst":
-            errors[active] += 2.0 + 8.0 * incident.magnitude
-
+    metrics = serve(cfg, grid, rate, cpu_target(grid), incidents)
     keep = grid >= first
-    metrics = {
-        "request_rate": rate,
-        "cpu_utilization": 100.0 * np.minimum(load, 1.0),
-        "latency_p95_ms": latency,
-        "error_rate": np.minimum(errors, 100.0),
-        "replicas": replicas,
-        "cost_per_hour": replicas * cfg.replica_cost_per_hour,
-    }
     return SimulatedWindow(
         timestamps=grid[keep],
         metrics={name: values[keep] for name, values in metrics.items()},
