@@ -52,7 +52,7 @@ class CalibrationSettings:
     short_window: int = 3
     min_history: int = 48
     burst_hold: int = 60
-    burst_damping: float = 0.25
+    burst_damping: float = 0.1
 
 
 class CalibratedDetector:

@@ -112,7 +112,7 @@ class BurstFilter:
     """
 
     hold: int = 60
-    damping: float = 0.25
+    damping: float = 0.1
     recent_: list[float] = field(default_factory=list)
 
     def transform(self, surprisal: np.ndarray) -> np.ndarray:
