@@ -112,7 +112,9 @@ class CalibratedDetector:
         return self.calibrator_.transform(self._raw(timestamps, values))
 
     def score(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
-        return to_score(self.burst_.transform(self.surprisal(timestamps, values)))
+        """Scores in [0, 1); 0 while warming up or untrained, NaN only for NaN values."""
+        timestamps, values = _as_arrays(timestamps, values)
+        return no_opinion_is_zero(to_score(self.burst_.transform(self.surprisal(timestamps, values))), values)
 
     def get_state(self) -> dict[str, Any]:
         c = self.calibration
@@ -127,6 +129,11 @@ class CalibratedDetector:
         self._set_own_state(state["detector"])
         self.calibrator_ = Calibrator.from_state(cal["calibrator"])
         self.burst_ = BurstFilter.from_state(cal["burst"])
+
+
+def no_opinion_is_zero(scores: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A finite value the detector cannot judge yet scores 0 (normal), a NaN value stays NaN."""
+    return np.where(np.isfinite(values) & ~np.isfinite(scores), 0.0, scores)
 
 
 def _as_arrays(timestamps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

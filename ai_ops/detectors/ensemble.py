@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from ai_ops.config import AnomalyConfig
-from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, FitReport, _as_arrays, insufficient
+from ai_ops.detectors.base import (CalibratedDetector, CalibrationSettings, FitReport, _as_arrays, insufficient,
+                                   no_opinion_is_zero)
 from ai_ops.detectors.calibration import BurstFilter, SCORE_SCALE, to_score
 from ai_ops.detectors.ewma import EWMADetector
 from ai_ops.detectors.gmm import SeasonalGMMDetector
@@ -117,7 +118,8 @@ class EnsembleDetector:
         return combined
 
     def score(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
-        return to_score(self.burst_.transform(self.surprisal(timestamps, values)))
+        timestamps, values = _as_arrays(timestamps, values)
+        return no_opinion_is_zero(to_score(self.burst_.transform(self.surprisal(timestamps, values))), values)
 
     def get_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {m.name: m.get_state() for m in self.members}
