@@ -20,7 +20,7 @@ import numpy as np
 from scipy.signal import lfilter
 from scipy.special import log_ndtr
 
-SCORE_SCALE = 0.04  # score = S / (S + SCORE_SCALE): S = 4 (p = 1e-4) -> 0.990
+SCORE_SCALE = float(np.log1p(4.0)) / 99.0  # so that S = 4 (p = 1e-4) scores 0.99
 LN10 = np.log(10.0)
 
 
@@ -34,15 +34,20 @@ def ew_filter(x: np.ndarray, alpha: float, last: float | None) -> np.ndarray:
 
 
 def to_score(surprisal: np.ndarray) -> np.ndarray:
-    """S >= 0 -> S / (S + 0.04) in [0, 1): monotone, no ties at 1.0, NaN stays NaN."""
-    s = np.maximum(surprisal, 0.0)
+    """S >= 0 -> L / (L + c) with L = ln(1 + S): monotone in [0, 1), S = 4 (p = 1e-4) -> 0.99.
+
+    The log keeps astronomically rare points (S = 1e11 on a constant series) distinct and
+    below 1.0, so a threshold can still rank them. NaN stays NaN.
+    """
+    s = np.minimum(np.maximum(surprisal, 0.0), 1e300)
     with np.errstate(invalid="ignore"):
-        return s / (s + SCORE_SCALE)
+        log_s = np.log1p(s)
+        return log_s / (log_s + SCORE_SCALE)
 
 
 def from_score(score: float) -> float:
     """The surprisal (-log10 tail probability) that a score stands for."""
-    return SCORE_SCALE * score / (1.0 - score)
+    return float(np.expm1(SCORE_SCALE * score / (1.0 - score)))
 
 
 @dataclass

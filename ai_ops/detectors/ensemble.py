@@ -2,7 +2,7 @@
 
 Each member gives a calibrated surprisal S = -log10(tail probability) of a point against
 its own series' history; the ensemble averages them (or takes the max), keeps only the
-start of a burst (BurstFilter) and maps S to a score with S / (S + 0.04).
+start of a burst (BurstFilter) and maps S to a score with calibration.to_score (S = 4 -> 0.99).
 
 Severity: with sensitivity s (default 0.92), a point is a *warning* when its surprisal is
 at least 50 (1 - s) (= 4 at 0.92: a 1-in-10,000 event) and *critical* at twice that.
@@ -19,7 +19,7 @@ import numpy as np
 from ai_ops.config import AnomalyConfig
 from ai_ops.detectors.base import (CalibratedDetector, CalibrationSettings, FitReport, _as_arrays, insufficient,
                                    no_opinion_is_zero)
-from ai_ops.detectors.calibration import BurstFilter, SCORE_SCALE, to_score
+from ai_ops.detectors.calibration import BurstFilter, to_score
 from ai_ops.detectors.ewma import EWMADetector
 from ai_ops.detectors.gmm import SeasonalGMMDetector
 from ai_ops.detectors.zscore import ZScoreDetector
@@ -39,11 +39,7 @@ class SeverityLevels:
     def from_sensitivity(cls, sensitivity: float) -> SeverityLevels:
         warn_surprisal = SURPRISAL_PER_SENSITIVITY * (1.0 - sensitivity)
         crit_surprisal = 2.0 * warn_surprisal
-
-        def score(s: float) -> float:
-            return s / (s + SCORE_SCALE)
-
-        return cls(warning=score(warn_surprisal), critical=score(crit_surprisal))
+        return cls(warning=float(to_score(np.array(warn_surprisal))), critical=float(to_score(np.array(crit_surprisal))))
 
     def classify(self, scores: np.ndarray) -> np.ndarray:
         """"normal" below warning (an info-level point is just logged), else "warning" / "critical"."""
