@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, FitReport, insufficient
 
@@ -30,6 +30,16 @@ DAY = 86400.0
 WEEK = 7 * DAY
 MIN_SAMPLES = 48
 REG_COVAR = 1e-3
+
+
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def _blas_controller() -> ThreadpoolController:
+    """One controller per process: finding the BLAS libraries costs ~5 ms a time."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0]
 
 
 def time_features(timestamps: np.ndarray) -> np.ndarray:
@@ -107,7 +117,7 @@ class SeasonalGMMDetector(CalibratedDetector):
             model = GaussianMixture(n_components=n, covariance_type="full", reg_covar=REG_COVAR, max_iter=100,
                                     tol=1e-3, random_state=self.seed, init_params="k-means++", **kwargs)
             # Tiny matrices: BLAS threads only add overhead (10x slower on a busy 2-core box).
-            with warnings.catch_warnings(), threadpool_limits(1):
+            with warnings.catch_warnings(), _blas_controller().limit(limits=1):
                 warnings.simplefilter("ignore")
                 model.fit(x)
             bic = model.bic(x) if len(candidates) > 1 else 0.0
