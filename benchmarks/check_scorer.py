@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nab_scorer import PROFILES, prepare, sweep  # noqa: E402
+from nab_scorer import PROFILES, prepare, sweep
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets" / "nab-dev"
 EXPECTED = {"numenta": (72.30, 69.12, 75.98), "knncad": (57.05, 46.57, 62.11), "windowedGaussian": (26.52, 2.24, 37.12)}

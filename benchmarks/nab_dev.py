@@ -23,12 +23,12 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
-from nab_scorer import PROFILES, ScoredFile, prepare, probation_length, sweep, window_metrics  # noqa: E402
+from nab_scorer import PROFILES, ScoredFile, prepare, sweep, window_metrics
 
-from ai_ops.config import AnomalyConfig  # noqa: E402
-from ai_ops.detectors.backtest import stream_scores  # noqa: E402
-from ai_ops.detectors.zscore import ZScoreDetector  # noqa: E402
-from ai_ops.detectors.ewma import EWMADetector  # noqa: E402
+from ai_ops.config import AnomalyConfig
+from ai_ops.detectors.backtest import stream_scores
+from ai_ops.detectors.ewma import EWMADetector
+from ai_ops.detectors.zscore import ZScoreDetector
 
 DATA = HERE.parent.parent / "shared" / "datasets" / "nab-dev"
 DAY = 86400.0

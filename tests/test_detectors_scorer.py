@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from nab_scorer import prepare, probation_length, scaled_sigmoid, sweep  # noqa: E402
+from nab_scorer import prepare, probation_length, scaled_sigmoid, sweep
 
 
 def corpus(scores_for: str) -> list:

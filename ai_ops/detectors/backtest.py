@@ -13,7 +13,7 @@ import csv
 import math
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -57,12 +57,12 @@ def _parse_time(text: str, line: int, path: Path) -> float:
     except ValueError:
         pass
     try:
-        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        stamp = datetime.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"{path}:{line}: timestamp '{text}' is neither epoch seconds nor ISO 8601 "
                           f"(e.g. 2024-01-31 12:00:00); fix that row") from None
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
+        stamp = stamp.replace(tzinfo=UTC)
     return stamp.timestamp()
 
 

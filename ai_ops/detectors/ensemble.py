@@ -19,8 +19,14 @@ from typing import Any
 import numpy as np
 
 from ai_ops.config import AnomalyConfig
-from ai_ops.detectors.base import (CalibratedDetector, CalibrationSettings, FitReport, _as_arrays, insufficient,
-                                   no_opinion_is_zero)
+from ai_ops.detectors.base import (
+    CalibratedDetector,
+    CalibrationSettings,
+    FitReport,
+    _as_arrays,
+    insufficient,
+    no_opinion_is_zero,
+)
 from ai_ops.detectors.calibration import BurstFilter, to_score
 from ai_ops.detectors.ewma import EWMADetector
 from ai_ops.detectors.gmm import SeasonalGMMDetector
