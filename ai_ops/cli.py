@@ -224,6 +224,23 @@ def backtest(options: Options, trace_path: Path | None, simulated_days: int, pol
     options.echo(f"  written to {output}")
 
 
+@cli.command()
+@click.option("--input", "input_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="CSV with a 'timestamp,value' header (epoch seconds or ISO 8601; empty value = gap).")
+@click.option("--output", "output_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="CSV to write: 'timestamp,anomaly_score', one row per input row.")
+@click.option("--detector", type=click.Choice(["ensemble", "zscore", "ewma", "gmm"]), default="ensemble",
+              show_default=True, help="Which detector scores the series.")
+@click.pass_obj
+@handle_errors
+def detect(options: Options, input_path: Path, output_path: Path, detector: str) -> None:
+    """Backtest: score a metric export causally (daily retraining), as the cycle would have."""
+    from ai_ops.detectors.backtest import detect_file
+
+    rows = detect_file(options.load().anomaly, input_path, output_path, detector)
+    options.echo(f"{input_path}: {rows} rows scored by {detector} -> {output_path}")
+
+
 def main() -> None:
     cli(prog_name="ai-ops")
 

@@ -114,7 +114,17 @@ class AnomalyConfig(Strict):
     sensitivity: float = Field(
         0.92, gt=0, lt=1, description="Higher = more alarms. 0.92 default; lower (0.85) for fewer false positives."
     )
-    min_train_samples: int = Field(48, ge=8, description="Fewer samples than this: no training, model unchanged.")
+    min_train_samples: int = Field(48, ge=48, description="Fewer samples than this: no training, model unchanged.")
+    combine: Literal["mean", "max"] = Field(
+        "mean", description="How the ensemble joins its detectors' surprisals: mean (default, fewer alarms) or max."
+    )
+    calibration_span: int = Field(
+        1000, ge=50, description="Points of a series' own history a raw surprise is judged against (EW span)."
+    )
+    average_points: int = Field(3, ge=1, le=60, description="Points averaged before judging (1 = react to one point).")
+    burst_hold_points: int = Field(
+        60, ge=0, description="After an alarm, points that must beat its peak to score fully (0 = off)."
+    )
 
 
 class ThresholdConfig(Strict):

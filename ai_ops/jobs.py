@@ -311,7 +311,8 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
         metrics = fetch(config, service, secrets, start, now)
         for metric, values in metrics.values.items():
             began = time.perf_counter()
-            detector = EnsembleDetector(config.anomaly)
+            # Start from yesterday's model so the GMM refit is warm-started (incremental training).
+            detector = _ensemble(config, paths, service.name, metric, echo)
             report = detector.fit(metrics.timestamps, values)
             if report.trained and not dry_run:
                 save_model(paths.detector(service.name, metric), "ensemble", detector.get_state())

@@ -1,0 +1,145 @@
+"""Turn a detector's raw surprise into a calibrated score that means the same on every series.
+
+Why: a raw |z| of 4 is rare on a flat CPU series and common on a bursty request count. We
+therefore judge each raw value against that series' own recent history of raw values
+(an exponentially weighted mean and variance, like HTM's "anomaly likelihood"), average
+it over a few points so one noisy point is not an incident, and express the result as a
+surprisal S = -log10(tail probability). Then a burst filter keeps only the start of an
+incident (a page), and `to_score` maps S to [0, 1) without saturating at exactly 1.0.
+
+Everything here is a pure numpy function of (values, state) -> (result, new state), so
+scoring in chunks gives the same answer as scoring in one go, and state is plain JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.signal import lfilter
+from scipy.special import log_ndtr
+
+SCORE_SCALE = float(np.log1p(4.0)) / 99.0  # so that S = 4 (p = 1e-4) scores 0.99
+LN10 = np.log(10.0)
+
+
+def ew_filter(x: np.ndarray, alpha: float, last: float | None) -> np.ndarray:
+    """y_t = (1 - alpha) y_{t-1} + alpha x_t, started at `last` (or at x_0 when None)."""
+    if x.size == 0:
+        return x.astype(float)
+    start = float(x[0]) if last is None else float(last)
+    y, _ = lfilter([alpha], [1.0, -(1.0 - alpha)], x, zi=[(1.0 - alpha) * start])
+    return np.asarray(y, dtype=float)
+
+
+def to_score(surprisal: np.ndarray) -> np.ndarray:
+    """S >= 0 -> L / (L + c) with L = ln(1 + S): monotone in [0, 1), S = 4 (p = 1e-4) -> 0.99.
+
+    The log keeps astronomically rare points (S = 1e11 on a constant series) distinct and
+    below 1.0, so a threshold can still rank them. NaN stays NaN.
+    """
+    s = np.minimum(np.maximum(surprisal, 0.0), 1e300)
+    with np.errstate(invalid="ignore"):
+        log_s = np.log1p(s)
+        return log_s / (log_s + SCORE_SCALE)
+
+
+def from_score(score: float) -> float:
+    """The surprisal (-log10 tail probability) that a score stands for."""
+    return float(np.expm1(SCORE_SCALE * score / (1.0 - score)))
+
+
+@dataclass
+class Calibrator:
+    """Raw surprise -> surprisal against the series' own history of raw surprise."""
+
+    long_span: int = 1000
+    short_window: int = 3
+    min_history: int = 48
+    mean_: float | None = None
+    sq_mean_: float | None = None
+    seen_: int = 0
+    recent_: list[float] = field(default_factory=list)
+
+    def transform(self, raw: np.ndarray) -> np.ndarray:
+        """Surprisal of each finite raw value; NaN where raw is NaN. Advances the state."""
+        out = np.full(raw.shape, np.nan)
+        finite = np.isfinite(raw)
+        r = raw[finite]
+        if r.size == 0:
+            return out
+        # Short-term average over the last `short_window` raw values (this one included).
+        joined = np.concatenate([np.asarray(self.recent_, dtype=float), r])
+        csum = np.concatenate([[0.0], np.cumsum(joined)])
+        k = len(self.recent_)
+        idx = np.arange(k, k + r.size)
+        lo = np.maximum(idx + 1 - self.short_window, 0)
+        short = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
+        # Long-term mean / variance of raw values *before* each point (EW, span long_span).
+        alpha = 2.0 / (self.long_span + 1.0)
+        mean_after = ew_filter(r, alpha, self.mean_)
+        sq_after = ew_filter(r * r, alpha, self.sq_mean_)
+        mean_before = np.concatenate([[self.mean_ if self.mean_ is not None else r[0]], mean_after[:-1]])
+        sq_before = np.concatenate([[self.sq_mean_ if self.sq_mean_ is not None else r[0] ** 2], sq_after[:-1]])
+        var = np.maximum(sq_before - mean_before**2, 0.0)
+        sd = np.sqrt(var) + 1e-3 * (np.abs(mean_before) + 1e-3)
+        z = (short - mean_before) / sd
+        # The short average of n points has a smaller spread than one point: sd / sqrt(n).
+        z = z * np.sqrt(np.minimum(idx + 1 - lo, self.short_window))
+        # One-sided (only *more* surprise than usual counts), 0 at or below the usual level.
+        surprisal = np.maximum(-(log_ndtr(-z) + np.log(2.0)) / LN10, 0.0)
+        seen = self.seen_ + np.arange(r.size)
+        surprisal[seen < self.min_history] = 0.0
+        out[finite] = surprisal
+        self.mean_, self.sq_mean_ = float(mean_after[-1]), float(sq_after[-1])
+        self.seen_ += int(r.size)
+        self.recent_ = [float(v) for v in joined[-max(self.short_window - 1, 0):]] if self.short_window > 1 else []
+        return out
+
+    def get_state(self) -> dict[str, Any]:
+        return {"long_span": self.long_span, "short_window": self.short_window, "min_history": self.min_history,
+                "mean": self.mean_, "sq_mean": self.sq_mean_, "seen": self.seen_, "recent": self.recent_}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Calibrator:
+        return cls(int(state["long_span"]), int(state["short_window"]), int(state["min_history"]),
+                   state["mean"], state["sq_mean"], int(state["seen"]), [float(v) for v in state["recent"]])
+
+
+@dataclass
+class BurstFilter:
+    """Keep the start of an incident: a point scores fully only if it beats the recent peak.
+
+    Why: only the first alert of an incident is useful; every further alert is another page.
+    A point whose surprisal does not exceed the highest of the previous `hold` points is
+    damped by `damping` (so a plateau of high scores becomes one burst).
+    """
+
+    hold: int = 60
+    damping: float = 0.1
+    recent_: list[float] = field(default_factory=list)
+
+    def transform(self, surprisal: np.ndarray) -> np.ndarray:
+        out = surprisal.copy()
+        finite = np.isfinite(surprisal)
+        s = surprisal[finite]
+        if s.size == 0 or self.hold <= 0:
+            return out
+        k = len(self.recent_)
+        joined = np.concatenate([np.asarray(self.recent_, dtype=float), s])
+        # Max over the `hold` points strictly before each point of `s`.
+        padded = np.concatenate([np.full(self.hold, -np.inf), joined])
+        windows = np.lib.stride_tricks.sliding_window_view(padded[k: k + s.size + self.hold - 1], self.hold)
+        before = windows.max(axis=1)
+        damped = np.where(s > before, s, s * self.damping)
+        out[finite] = damped
+        self.recent_ = [float(v) for v in joined[-self.hold:]]
+        return out
+
+    def get_state(self) -> dict[str, Any]:
+        return {"hold": self.hold, "damping": self.damping, "recent": self.recent_}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> BurstFilter:
+        return cls(int(state["hold"]), float(state["damping"]), [float(v) for v in state["recent"]])

@@ -1,0 +1,125 @@
+"""Daily training: GMM warm start, loss tracking, the training log, refusing a tampered model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ai_ops.config import AnomalyConfig, OpsConfig
+from ai_ops.detectors.ensemble import EnsembleDetector, SeverityLevels, build_detector
+from ai_ops.detectors.gmm import SeasonalGMMDetector
+
+DAY = 86400.0
+
+
+def series(days: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = 1_700_000_000.0 + np.arange(int(days * 288)) * 300.0
+    return t, 50 + 10 * np.sin(2 * np.pi * t / DAY) + rng.normal(0, 1, t.size)
+
+
+def test_gmm_refit_is_warm_started_from_yesterday_and_tracks_its_loss() -> None:
+    t, v = series(8)
+    gmm = SeasonalGMMDetector(training_window_days=7)
+    first = gmm.fit(t[: 7 * 288], v[: 7 * 288])
+    assert first.trained and first.converged and first.loss is not None and np.isfinite(first.loss)
+    means_before = gmm.means_.copy()
+    second = gmm.fit(t, v)  # the next day: rolling window of the last 7 days
+    assert second.trained and second.message.startswith("loss_change=")
+    assert float(second.message.split("=")[1]) < 0.02  # same regime: a stable model
+    # Warm start keeps the components where they were (a cold k-means start may relabel them).
+    assert np.abs(gmm.means_ - means_before).max() < 0.5
+
+
+def test_gmm_window_keeps_old_regime_only_while_it_is_in_the_window() -> None:
+    t, v = series(6)
+    v[t >= t[0] + 3 * DAY] += 100.0
+    gmm = SeasonalGMMDetector(training_window_days=2)
+    gmm.fit(t[: 3 * 288], v[: 3 * 288])
+    gmm.fit(t, v)  # the window now holds only the new regime
+    assert gmm.centre_ > 120
+
+
+def test_gmm_can_choose_its_number_of_components_by_bic() -> None:
+    t, v = series(3)
+    gmm = SeasonalGMMDetector(n_components=4, choose_by_bic=True)
+    assert gmm.fit(t, v).trained
+    assert 1 <= gmm.weights_.size <= 4
+
+
+def test_gmm_state_is_plain_json_and_rebuilds_exactly() -> None:
+    t, v = series(3)
+    gmm = SeasonalGMMDetector()
+    gmm.fit(t, v)
+    state = json.loads(json.dumps(gmm.get_state()))
+    assert set(state["detector"]) >= {"weights", "means", "covariances", "centre", "scale"}
+    clone = SeasonalGMMDetector()
+    clone.set_state(state)
+    t2, v2 = series(1, seed=1)
+    np.testing.assert_array_equal(gmm.score(t2 + 3 * DAY, v2), clone.score(t2 + 3 * DAY, v2))
+
+
+def test_ensemble_fit_reports_gmm_loss_and_convergence() -> None:
+    t, v = series(3)
+    report = EnsembleDetector(AnomalyConfig()).fit(t, v)
+    assert report.trained and report.samples == t.size and report.converged is True and report.loss is not None
+
+
+def test_lower_sensitivity_means_fewer_alarms() -> None:
+    """The tuning advice in the docs must work as written (the EWMA-span advice does not: see docs)."""
+    t, v = series(6, seed=3)
+    v += np.random.default_rng(4).standard_t(3, t.size)  # heavy tails: some false alarms to cut
+    config = AnomalyConfig()
+    from ai_ops.detectors.backtest import stream_scores
+
+    scores = stream_scores("ensemble", config, t, v)
+    default = (scores >= SeverityLevels.from_sensitivity(0.92).warning).sum()
+    lower = (scores >= SeverityLevels.from_sensitivity(0.85).warning).sum()
+    assert SeverityLevels.from_sensitivity(0.85).warning > SeverityLevels.from_sensitivity(0.92).warning
+    assert 0 < default and lower <= default
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "heavy_tailed_counts"])
+def test_false_alarm_rate_is_low_on_any_kind_of_normal_series(noise: str) -> None:
+    """Calibration: the same threshold means the same rarity on a flat and on a bursty series."""
+    from ai_ops.detectors.backtest import stream_scores
+
+    rng = np.random.default_rng(5)
+    t = 1_700_000_000.0 + np.arange(5 * 288) * 300.0
+    v = rng.normal(40, 2, t.size) if noise == "gaussian" else rng.lognormal(5, 0.8, t.size).round()
+    scores = stream_scores("ensemble", AnomalyConfig(), t, v)
+    warn = SeverityLevels.from_sensitivity(0.92).warning
+    assert (scores >= warn).mean() < 0.01
+
+
+def test_train_job_logs_loss_and_warm_starts_the_next_day(sim_config: OpsConfig) -> None:
+    from ai_ops import jobs
+
+    now = 1_700_000_000.0
+    first = jobs.run_train(sim_config, now)
+    assert first.entries and all(e["trained"] and e["loss"] is not None and e["converged"] is not None
+                                 for e in first.entries)
+    second = jobs.run_train(sim_config, now + DAY)
+    assert all(e["message"].startswith("loss_change=") for e in second.entries)
+    log = json.loads((sim_config.models_path / "training_log.json").read_text())
+    assert len(log["runs"]) == 2 and {"samples", "loss", "converged", "seconds"} <= set(log["runs"][-1]["series"][0])
+
+
+def test_tampered_model_is_refused_and_retrained(sim_config: OpsConfig) -> None:
+    from ai_ops import jobs
+
+    now = 1_700_000_000.0
+    jobs.run_train(sim_config, now)
+    paths = jobs.Paths(sim_config.models_path)
+    service = sim_config.services[0].name
+    model_file = next((sim_config.models_path / "detectors" / service).glob("*.json"))
+    data = json.loads(model_file.read_text())
+    data["payload"]["burst"]["hold"] = 1  # edited by hand: the checksum no longer matches
+    model_file.write_text(json.dumps(data))
+    said: list[str] = []
+    detector = jobs._ensemble(sim_config, paths, service, model_file.stem, said.append)
+    assert any("checksum mismatch" in line for line in said)
+    assert detector.burst_.hold == AnomalyConfig().burst_hold_points  # fresh, not the tampered state
+    assert build_detector("ensemble", AnomalyConfig()).get_state().keys() == detector.get_state().keys()
