@@ -52,10 +52,9 @@ def history(n: int, first: int, seed: int = 7) -> Iterator[str]:
 
 def measure(url: str, n: int, first: int, parallel: int) -> dict[str, float]:
     """Runs in the child: fetch all series, score them; wall times and this process's peak RSS."""
-    from ai_ops.config import AnomalyConfig, SourcesConfig
+    from ai_ops.config import AnomalyConfig, Secrets, SourcesConfig
     from ai_ops.detectors.ensemble import EnsembleDetector
     from ai_ops.sources.prometheus import PrometheusClient, SeriesBlock, endpoint_from
-    from ai_ops.config import Secrets
 
     settings = SourcesConfig(max_parallel=parallel, timeout_seconds=120)
     client = PrometheusClient(endpoint_from("prometheus", Secrets(PROMETHEUS_URL=url), settings), settings)

@@ -14,6 +14,24 @@ import numpy as np
 import pytest
 import yaml
 from pydantic import SecretStr
+from sources_helpers import (
+    CHECKOUT_NONFINITE,
+    GAUGES,
+    POINTS,
+    SEARCH_GAP,
+    SEARCH_LATENCY_STOPS_AT,
+    STEP,
+    PrometheusServer,
+    Proxy,
+    backfill,
+    binaries_present,
+    counter_values,
+    expected,
+    free_port,
+    history_lines,
+    query_result_count,
+    start_prometheus,
+)
 
 from ai_ops.config import QueriesConfig, Secrets, ServiceConfig, SourcesConfig, load_config
 from ai_ops.errors import SourceError
@@ -26,24 +44,6 @@ from ai_ops.sources.prometheus import (
     endpoint_from,
 )
 from ai_ops.sources.quality import assess
-from sources_helpers import (
-    CHECKOUT_NONFINITE,
-    GAUGES,
-    POINTS,
-    SEARCH_GAP,
-    SEARCH_LATENCY_STOPS_AT,
-    STEP,
-    Proxy,
-    PrometheusServer,
-    backfill,
-    binaries_present,
-    counter_values,
-    expected,
-    free_port,
-    history_lines,
-    query_result_count,
-    start_prometheus,
-)
 
 pytestmark = pytest.mark.prometheus
 ROOT = Path(__file__).resolve().parents[1]
@@ -276,7 +276,7 @@ def _workspace(tmp_path: Path, url: str, queries: QueriesConfig = QUERIES) -> tu
 
 def _cli(config_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ai_ops", "--config", str(config_path), *args],
-                          capture_output=True, text=True, env=env, timeout=120)
+                          check=False, capture_output=True, text=True, env=env, timeout=120)
 
 
 def _git_commits(ws: Path) -> int:

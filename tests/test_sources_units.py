@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pydantic import SecretStr
+from sources_helpers import free_port
 
 from ai_ops.config import QueriesConfig, Secrets, ServiceConfig, SourcesConfig, load_config, parse_config
 from ai_ops.errors import ConfigError, SourceError
@@ -24,7 +25,6 @@ from ai_ops.sources.prometheus import (
     endpoint_from,
 )
 from ai_ops.sources.promql import escape_label_value, render_query
-from sources_helpers import free_port
 
 QUERIES = QueriesConfig(**{m: f'my_{m}{{service="{{service}}", env="{{env}}"}}' for m in METRICS})
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -345,7 +345,7 @@ class PrometheusClient:
 
 
 def _dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, timezone.utc)
+    return datetime.fromtimestamp(ts, UTC)
 
 
 def _error_detail(response: requests.Response | None) -> str:
@@ -395,7 +395,7 @@ class PrometheusSource:
         return ServiceMetrics(service.name, timestamps, step, values, errors)
 
 
-def GrafanaSource(client: PrometheusClient) -> PrometheusSource:  # noqa: N802 - reads as a class at call sites
+def GrafanaSource(client: PrometheusClient) -> PrometheusSource:
     """Grafana's datasource proxy speaks the Prometheus API: the same source, another endpoint."""
     if client.endpoint.kind != "grafana":
         raise ValueError("GrafanaSource needs a client built for the grafana endpoint")
