@@ -10,6 +10,7 @@ import http.server
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -185,7 +186,8 @@ class ProxyState:
 class Proxy:
     """A local HTTP proxy in front of the real Prometheus: fault injection, or Grafana's datasource proxy."""
 
-    def __init__(self, upstream: str, grafana_uid: str | None = None, grafana_token: str | None = None) -> None:
+    def __init__(self, upstream: str, grafana_uid: str | None = None, grafana_token: str | None = None,
+                 tls: tuple[Path, Path] | None = None) -> None:
         self.upstream = upstream
         self.state = ProxyState()
         self.grafana_uid = grafana_uid
@@ -201,7 +203,13 @@ class Proxy:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        scheme = "http"
+        if tls is not None:  # (certificate, key): serve HTTPS with that certificate
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -258,3 +266,14 @@ def query_result_count(url: str, query: str, start: float, end: float) -> int:
     with urllib.request.urlopen(f"{url}/api/v1/query_range?{params}", timeout=30) as response:
         return len(json.loads(response.read())["data"]["result"])
 
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path] | None:
+    """A certificate for 127.0.0.1 made with the openssl CLI; None when openssl is absent."""
+    if shutil.which("openssl") is None:
+        return None
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key

@@ -30,6 +30,7 @@ from sources_helpers import (
     free_port,
     history_lines,
     query_result_count,
+    self_signed_certificate,
     start_prometheus,
 )
 
@@ -191,6 +192,24 @@ def test_grafana_source_reads_the_same_values_through_the_datasource_proxy(prom:
         assert len(grafana.state.requests) - before <= len(METRICS), "401 must not be retried"
     finally:
         grafana.close()
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_tls_verification_and_ca_bundle(prom: PrometheusServer, tmp_path: Path) -> None:
+    tls = self_signed_certificate(tmp_path)
+    if tls is None:
+        pytest.skip("openssl not installed")
+    https = Proxy(prom.url, tls=tls)
+    try:
+        with pytest.raises(SourceError, match="TLS error.*sources.ca_bundle"):
+            source_at(https.url).fetch(service("checkout"), *window(prom), STEP)
+        trusted = FAST.model_copy(update={"ca_bundle": tls[0]})
+        metrics = source_at(https.url, trusted).fetch(service("checkout"), *window(prom), STEP)
+        np.testing.assert_array_equal(metrics["replicas"], expected("checkout", "replicas", prom.first))
+        unverified = FAST.model_copy(update={"verify_tls": False})
+        assert source_at(https.url, unverified).fetch(service("checkout"), *window(prom), STEP).errors == {}
+    finally:
+        https.close()
 
 
 # ---------------------------------------------------------------- faults

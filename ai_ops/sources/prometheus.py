@@ -223,7 +223,6 @@ class PrometheusClient:
         # Retries are ours (jitter, breaker, 4xx vs 5xx); the adapter must not retry on its own.
         self._client = PrometheusConnect(url=endpoint.url, headers=endpoint.headers or None, auth=endpoint.auth,
                                          session=session, retry=Retry(total=False), timeout=settings.timeout_seconds)
-        self._client._session.verify = endpoint.verify
 
     def close(self) -> None:
         self._client.close()
@@ -395,13 +394,16 @@ class PrometheusSource:
         return ServiceMetrics(service.name, timestamps, step, values, errors)
 
 
-def GrafanaSource(client: PrometheusClient) -> PrometheusSource:
+class GrafanaSource(PrometheusSource):
     """Grafana's datasource proxy speaks the Prometheus API: the same source, another endpoint."""
-    if client.endpoint.kind != "grafana":
-        raise ValueError("GrafanaSource needs a client built for the grafana endpoint")
-    return PrometheusSource(client)
+
+    def __init__(self, client: PrometheusClient) -> None:
+        if client.endpoint.kind != "grafana":
+            raise ValueError("GrafanaSource needs a client built for the grafana endpoint (endpoint_from('grafana', ...))")
+        super().__init__(client)
 
 
 def source_from(kind: Kind, secrets: Secrets, settings: SourcesConfig) -> PrometheusSource:
     """The source for a service's `source:` setting, built from the environment and `sources:`."""
-    return PrometheusSource(PrometheusClient(endpoint_from(kind, secrets, settings), settings))
+    client = PrometheusClient(endpoint_from(kind, secrets, settings), settings)
+    return GrafanaSource(client) if kind == "grafana" else PrometheusSource(client)
