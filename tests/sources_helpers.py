@@ -181,6 +181,9 @@ class ProxyState:
     body: bytes = b""
     requests: list[str] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class Proxy:
@@ -245,7 +248,12 @@ class Proxy:
                 return self._reply(handler, 404, b'{"message":"Data source not found"}')
             path = path[len(prefix):]
         if state.mode == "slow":
+            with state.lock:
+                state.in_flight += 1
+                state.max_in_flight = max(state.max_in_flight, state.in_flight)
             time.sleep(state.delay)
+            with state.lock:
+                state.in_flight -= 1
         elif state.mode == "fail500" and state.failures_left > 0:
             state.failures_left -= 1
             return self._reply(handler, 500, b'{"status":"error","error":"injected failure"}')
@@ -258,6 +266,8 @@ class Proxy:
                 self._reply(handler, response.status, response.read())
         except urllib.error.HTTPError as exc:
             self._reply(handler, exc.code, exc.read())
+        except (urllib.error.URLError, OSError):  # upstream gone (e.g. at teardown): answer like a gateway
+            self._reply(handler, 502, b'{"status":"error","error":"upstream unreachable"}')
 
 
 def query_result_count(url: str, query: str, start: float, end: float) -> int:

@@ -142,6 +142,14 @@ def test_long_ranges_are_split_under_the_points_limit(prom: PrometheusServer, fa
     np.testing.assert_array_equal(block.values[0], expected("checkout", "cpu_utilization", prom.first))
 
 
+def test_queries_run_in_parallel_but_bounded(prom: PrometheusServer, faults: Proxy) -> None:
+    faults.reset(mode="slow", delay=0.3)
+    settings = FAST.model_copy(update={"max_parallel": 2, "timeout_seconds": 5})
+    metrics = source_at(faults.url, settings).fetch(service("checkout"), *window(prom), STEP)
+    assert metrics.errors == {} and len(faults.state.requests) == len(METRICS)
+    assert faults.state.max_in_flight == 2
+
+
 def test_instant_query(prom: PrometheusServer) -> None:
     at = prom.first + 7 * STEP
     result = source_at(prom.url).client.query('app_replicas{service="search"}', at)
