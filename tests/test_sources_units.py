@@ -191,3 +191,12 @@ def test_cycle_with_unreachable_prometheus_records_why_and_changes_nothing(tmp_p
     assert set(ledger[0]["fetch_errors"]) == {f"checkout/{m}" for m in METRICS}
     assert ledger[0]["data_quality"]["checkout"]["cpu_utilization"]["staleness_minutes"] is None
     assert not config.tfvars_path.exists()
+
+
+def test_credentials_in_the_url_never_reach_a_message() -> None:
+    settings = SourcesConfig(retries=0)
+    url = f"http://ops:hunter2@127.0.0.1:{free_port()}"
+    client = PrometheusClient(endpoint_from("prometheus", Secrets(PROMETHEUS_URL=url), settings), settings)
+    with pytest.raises(SourceError) as info:
+        client.query_range("up", 0, 600, 60)
+    assert "hunter2" not in str(info.value) and "***@127.0.0.1" in str(info.value)

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import requests
@@ -62,8 +63,16 @@ class Endpoint:
     credential_hint: str = ""
     """What to fix when the server answers 401/403 (names the environment variables)."""
 
+    @property
+    def shown_url(self) -> str:
+        """The URL for messages: any user:password@ part removed."""
+        parts = urlsplit(self.url)
+        if "@" not in parts.netloc:
+            return self.url
+        return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
     def __repr__(self) -> str:  # never show headers: they hold the token
-        return f"Endpoint({self.kind}, {self.url})"
+        return f"Endpoint({self.kind}, {self.shown_url})"
 
 
 def endpoint_from(kind: Kind, secrets: Secrets, settings: SourcesConfig) -> Endpoint:
@@ -234,7 +243,7 @@ class PrometheusClient:
 
     def _classify(self, exc: Exception, query: str) -> Exception:
         """Map a client exception to _Transient (retry), QueryError or SourceError."""
-        url = self.endpoint.url
+        url = self.endpoint.shown_url
         if isinstance(exc, requests.exceptions.SSLError):
             return SourceError(f"TLS error talking to {url}: {exc.__class__.__name__}; set sources.ca_bundle to the "
                                f"CA that signed its certificate (or sources.verify_tls: false for a test server)")
@@ -268,10 +277,10 @@ class PrometheusClient:
         return SourceError(f"{url}: unexpected {exc.__class__.__name__}: {exc}")
 
     def _call(self, query: str, request: Callable[[], Any]) -> Any:
-        """Run one HTTP request with retries (exponential backoff, full jitter) and the breaker."""
+        """Run one HTTP request with retries (exponential backoff, jitter in [d/2, d]) and the breaker."""
         attempts = self.settings.retries + 1
         for attempt in range(attempts):
-            self.breaker.check(self.endpoint.url)
+            self.breaker.check(self.endpoint.shown_url)
             try:
                 result = request()
             except Exception as exc:  # noqa: BLE001 - every failure is classified below
@@ -282,17 +291,17 @@ class PrometheusClient:
                     raise error from None
                 self.breaker.failure(str(error))
                 if attempt + 1 >= attempts:
-                    raise SourceError(f"{self.endpoint.kind} at {self.endpoint.url}: {error} "
+                    raise SourceError(f"{self.endpoint.kind} at {self.endpoint.shown_url}: {error} "
                                       f"(after {attempts} attempts)") from None
                 delay = min(self.settings.backoff_max_seconds, self.settings.backoff_seconds * 2 ** attempt)
                 delay = self.rng.uniform(delay / 2, delay)
-                log.warning("%s: %s; retry %d/%d in %.2f s", self.endpoint.url, error, attempt + 1,
+                log.warning("%s: %s; retry %d/%d in %.2f s", self.endpoint.shown_url, error, attempt + 1,
                             attempts - 1, delay)
                 self.sleep(delay)
                 continue
             if not isinstance(result, list):
                 self.breaker.failure("bad payload")
-                raise SourceError(f"{self.endpoint.url} answered with an unexpected payload (not a result list)")
+                raise SourceError(f"{self.endpoint.shown_url} answered with an unexpected payload (not a result list)")
             self.breaker.success()
             return result
         raise AssertionError("unreachable")
