@@ -123,6 +123,19 @@ def run_one(n: int, parallel: int, workdir: Path) -> dict[str, object]:
     return result
 
 
+def phase_summary(runs: list[dict[str, object]]) -> dict[str, object]:
+    """Per-series cost of each phase (flat across N = linear cost) and the target check for fetching alone."""
+    thousand = next((r for r in runs if r["n_series"] == 1000), None)
+    return {
+        "fetch_ms_per_series": {str(r["n_series"]): round(float(r["fetch_seconds"]) / int(r["n_series"]) * 1000, 2)
+                                for r in runs},
+        "score_ms_per_series": {str(r["n_series"]): round(float(r["score_seconds"]) / int(r["n_series"]) * 1000, 2)
+                                for r in runs},
+        "fetch_only_met": None if thousand is None else bool(float(thousand["fetch_seconds"]) <= 30
+                                                             and float(thousand["peak_rss_mib"]) <= 1536),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, nargs="*", default=[100, 1000, 5000])
@@ -148,6 +161,7 @@ def main() -> None:
                                                   and float(thousand["peak_rss_mib"]) <= 1536),
         "runs": runs,
         "ms_per_series": per_series,
+        **phase_summary(runs),
         "peak_rss_note": "peak RSS of the fetching+scoring process only; Prometheus's own peak is listed apart",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "loadavg_before": [round(x, 2) for x in load_before],
