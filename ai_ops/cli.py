@@ -241,6 +241,41 @@ def detect(options: Options, input_path: Path, output_path: Path, detector: str)
     options.echo(f"{input_path}: {rows} rows scored by {detector} -> {output_path}")
 
 
+@cli.group()
+def sources() -> None:
+    """Check the metrics sources (Prometheus, Grafana)."""
+
+
+@sources.command("check")
+@click.pass_obj
+@handle_errors
+def sources_check(options: Options) -> None:
+    """Run each configured query once over the last cycle window and print what came back.
+
+    Exit status: 0 when every query returned one usable series, 3 otherwise (see docs/sources.md).
+    """
+    import time
+
+    from ai_ops.config import Secrets
+    from ai_ops.errors import SourceError
+    from ai_ops.sources.check import check_sources
+
+    rows = check_sources(options.load(), Secrets(), time.time())
+    table = Table(title="ai-ops sources check (last cycle window)")
+    for name in ("service", "metric", "query", "series", "samples", "coverage", "staleness", "error"):
+        table.add_column(name, justify="right" if name in ("series", "samples", "coverage", "staleness") else "left",
+                         overflow="fold")
+    for row in rows:
+        staleness = "-" if row.staleness_minutes == float("inf") else f"{row.staleness_minutes:g} min"
+        table.add_row(row.service, row.metric, row.query, str(row.series), str(row.samples), f"{row.coverage:.0%}",
+                      staleness, row.error or row.note)
+    if options.verbosity >= 0:
+        Console(width=max(console.width, 160)).print(table)
+    failed = [r for r in rows if not r.ok]
+    if failed:
+        raise SourceError(f"{len(failed)} of {len(rows)} queries have a problem (see the error column)")
+
+
 def main() -> None:
     cli(prog_name="ai-ops")
 

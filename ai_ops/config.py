@@ -291,6 +291,31 @@ class DataQualityConfig(Strict):
     max_staleness_minutes: float = Field(30.0, gt=0, description="Age of the last sample beyond which data is stale.")
 
 
+class SourcesConfig(Strict):
+    """How Prometheus and Grafana are reached. URLs and credentials come from the environment (Secrets)."""
+
+    timeout_seconds: float = Field(30.0, gt=0, le=600, description="Per-request timeout (never unbounded).")
+    retries: int = Field(3, ge=0, le=10, description="Retries on timeouts, connection errors and 5xx (not 4xx).")
+    backoff_seconds: float = Field(0.5, ge=0, le=60, description="First retry delay; doubles each retry, with jitter.")
+    backoff_max_seconds: float = Field(8.0, ge=0, le=300, description="Largest delay between two retries.")
+    max_parallel: int = Field(4, ge=1, le=64, description="Queries in flight at once against one server.")
+    max_points_per_request: int = Field(
+        10_000, ge=10, le=11_000, description="Longer ranges are split (Prometheus refuses > 11,000 points/series)."
+    )
+    breaker_failures: int = Field(
+        3, ge=1, le=100, description="Consecutive failed requests (after retries) that open the circuit breaker."
+    )
+    breaker_reset_seconds: float = Field(60.0, ge=0, description="How long an open breaker fails requests at once.")
+    verify_tls: bool = Field(True, description="Verify the server's TLS certificate (turn off only for tests).")
+    ca_bundle: Path | None = Field(None, description="PEM file of the CA that signed the server's certificate.")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra HTTP headers, e.g. X-Scope-OrgID for Mimir/Cortex/Thanos."
+    )
+    grafana_datasource_uid: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]+$", description="Grafana datasource uid (or set GRAFANA_DATASOURCE_UID)."
+    )
+
+
 class OpsConfig(Strict):
     version: Literal[1] = 1
     step_seconds: int = Field(300, ge=10, le=3600, description="Resolution of fetched metrics.")
@@ -302,6 +327,7 @@ class OpsConfig(Strict):
     cost: CostConfig = Field(default_factory=CostConfig)
     anomaly: AnomalyConfig = Field(default_factory=AnomalyConfig)
     data_quality: DataQualityConfig = Field(default_factory=DataQualityConfig)
+    sources: SourcesConfig = Field(default_factory=SourcesConfig)
     learner: LearnerConfig = Field(default_factory=LearnerConfig)
     thresholds: dict[
         Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], ThresholdConfig

@@ -22,13 +22,14 @@ from ai_ops.actuators.github import client_from_env
 from ai_ops.actuators.terraform import current_thresholds, render_variables_tf, write_tfvars
 from ai_ops.config import OpsConfig, Secrets, ServiceConfig, embedded_default_yaml
 from ai_ops.detectors.ensemble import EnsembleDetector
-from ai_ops.errors import ConfigError, WorkspaceError
+from ai_ops.errors import ConfigError, SourceError, WorkspaceError
 from ai_ops.learner.learner import Decision, ThresholdLearner
 from ai_ops.learner.observation import Observation, observe
 from ai_ops.metrics import ServiceMetrics
 from ai_ops.reporting.report import daily_series
 from ai_ops.sim.service import TargetTimeline
-from ai_ops.sources.base import MetricSource
+from ai_ops.sources.base import MetricSource, unavailable
+from ai_ops.sources.prometheus import source_from
 from ai_ops.sources.quality import SeriesQuality, assess
 from ai_ops.sources.simulated import SimulatedSource
 from ai_ops.state import (
@@ -110,6 +111,8 @@ def deployed_target_timeline(config: OpsConfig) -> TargetTimeline:
 def source_for(config: OpsConfig, service: ServiceConfig, secrets: Secrets) -> MetricSource:
     if service.source == "simulated":
         return SimulatedSource(deployed_target_timeline(config))
+    if service.source in ("prometheus", "grafana"):
+        return source_from(service.source, secrets, config.sources)
     raise ConfigError(f"service '{service.name}': source '{service.source}' is not available in this build")
 
 
@@ -226,6 +229,17 @@ def _commit_message(decision: Decision, observation: Observation, quality: dict[
     return "\n".join(lines)
 
 
+def _json_safe(value: Any) -> Any:
+    """NaN/inf (no data: unknown SLA, infinite staleness) as null, so the strict JSON ledger accepts them."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False, secrets: Secrets | None = None,
               echo: Echo = _quiet) -> CycleResult:
     """OBSERVE -> DETECT -> DECIDE -> ACT for one window ending at `now`."""
@@ -240,10 +254,16 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     check_ready(config.path("."), git_config)  # fail before writing anything if Git cannot take the change
 
     observations, quality, anomalies = [], {}, []
+    fetch_errors: dict[str, str] = {}
     for service in config.services:
-        metrics = fetch(config, service, secrets, start, now)
+        try:
+            metrics = fetch(config, service, secrets, start, now)
+        except SourceError as exc:  # no data is not "normal data": mark it unusable, record why, exit non-zero
+            echo(f"{service.name}: metrics could not be fetched: {exc}")
+            metrics = unavailable(service.name, start, now, config.step_seconds, str(exc))
+        fetch_errors.update({f"{service.name}/{m}": reason for m, reason in metrics.errors.items()})
         quality[service.name] = assess(metrics, now, start, config.data_quality)
-        found, share = detect(config, paths, metrics, echo)
+        found, share = detect(config, paths, metrics, echo) if len(metrics.errors) < len(metrics.values) else ([], 0.0)
         anomalies += found
         surges = np.isin(metrics.timestamps, [a.time for a in found if a.metric == "request_rate"])
         obs = observe(now, metrics.step, metrics.values, current, config.sla.latency_objective_ms, share,
@@ -279,10 +299,15 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
             echo(commit.diff)
     else:
         echo(f"{iso(now)} cycle: {decision.summary}")
-    append_jsonl(paths.ledger, ledger)
+    if fetch_errors:
+        ledger["fetch_errors"] = fetch_errors
+    append_jsonl(paths.ledger, _json_safe(ledger))
     if git_config.mode == "pr":  # each CI run is a fresh checkout: learned state travels on the state branch
         commit_owned(config.path("."), [paths.models], f"ai-ops state after the cycle of {iso(now)}", git_config,
                      secrets.secret_values())
+    if fetch_errors:
+        raise SourceError(f"{len(fetch_errors)} series could not be fetched, so no threshold changed this cycle "
+                          f"(reasons in {paths.ledger}): " + "; ".join(dict.fromkeys(fetch_errors.values())))
     result = CycleResult(now, decision, quality, anomalies, wrote, commit, observation)
     if not dry_run:
         cycle_notice(config, result, secrets, echo)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import numpy as np
+
 from ai_ops.config import ServiceConfig
-from ai_ops.metrics import ServiceMetrics
+from ai_ops.metrics import METRICS, ServiceMetrics, grid
 
 
 class MetricSource(Protocol):
@@ -16,3 +18,10 @@ class MetricSource(Protocol):
     """
 
     def fetch(self, service: ServiceConfig, start: float, end: float, step: int) -> ServiceMetrics: ...
+
+
+def unavailable(service: str, start: float, end: float, step: int, reason: str) -> ServiceMetrics:
+    """What a cycle sees of a service whose source could not be reached: every metric NaN, with the reason."""
+    timestamps = grid(start, end, step)
+    return ServiceMetrics(service, timestamps, step, {m: np.full(timestamps.shape, np.nan) for m in METRICS},
+                          {m: reason for m in METRICS})

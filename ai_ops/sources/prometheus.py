@@ -1,0 +1,418 @@
+"""Prometheus and Grafana (datasource proxy) sources, on prometheus-api-client.
+
+One HTTP path serves both: Grafana's `/api/datasources/proxy/uid/<uid>` forwards the
+Prometheus HTTP API unchanged, so `GrafanaSource` is a `PrometheusSource` with another
+base URL and a service-account token.
+
+Failure policy (see docs/sources.md):
+- timeouts, connection errors, 429 and 5xx are retried with exponential backoff and jitter;
+  after `breaker_failures` failed attempts in a row the circuit breaker opens and every
+  request fails at once, so a dead server fails the cycle fast;
+- 401/403, TLS failures, 404 and non-JSON answers are not retried: they raise `SourceError`
+  naming the setting or environment variable to fix;
+- 400/422 (bad PromQL) affect one query only: the metric comes back NaN with the query and
+  Prometheus's own error in `ServiceMetrics.errors`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import requests
+import urllib3
+from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from urllib3.util.retry import Retry
+
+from ai_ops.config import Secrets, ServiceConfig, SourcesConfig
+from ai_ops.errors import ConfigError, SourceError
+from ai_ops.metrics import METRICS, ServiceMetrics, grid
+from ai_ops.sources.promql import render_query
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["prometheus", "grafana"]
+
+
+class QueryError(SourceError):
+    """One query was refused (bad PromQL, execution error): only its metric is lost."""
+
+
+class _Transient(Exception):
+    """A failure worth retrying (timeout, connection error, 429, 5xx)."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to reach the Prometheus HTTP API."""
+
+    kind: Kind
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    auth: tuple[str, str] | None = None
+    verify: bool | str = True
+    credential_hint: str = ""
+    """What to fix when the server answers 401/403 (names the environment variables)."""
+
+    @property
+    def shown_url(self) -> str:
+        """The URL for messages: any user:password@ part removed."""
+        parts = urlsplit(self.url)
+        if "@" not in parts.netloc:
+            return self.url
+        return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
+    def __repr__(self) -> str:  # never show headers: they hold the token
+        return f"Endpoint({self.kind}, {self.shown_url})"
+
+
+def endpoint_from(kind: Kind, secrets: Secrets, settings: SourcesConfig) -> Endpoint:
+    """Build the endpoint from the environment; a missing URL or uid is a config error."""
+    verify: bool | str = str(settings.ca_bundle) if settings.ca_bundle else settings.verify_tls
+    if settings.ca_bundle is not None and not settings.ca_bundle.is_file():
+        raise ConfigError(f"sources.ca_bundle: {settings.ca_bundle} is not a file; give the path of a PEM CA bundle")
+    headers = dict(settings.headers)
+    if kind == "prometheus":
+        if not secrets.PROMETHEUS_URL:
+            raise ConfigError("PROMETHEUS_URL is not set; export PROMETHEUS_URL=http://your-prometheus:9090")
+        auth = None
+        if secrets.PROMETHEUS_TOKEN is not None:
+            headers["Authorization"] = f"Bearer {secrets.PROMETHEUS_TOKEN.get_secret_value()}"
+        elif secrets.PROMETHEUS_USERNAME:
+            password = secrets.PROMETHEUS_PASSWORD.get_secret_value() if secrets.PROMETHEUS_PASSWORD else ""
+            auth = (secrets.PROMETHEUS_USERNAME, password)
+        return Endpoint("prometheus", secrets.PROMETHEUS_URL.rstrip("/"), headers, auth, verify,
+                        "check PROMETHEUS_TOKEN (bearer) or PROMETHEUS_USERNAME/PROMETHEUS_PASSWORD (basic auth)")
+    if not secrets.GRAFANA_URL:
+        raise ConfigError("GRAFANA_URL is not set; export GRAFANA_URL=https://your-grafana")
+    uid = settings.grafana_datasource_uid or secrets.GRAFANA_DATASOURCE_UID
+    if not uid:
+        raise ConfigError("no Grafana datasource uid: set sources.grafana_datasource_uid in the config "
+                          "or export GRAFANA_DATASOURCE_UID (Grafana: Connections > Data sources > the uid in the URL)")
+    if secrets.GRAFANA_API_KEY is None:
+        raise ConfigError("GRAFANA_API_KEY is not set; create a Grafana service account with the Viewer role "
+                          "and export its token as GRAFANA_API_KEY")
+    headers["Authorization"] = f"Bearer {secrets.GRAFANA_API_KEY.get_secret_value()}"
+    return Endpoint("grafana", f"{secrets.GRAFANA_URL.rstrip('/')}/api/datasources/proxy/uid/{uid}", headers, None,
+                    verify, "check GRAFANA_API_KEY: a service-account token whose role can query the datasource "
+                    "(Viewer, or datasources:query on it)")
+
+
+class CircuitBreaker:
+    """Opens after `failures` failed attempts in a row; while open, requests fail without a call."""
+
+    def __init__(self, failures: int, reset_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.failures = failures
+        self.reset_seconds = reset_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._streak = 0
+        self._opened_at: float | None = None
+        self.last_reason = ""
+
+    def check(self, url: str) -> None:
+        with self._lock:
+            if self._opened_at is None:
+                return
+            if self.clock() - self._opened_at >= self.reset_seconds:
+                self._opened_at = None  # half-open: let one attempt through
+                self._streak = self.failures - 1
+                return
+        raise SourceError(f"{url} is failing ({self.last_reason}); circuit breaker open, not retrying for "
+                          f"{self.reset_seconds:g} s")
+
+    def success(self) -> None:
+        with self._lock:
+            self._streak = 0
+            self._opened_at = None
+
+    def failure(self, reason: str) -> None:
+        with self._lock:
+            self._streak += 1
+            self.last_reason = reason
+            if self._streak >= self.failures and self._opened_at is None:
+                self._opened_at = self.clock()
+
+
+@dataclass(frozen=True)
+class SeriesBlock:
+    """Every series one query returned, aligned on one grid: values[i] belongs to labels[i]."""
+
+    query: str
+    timestamps: np.ndarray
+    labels: list[dict[str, str]]
+    values: np.ndarray
+    nonfinite_samples: int = 0
+    """Samples that were NaN or +/-Inf in Prometheus; they are kept as NaN (missing)."""
+
+
+def chunk_ranges(first: float, count: int, step: int, max_points: int) -> list[tuple[float, float, int]]:
+    """(start, end, offset) of each request so no request returns more than `max_points` per series."""
+    return [(first + offset * step, first + (min(offset + max_points, count) - 1) * step, offset)
+            for offset in range(0, count, max_points)]
+
+
+def _series_key(metric: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(metric.items()))
+
+
+def align(query: str, parts: Sequence[tuple[int, list[dict[str, Any]]]], timestamps: np.ndarray,
+          step: int) -> SeriesBlock:
+    """Turn raw `matrix` results (one per chunk, with the chunk's grid offset) into a 2-D array."""
+    rows: dict[tuple[tuple[str, str], ...], np.ndarray] = {}
+    labels: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+    first = float(timestamps[0]) if timestamps.size else 0.0
+    nonfinite = 0
+    for _offset, result in parts:
+        for series in result:
+            metric = series.get("metric", {})
+            key = _series_key(metric)
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = np.full(timestamps.shape, np.nan)
+                labels[key] = metric
+            pairs = series.get("values", [])
+            if not pairs:
+                continue
+            ts = np.fromiter((p[0] for p in pairs), dtype=np.float64, count=len(pairs))
+            vs = np.fromiter((float(p[1]) for p in pairs), dtype=np.float64, count=len(pairs))
+            index = np.rint((ts - first) / step).astype(np.int64)
+            keep = (index >= 0) & (index < timestamps.size)
+            bad = ~np.isfinite(vs)
+            nonfinite += int((bad & keep).sum())
+            vs[bad] = np.nan
+            row[index[keep]] = vs[keep]
+    keys = sorted(rows)
+    values = np.vstack([rows[k] for k in keys]) if keys else np.empty((0, timestamps.size))
+    return SeriesBlock(query, timestamps, [labels[k] for k in keys], values, nonfinite)
+
+
+def counter_increase(values: np.ndarray) -> np.ndarray:
+    """Per-step increase of a counter, with resets handled as Prometheus does.
+
+    After a reset (the value drops), the counter restarted from zero, so the increase is the
+    new value itself. NaN where either neighbour is missing; the first point is NaN.
+    """
+    out = np.full(values.shape, np.nan)
+    if values.size < 2:
+        return out
+    diff = np.diff(values)
+    out[1:] = np.where(diff < 0, values[1:], diff)
+    return out
+
+
+def counter_rate(values: np.ndarray, step: int) -> np.ndarray:
+    """Per-second rate of a counter sampled every `step` seconds (resets handled)."""
+    return counter_increase(values) / float(step)
+
+
+class PrometheusClient:
+    """Range and instant queries with timeouts, retries, a circuit breaker and bounded parallelism."""
+
+    def __init__(self, endpoint: Endpoint, settings: SourcesConfig, *,
+                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None) -> None:
+        self.endpoint = endpoint
+        self.settings = settings
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds)
+        self._last_response = threading.local()
+        session = requests.Session()
+        session.verify = endpoint.verify
+        session.hooks["response"].append(self._remember)
+        # Retries are ours (jitter, breaker, 4xx vs 5xx); the adapter must not retry on its own.
+        self._client = PrometheusConnect(url=endpoint.url, headers=endpoint.headers or None, auth=endpoint.auth,
+                                         session=session, retry=Retry(total=False), timeout=settings.timeout_seconds)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _remember(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._last_response.value = response
+
+    # ------------------------------------------------------------ one request
+
+    def _classify(self, exc: Exception, query: str) -> Exception:
+        """Map a client exception to _Transient (retry), QueryError or SourceError."""
+        url = self.endpoint.shown_url
+        if isinstance(exc, requests.exceptions.SSLError):
+            return SourceError(f"TLS error talking to {url}: {exc.__class__.__name__}; set sources.ca_bundle to the "
+                               f"CA that signed its certificate (or sources.verify_tls: false for a test server)")
+        if isinstance(exc, requests.exceptions.Timeout):
+            return _Transient(f"no answer within {self.settings.timeout_seconds:g} s (sources.timeout_seconds)")
+        if isinstance(exc, urllib3.exceptions.SSLError):
+            return SourceError(f"TLS error talking to {url}; set sources.ca_bundle to the CA that signed its "
+                               f"certificate (or sources.verify_tls: false for a test server)")
+        # With adapter retries off, urllib3 errors (e.g. NewConnectionError) reach us unwrapped.
+        if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.RetryError,
+                            urllib3.exceptions.HTTPError)):
+            return _Transient("cannot connect (connection refused or reset); is the URL right and the server up?")
+        if isinstance(exc, PrometheusApiClientException):
+            response: requests.Response | None = getattr(self._last_response, "value", None)
+            status = response.status_code if response is not None else 0
+            detail = _error_detail(response)
+            if status == 429 or status >= 500:
+                return _Transient(f"HTTP {status}{': ' + detail if detail else ''}")
+            if status in (401, 403):
+                return SourceError(f"{self.endpoint.kind} at {url} refused the credentials (HTTP {status}"
+                                   f"{': ' + detail if detail else ''}); {self.endpoint.credential_hint}")
+            if status in (400, 422):
+                return QueryError(f"query refused (HTTP {status}): {detail or 'no detail'}; query: {query}")
+            if status == 404:
+                return SourceError(f"{url}/api/v1/query_range not found (HTTP 404); the URL must be Prometheus's "
+                                   f"base URL (Grafana: check the datasource uid)")
+            return SourceError(f"{url} answered HTTP {status}{': ' + detail if detail else ''}")
+        if isinstance(exc, (ValueError, KeyError, TypeError)):
+            return SourceError(f"{url} did not answer with Prometheus API JSON ({exc.__class__.__name__}); "
+                               f"is the URL pointing at Prometheus and not at a login page or another service?")
+        return SourceError(f"{url}: unexpected {exc.__class__.__name__}: {exc}")
+
+    def _call(self, query: str, request: Callable[[], Any]) -> Any:
+        """Run one HTTP request with retries (exponential backoff, jitter in [d/2, d]) and the breaker."""
+        attempts = self.settings.retries + 1
+        for attempt in range(attempts):
+            self.breaker.check(self.endpoint.shown_url)
+            try:
+                result = request()
+            except Exception as exc:  # noqa: BLE001 - every failure is classified below
+                error = self._classify(exc, query)
+                if not isinstance(error, _Transient):
+                    if not isinstance(error, QueryError):
+                        self.breaker.failure(str(error))
+                    raise error from None
+                self.breaker.failure(str(error))
+                if attempt + 1 >= attempts:
+                    raise SourceError(f"{self.endpoint.kind} at {self.endpoint.shown_url}: {error} "
+                                      f"(after {attempts} attempts)") from None
+                delay = min(self.settings.backoff_max_seconds, self.settings.backoff_seconds * 2 ** attempt)
+                delay = self.rng.uniform(delay / 2, delay)
+                log.warning("%s: %s; retry %d/%d in %.2f s", self.endpoint.shown_url, error, attempt + 1,
+                            attempts - 1, delay)
+                self.sleep(delay)
+                continue
+            if not isinstance(result, list):
+                self.breaker.failure("bad payload")
+                raise SourceError(f"{self.endpoint.shown_url} answered with an unexpected payload (not a result list)")
+            self.breaker.success()
+            return result
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------ queries
+
+    def query_range(self, query: str, start: float, end: float, step: int) -> SeriesBlock:
+        """Every series of `query` on the step grid covering [start, end); gaps are NaN."""
+        timestamps = grid(start, end, step)
+        if not timestamps.size:
+            return SeriesBlock(query, timestamps, [], np.empty((0, 0)))
+        parts: list[tuple[int, list[dict[str, Any]]]] = []
+        for chunk_start, chunk_end, offset in chunk_ranges(float(timestamps[0]), timestamps.size, step,
+                                                           self.settings.max_points_per_request):
+            result = self._call(query, lambda s=chunk_start, e=chunk_end: self._client.custom_query_range(
+                query, _dt(s), _dt(e), str(step)))
+            parts.append((offset, result))
+        return align(query, parts, timestamps, step)
+
+    def query(self, query: str, at: float) -> list[tuple[dict[str, str], float]]:
+        """Instant query: (labels, value) of every series at time `at`."""
+        result = self._call(query, lambda: self._client.custom_query(query, params={"time": f"{at:.3f}"}))
+        out = []
+        for series in result:
+            value = series.get("value") or [at, "NaN"]
+            out.append((series.get("metric", {}), float(value[1])))
+        return out
+
+    def query_many(self, queries: Sequence[str], start: float, end: float,
+                   step: int) -> list[SeriesBlock | QueryError]:
+        """Several range queries, at most `max_parallel` in flight. A QueryError is returned in place;
+        a SourceError (server unreachable, auth) is raised and the rest are cancelled."""
+
+        def one(query: str) -> SeriesBlock | QueryError:
+            try:
+                return self.query_range(query, start, end, step)
+            except QueryError as exc:
+                return exc
+
+        if len(queries) <= 1 or self.settings.max_parallel == 1:
+            return [one(q) for q in queries]
+        pool = ThreadPoolExecutor(max_workers=min(self.settings.max_parallel, len(queries)),
+                                  thread_name_prefix="ai-ops-prom")
+        try:
+            futures = [pool.submit(one, q) for q in queries]
+            return [f.result() for f in futures]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _error_detail(response: requests.Response | None) -> str:
+    """Prometheus's (or Grafana's) own words for an error response, shortened."""
+    if response is None:
+        return ""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:300]
+    if isinstance(body, dict):
+        for key in ("error", "message"):
+            if body.get(key):
+                return str(body[key])[:500]
+    return str(body)[:300]
+
+
+class PrometheusSource:
+    """Fetches a service's six metrics with its query templates, in parallel."""
+
+    def __init__(self, client: PrometheusClient) -> None:
+        self.client = client
+
+    def queries(self, service: ServiceConfig) -> dict[str, str]:
+        """Metric -> PromQL with the service's labels substituted (escaped); `service` defaults to its name."""
+        if service.queries is None:
+            raise ConfigError(f"service '{service.name}' has no 'queries' block")
+        labels = {"service": service.name, **service.labels}
+        templates = service.queries.model_dump()
+        return {m: render_query(templates[m], labels, where=f"services.{service.name}.queries.{m}") for m in METRICS}
+
+    def fetch(self, service: ServiceConfig, start: float, end: float, step: int) -> ServiceMetrics:
+        queries = self.queries(service)
+        timestamps = grid(start, end, step)
+        results = self.client.query_many(list(queries.values()), start, end, step)
+        values: dict[str, np.ndarray] = {}
+        errors: dict[str, str] = {}
+        for metric, result in zip(queries, results):
+            values[metric] = np.full(timestamps.shape, np.nan)
+            if isinstance(result, QueryError):
+                errors[metric] = str(result)
+            elif len(result.labels) > 1:
+                errors[metric] = (f"query returned {len(result.labels)} series, expected 1; aggregate it "
+                                  f"(e.g. sum(...) or max(...)); query: {result.query}")
+            elif len(result.labels) == 1:
+                values[metric] = result.values[0]
+        return ServiceMetrics(service.name, timestamps, step, values, errors)
+
+
+class GrafanaSource(PrometheusSource):
+    """Grafana's datasource proxy speaks the Prometheus API: the same source, another endpoint."""
+
+    def __init__(self, client: PrometheusClient) -> None:
+        if client.endpoint.kind != "grafana":
+            raise ValueError("GrafanaSource needs a client built for the grafana endpoint (endpoint_from('grafana', ...))")
+        super().__init__(client)
+
+
+def source_from(kind: Kind, secrets: Secrets, settings: SourcesConfig) -> PrometheusSource:
+    """The source for a service's `source:` setting, built from the environment and `sources:`."""
+    client = PrometheusClient(endpoint_from(kind, secrets, settings), settings)
+    return GrafanaSource(client) if kind == "grafana" else PrometheusSource(client)

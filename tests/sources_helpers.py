@@ -1,0 +1,289 @@
+"""A real Prometheus for tests and benchmarks, backfilled with generated data, and small HTTP proxies.
+
+Used by tests/test_sources_prometheus.py and benchmarks/source_scale.py. Nothing here is mocked:
+the server is the Debian `prometheus` binary, the history is written by `promtool`.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+STEP = 300
+DAYS = 3
+POINTS = DAYS * 86_400 // STEP
+
+SERVICES = ("checkout", "search", 'we"ird\\svc')
+"""The third has a quote and a backslash in its label value: queries must escape them."""
+
+GAUGES = {
+    "request_rate": "app_request_rate",
+    "cpu_utilization": "app_cpu_percent",
+    "latency_p95_ms": "app_latency_p95_ms",
+    "error_rate": "app_error_percent",
+    "replicas": "app_replicas",
+    "cost_per_hour": "app_cost_per_hour",
+}
+"""ai-ops metric -> the gauge name written into the test Prometheus."""
+
+SEARCH_GAP = range(300, 324)
+"""Two hours without samples for every metric of `search`."""
+SEARCH_LATENCY_STOPS_AT = POINTS - 60
+"""search's latency series stops five hours before the end: stale."""
+CHECKOUT_NONFINITE = {10: "NaN", 11: "+Inf"}
+"""Samples of checkout's error_rate that are NaN and +Inf in Prometheus."""
+COUNTER_RESET_AT = 500
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def binaries_present() -> str | None:
+    """None when prometheus and promtool are installed; otherwise why the tests must skip."""
+    missing = [b for b in ("prometheus", "promtool") if shutil.which(b) is None]
+    return f"{' and '.join(missing)} not installed (apt-get install prometheus; see .ci/run)" if missing else None
+
+
+def expected(service: str, metric: str, first: float) -> np.ndarray:
+    """The exact values written for (service, metric), NaN where no finite sample exists."""
+    index = np.arange(POINTS, dtype=np.float64)
+    s = SERVICES.index(service)
+    m = list(GAUGES).index(metric)
+    values = 1000.0 * s + 100.0 * m + (index % 288) * 0.25 + (index // 288)
+    if service == "search":
+        values[list(SEARCH_GAP)] = np.nan
+        if metric == "latency_p95_ms":
+            values[SEARCH_LATENCY_STOPS_AT:] = np.nan
+    if service == "checkout" and metric == "error_rate":
+        values[list(CHECKOUT_NONFINITE)] = np.nan
+    del first
+    return values
+
+
+def counter_values() -> np.ndarray:
+    """checkout's request counter: +30 a step; restarts at COUNTER_RESET_AT (from 0, so it reads 30 there)."""
+    index = np.arange(POINTS, dtype=np.float64)
+    return np.where(index < COUNTER_RESET_AT, index * 30.0, (index - COUNTER_RESET_AT + 1) * 30.0)
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _fmt(value: float) -> str:
+    return repr(float(value))
+
+
+def history_lines(first: float) -> Iterator[str]:
+    """The history of the test services, as OpenMetrics text lines."""
+    for metric, name in GAUGES.items():
+        yield f"# TYPE {name} gauge\n"
+        for service in SERVICES:
+            values = expected(service, metric, first)
+            for i in range(POINTS):
+                ts = int(first + i * STEP)
+                if service == "checkout" and metric == "error_rate" and i in CHECKOUT_NONFINITE:
+                    yield f'{name}{{service="{_label(service)}"}} {CHECKOUT_NONFINITE[i]} {ts}\n'
+                elif np.isfinite(values[i]):
+                    yield f'{name}{{service="{_label(service)}"}} {_fmt(values[i])} {ts}\n'
+    yield "# TYPE app_requests counter\n"
+    for i, value in enumerate(counter_values()):
+        yield f'app_requests_total{{service="checkout"}} {_fmt(value)} {int(first + i * STEP)}\n'
+
+
+@dataclass
+class PrometheusServer:
+    url: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    first: float
+    """Timestamp of the first generated sample (a multiple of STEP)."""
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def backfill(lines: Iterable[str], folder: Path) -> Path:
+    """Write OpenMetrics text and turn it into TSDB blocks with promtool."""
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / "history.om"
+    with source.open("w") as out:
+        out.writelines(lines)
+        out.write("# EOF\n")
+    data = folder / "data"
+    result = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
+                            check=False, capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        raise RuntimeError(f"promtool failed: {result.stderr[-2000:]}")
+    source.unlink()
+    return data
+
+
+def start_prometheus(data: Path, folder: Path, first: float) -> PrometheusServer:
+    """The real server on 127.0.0.1 at a free port. Lookback 4m: a grid point sees only its own sample."""
+    config = folder / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 1h\n")
+    port = free_port()
+    log = (folder / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={data}",
+         "--storage.tsdb.retention.time=3650d", f"--web.listen-address=127.0.0.1:{port}",
+         "--query.lookback-delta=4m", "--web.enable-lifecycle"],
+        stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"prometheus exited: {(folder / 'prometheus.log').read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
+                if response.status == 200:
+                    return PrometheusServer(url, process, data, first)
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("prometheus did not become ready within 60 s")
+
+
+# ---------------------------------------------------------------- proxies
+
+
+@dataclass
+class ProxyState:
+    """What the proxy does to the next requests. Modes: pass, slow, fail500, status, garbage."""
+
+    mode: str = "pass"
+    status: int = 500
+    failures_left: int = 0
+    delay: float = 0.0
+    body: bytes = b""
+    requests: list[str] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Proxy:
+    """A local HTTP proxy in front of the real Prometheus: fault injection, or Grafana's datasource proxy."""
+
+    def __init__(self, upstream: str, grafana_uid: str | None = None, grafana_token: str | None = None,
+                 tls: tuple[Path, Path] | None = None) -> None:
+        self.upstream = upstream
+        self.state = ProxyState()
+        self.grafana_uid = grafana_uid
+        self.grafana_token = grafana_token
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                proxy.handle(self)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        scheme = "http"
+        if tls is not None:  # (certificate, key): serve HTTPS with that certificate
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def reset(self, **changes: object) -> ProxyState:
+        self.state = ProxyState(**changes)  # type: ignore[arg-type]
+        return self.state
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _reply(self, handler: http.server.BaseHTTPRequestHandler, status: int, body: bytes,
+               content_type: str = "application/json") -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        try:
+            handler.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def handle(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        state = self.state
+        path = handler.path
+        state.requests.append(path)
+        state.authorizations.append(handler.headers.get("Authorization", ""))
+        if self.grafana_uid is not None:
+            prefix = f"/api/datasources/proxy/uid/{self.grafana_uid}"
+            if handler.headers.get("Authorization") != f"Bearer {self.grafana_token}":
+                return self._reply(handler, 401, b'{"message":"Unauthorized","traceID":""}')
+            if not path.startswith(prefix + "/"):
+                return self._reply(handler, 404, b'{"message":"Data source not found"}')
+            path = path[len(prefix):]
+        if state.mode == "slow":
+            with state.lock:
+                state.in_flight += 1
+                state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            time.sleep(state.delay)
+            with state.lock:
+                state.in_flight -= 1
+        elif state.mode == "fail500" and state.failures_left > 0:
+            state.failures_left -= 1
+            return self._reply(handler, 500, b'{"status":"error","error":"injected failure"}')
+        elif state.mode == "status":
+            return self._reply(handler, state.status, state.body)
+        elif state.mode == "garbage":
+            return self._reply(handler, 200, b"<html>please log in</html>", "text/html")
+        try:
+            with urllib.request.urlopen(self.upstream + path, timeout=30) as response:
+                self._reply(handler, response.status, response.read())
+        except urllib.error.HTTPError as exc:
+            self._reply(handler, exc.code, exc.read())
+        except (urllib.error.URLError, OSError):  # upstream gone (e.g. at teardown): answer like a gateway
+            self._reply(handler, 502, b'{"status":"error","error":"upstream unreachable"}')
+
+
+def query_result_count(url: str, query: str, start: float, end: float) -> int:
+    """Series a raw range query returns (straight to the server, for test assertions)."""
+    params = urllib.parse.urlencode({"query": query, "start": start, "end": end, "step": STEP})
+    with urllib.request.urlopen(f"{url}/api/v1/query_range?{params}", timeout=30) as response:
+        return len(json.loads(response.read())["data"]["result"])
+
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path] | None:
+    """A certificate for 127.0.0.1 made with the openssl CLI; None when openssl is absent."""
+    if shutil.which("openssl") is None:
+        return None
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
