@@ -147,14 +147,19 @@ class Anomaly:
     severity: str
 
 
-def detect(config: OpsConfig, paths: Paths, metrics: ServiceMetrics, echo: Echo) -> tuple[list[Anomaly], float]:
-    """Score every metric of the window causally; returns anomalies and the share of anomalous steps."""
+def detect(config: OpsConfig, paths: Paths, metrics: ServiceMetrics, echo: Echo,
+           save: bool = True) -> tuple[list[Anomaly], float]:
+    """Score every metric of the window causally; returns anomalies and the share of anomalous steps.
+
+    With `save`, the detectors' advanced state is stored so the next cycle continues from it.
+    """
     anomalies: list[Anomaly] = []
     flagged = np.zeros(metrics.timestamps.shape, dtype=bool)
     for metric, values in metrics.values.items():
         detector = _ensemble(config, paths, metrics.service, metric, echo)
         scores = detector.score(metrics.timestamps, values)
-        save_model(paths.detector(metrics.service, metric), "ensemble", detector.get_state())
+        if save:
+            save_model(paths.detector(metrics.service, metric), "ensemble", detector.get_state())
         severity = detector.levels.classify(np.nan_to_num(scores, nan=0.0))
         hit = severity != "normal"
         flagged |= hit
@@ -226,6 +231,9 @@ def _commit_message(decision: Decision, observation: Observation, quality: dict[
     lines.append(f"- data quality: {'all series usable' if not bad else '; '.join(bad)}")
     lines += ["", "Why:"] + [f"- {k}: {v}" for k, v in decision.reasons.items() if v]
     lines += ["", f"Learning status: {decision.status}. Decision ledger: models/decisions.jsonl."]
+    reports = sorted(p for p in config.reports_path.glob("*/report.md")) if config.reports_path.exists() else []
+    if reports:
+        lines.append(f"Latest daily report: {reports[-1].relative_to(config.path('.'))}")
     return "\n".join(lines)
 
 
@@ -242,8 +250,13 @@ def _json_safe(value: Any) -> Any:
 
 def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False, secrets: Secrets | None = None,
               echo: Echo = _quiet) -> CycleResult:
-    """OBSERVE -> DETECT -> DECIDE -> ACT for one window ending at `now`."""
+    """OBSERVE -> DETECT -> DECIDE -> ACT for one window ending at `now`.
+
+    With `dry_run` nothing is written at all (no Terraform, state, ledger or commit): the run
+    shows what it would decide and leaves the next real cycle exactly as it would have been.
+    """
     now = time.time() if now is None else now
+    persist = not dry_run
     secrets = secrets or Secrets()
     paths = _paths(config)
     start = now - config.cycle_window_hours * 3600
@@ -263,7 +276,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
             metrics = unavailable(service.name, start, now, config.step_seconds, str(exc))
         fetch_errors.update({f"{service.name}/{m}": reason for m, reason in metrics.errors.items()})
         quality[service.name] = assess(metrics, now, start, config.data_quality)
-        found, share = detect(config, paths, metrics, echo) if len(metrics.errors) < len(metrics.values) else ([], 0.0)
+        found, share = detect(config, paths, metrics, echo, persist) if len(metrics.errors) < len(metrics.values) else ([], 0.0)
         anomalies += found
         surges = np.isin(metrics.timestamps, [a.time for a in found if a.metric == "request_rate"])
         obs = observe(now, metrics.step, metrics.values, current, config.sla.latency_objective_ms, share,
@@ -279,12 +292,16 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     apply = decision.changed and not dry_run and config.outputs.git.mode != "dry-run"
     wrote = write_tfvars(config, decision.new) if apply else False
 
-    for a in anomalies:
-        append_jsonl(paths.anomalies, a.__dict__)
+    if persist:
+        for a in anomalies:
+            append_jsonl(paths.anomalies, a.__dict__)
     ledger = {"time": now, "time_iso": iso(now), "kind": "cycle", **decision.to_dict(), "applied": wrote,
               "data_quality": {s: {m: q.__dict__ for m, q in qs.items()} for s, qs in quality.items()},
               "anomaly_count": len(anomalies)}
-    atomic_write_json(paths.learner_state, learner.state_dict())
+    if persist and (wrote or not decision.changed):
+        # A change that was not applied (git mode dry-run) must not count as made: the learner
+        # would otherwise wait out a cooldown for, and judge, a threshold that never went live.
+        atomic_write_json(paths.learner_state, learner.state_dict())
 
     commit = None
     if decision.changed:
@@ -301,8 +318,9 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         echo(f"{iso(now)} cycle: {decision.summary}")
     if fetch_errors:
         ledger["fetch_errors"] = fetch_errors
-    append_jsonl(paths.ledger, _json_safe(ledger))
-    if git_config.mode == "pr":  # each CI run is a fresh checkout: learned state travels on the state branch
+    if persist:
+        append_jsonl(paths.ledger, _json_safe(ledger))
+    if persist and git_config.mode == "pr":  # each CI run is a fresh checkout: learned state travels on the state branch
         commit_owned(config.path("."), [paths.models], f"ai-ops state after the cycle of {iso(now)}", git_config,
                      secrets.secret_values())
     if fetch_errors:

@@ -22,6 +22,8 @@ def test_demo_runs_the_loop_and_is_deterministic(tmp_path: Path) -> None:
     messages = [c.message for c in repo.iter_commits()]
     changes = [m for m in messages if "| threshold | old | new |" in m]
     assert changes and all("SLA attainment" in m and "Why:" in m for m in changes)
+    # Changes made after the first daily report point to where it is.
+    assert any("Latest daily report: reports/" in m for m in changes)
     # Reports and state on disk.
     reports = sorted((first.workspace / "reports").glob("*/report.json"))
     assert len(reports) == 3
