@@ -121,5 +121,5 @@ def test_tampered_model_is_refused_and_retrained(sim_config: OpsConfig) -> None:
     said: list[str] = []
     detector = jobs._ensemble(sim_config, paths, service, model_file.stem, said.append)
     assert any("checksum mismatch" in line for line in said)
-    assert detector.burst_.hold == AnomalyConfig().burst_hold_points  # fresh, not the tampered state
+    assert detector.burst_.hold == AnomalyConfig().effective_burst_hold  # fresh, not the tampered state
     assert build_detector("ensemble", AnomalyConfig()).get_state().keys() == detector.get_state().keys()
