@@ -28,7 +28,7 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.mark.parametrize("detector", ["ensemble", "zscore", "ewma", "gmm"])
+@pytest.mark.parametrize("detector", ["ensemble", "zscore", "ewma", "window_shift", "gmm"])
 def test_detect_writes_one_score_per_row_and_finds_the_spike(tmp_path: Path, detector: str) -> None:
     source, target = tmp_path / "in.csv", tmp_path / "out.csv"
     write_series(source)
