@@ -108,9 +108,9 @@ class GMMConfig(Strict):
 
 
 class WindowShiftConfig(Strict):
-    window: int = Field(5, ge=1, le=288, description="Recent points whose mean is compared with the history.")
+    window: int = Field(10, ge=1, le=288, description="Recent points whose mean is compared with the history.")
     history_span: int = Field(8640, ge=50, description="EW span in points of the history the window is judged against.")
-    threshold: float = Field(3.0, gt=0, description="|z| of the window mean below which there is no surprise.")
+    threshold: float = Field(5.0, gt=0, description="|z| of the window mean below which there is no surprise.")
 
 
 HOLD_POINTS_PER_EWMA_SPAN = 15

@@ -67,7 +67,7 @@ def window_shift_z(values: np.ndarray, recent: list[float], sums: tuple[float, f
 class WindowShiftDetector(CalibratedDetector):
     name = "window_shift"
 
-    def __init__(self, window: int = 5, history_span: int = 8640, threshold: float = 3.0,
+    def __init__(self, window: int = 10, history_span: int = 8640, threshold: float = 5.0,
                  calibration: CalibrationSettings | None = None) -> None:
         super().__init__(calibration)
         self.window = window
