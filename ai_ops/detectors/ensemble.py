@@ -1,4 +1,4 @@
-"""One score in [0, 1) from the three detectors, and severity levels from the sensitivity.
+"""One score in [0, 1) from the four detectors, and severity levels from the sensitivity.
 
 Each member gives a calibrated surprisal S = -log10(tail probability) of a point against
 its own series' history; the ensemble averages them (or takes the max), keeps only the
