@@ -133,7 +133,7 @@ class AnomalyConfig(Strict):
     )
     average_points: int = Field(3, ge=1, le=60, description="Points averaged before judging (1 = react to one point).")
     burst_hold_points: int | None = Field(
-        None, ge=0, description="After an alarm, points that must beat its peak to score at all (0 = off). "
+        None, ge=0, description="After an alarm, points that must beat its peak to score fully (0 = off). "
         "Default: 15 x ewma.span (300 at span 20), so a longer EWMA span means fewer repeat alarms."
     )
 
