@@ -107,8 +107,18 @@ class GMMConfig(Strict):
     training_window_days: int = Field(14, ge=1, le=90, description="Days of history each daily refit uses.")
 
 
+class WindowShiftConfig(Strict):
+    window: int = Field(10, ge=1, le=288, description="Recent points whose mean is compared with the history.")
+    history_span: int = Field(8640, ge=50, description="EW span in points of the history the window is judged against.")
+    threshold: float = Field(5.0, gt=0, description="|z| of the window mean below which there is no surprise.")
+
+
+HOLD_POINTS_PER_EWMA_SPAN = 15
+
+
 class AnomalyConfig(Strict):
     zscore: ZScoreConfig = Field(default_factory=ZScoreConfig)
+    window_shift: WindowShiftConfig = Field(default_factory=WindowShiftConfig)
     ewma: EWMAConfig = Field(default_factory=EWMAConfig)
     gmm: GMMConfig = Field(default_factory=GMMConfig)
     sensitivity: float = Field(
@@ -122,9 +132,17 @@ class AnomalyConfig(Strict):
         1000, ge=50, description="Points of a series' own history a raw surprise is judged against (EW span)."
     )
     average_points: int = Field(3, ge=1, le=60, description="Points averaged before judging (1 = react to one point).")
-    burst_hold_points: int = Field(
-        60, ge=0, description="After an alarm, points that must beat its peak to score fully (0 = off)."
+    burst_hold_points: int | None = Field(
+        None, ge=0, description="After an alarm, points that must beat its peak to score fully (0 = off). "
+        "Default: 15 x ewma.span (300 at span 20), so a longer EWMA span means fewer repeat alarms."
     )
+
+    @property
+    def effective_burst_hold(self) -> int:
+        """The ensemble's quiet period after an alarm: burst_hold_points, or 15 x the EWMA span."""
+        if self.burst_hold_points is not None:
+            return self.burst_hold_points
+        return HOLD_POINTS_PER_EWMA_SPAN * self.ewma.span
 
 
 class ThresholdConfig(Strict):

@@ -27,6 +27,7 @@ from nab_scorer import PROFILES, ScoredFile, prepare, sweep, window_metrics
 
 from ai_ops.config import AnomalyConfig
 from ai_ops.detectors.backtest import stream_scores
+from ai_ops.detectors.ensemble import SeverityLevels
 from ai_ops.detectors.ewma import EWMADetector
 from ai_ops.detectors.zscore import ZScoreDetector
 
@@ -87,9 +88,13 @@ def run(data: Path, names: list[str], config: AnomalyConfig) -> dict:
                                  if k in ("precision", "recall", "f1", "false_alarms")}}
         exact_ones = float(np.mean(np.concatenate(all_scores) == 1.0))
         entry["share_of_exact_1.0"] = exact_ones
+        # What a user sees: points at or above the warning level of the configured sensitivity.
+        warning = SeverityLevels.from_sensitivity(config.sensitivity).warning
+        entry["alarms_at_warning"] = int(sum(int(np.sum(np.nan_to_num(s) >= warning)) for s in all_scores))
         results[name] = entry
         print(f"{name:9s} std {entry['standard']['normalized']:6.2f}  lowFP {entry['reward_low_FP_rate']['normalized']:6.2f}"
-              f"  lowFN {entry['reward_low_FN_rate']['normalized']:6.2f}  {seconds_taken:6.2f}s", flush=True)
+              f"  lowFN {entry['reward_low_FN_rate']['normalized']:6.2f}  {seconds_taken:6.2f}s"
+              f"  alarms {entry['alarms_at_warning']}", flush=True)
     return {"points": total_points, "files": len(series), "results": results}
 
 
@@ -108,7 +113,7 @@ def main() -> None:
             node = node.setdefault(p, {})
         node[leaf] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
     config = AnomalyConfig.model_validate(overrides)
-    names = args.only or ["zscore", "ewma", "gmm", "ensemble"]
+    names = args.only or ["zscore", "ewma", "window_shift", "gmm", "ensemble"]
     report = run(args.data, names, config)
     if args.only or args.set:
         return

@@ -12,7 +12,7 @@ from ai_ops.config import AnomalyConfig
 from ai_ops.detectors.backtest import stream_scores
 from ai_ops.detectors.ensemble import SeverityLevels, build_detector
 
-NAMES = ["zscore", "ewma", "gmm", "ensemble"]
+NAMES = ["zscore", "ewma", "window_shift", "gmm", "ensemble"]
 STEP = 300.0
 DAY = 86400.0
 WARNING = SeverityLevels.from_sensitivity(0.92).warning
@@ -97,7 +97,9 @@ def test_constant_series_is_quiet_and_a_jump_off_it_is_flagged(name: str) -> Non
     assert np.isfinite(scores).all()
 
 
-@pytest.mark.parametrize("name", NAMES)
+# window_shift judges the mean of the last few points, not single points: one spike moves
+# that mean too little by design (the point detectors and the ensemble catch it).
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "window_shift"])
 def test_known_spike_is_a_short_burst_not_hours_of_alarms(name: str) -> None:
     detector = trained(name)
     t, v = seasonal(1.0, seed=4, start=1_700_000_000.0 + 3 * DAY)

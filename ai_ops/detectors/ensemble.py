@@ -1,4 +1,4 @@
-"""One score in [0, 1) from the three detectors, and severity levels from the sensitivity.
+"""One score in [0, 1) from the four detectors, and severity levels from the sensitivity.
 
 Each member gives a calibrated surprisal S = -log10(tail probability) of a point against
 its own series' history; the ensemble averages them (or takes the max), keeps only the
@@ -30,6 +30,7 @@ from ai_ops.detectors.base import (
 from ai_ops.detectors.calibration import BurstFilter, to_score
 from ai_ops.detectors.ewma import EWMADetector
 from ai_ops.detectors.gmm import SeasonalGMMDetector
+from ai_ops.detectors.window_shift import WindowShiftDetector
 from ai_ops.detectors.zscore import ZScoreDetector
 
 SEVERITIES = ("info", "warning", "critical")
@@ -60,7 +61,7 @@ class SeverityLevels:
 
 def calibration_settings(config: AnomalyConfig) -> CalibrationSettings:
     return CalibrationSettings(long_span=config.calibration_span, short_window=config.average_points,
-                               min_history=config.min_train_samples, burst_hold=config.burst_hold_points)
+                               min_history=config.min_train_samples, burst_hold=config.effective_burst_hold)
 
 
 def build_detector(name: str, config: AnomalyConfig) -> CalibratedDetector | EnsembleDetector:
@@ -70,12 +71,19 @@ def build_detector(name: str, config: AnomalyConfig) -> CalibratedDetector | Ens
         return ZScoreDetector(config.zscore.window, config.zscore.threshold, config.zscore.robust, cal)
     if name == "ewma":
         return EWMADetector(config.ewma.span, config.ewma.k_sigma, cal)
+    if name == "window_shift":
+        return window_shift_detector(config, cal)
     if name == "gmm":
         return SeasonalGMMDetector(config.gmm.n_components, config.gmm.choose_by_bic, config.gmm.training_window_days,
                                    cal)
     if name == "ensemble":
         return EnsembleDetector(config)
-    raise ValueError(f"unknown detector '{name}': use one of ensemble, zscore, ewma, gmm")
+    raise ValueError(f"unknown detector '{name}': use one of ensemble, zscore, ewma, window_shift, gmm")
+
+
+def window_shift_detector(config: AnomalyConfig, cal: CalibrationSettings) -> WindowShiftDetector:
+    ws = config.window_shift
+    return WindowShiftDetector(ws.window, ws.history_span, ws.threshold, cal)
 
 
 class EnsembleDetector:
@@ -88,6 +96,7 @@ class EnsembleDetector:
             ZScoreDetector(config.zscore.window, config.zscore.threshold, config.zscore.robust, cal),
             EWMADetector(config.ewma.span, config.ewma.k_sigma, cal),
             SeasonalGMMDetector(config.gmm.n_components, config.gmm.choose_by_bic, config.gmm.training_window_days, cal),
+            window_shift_detector(config, cal),
         ]
         self.burst_ = BurstFilter(cal.burst_hold, cal.burst_damping)
         self.levels = SeverityLevels.from_sensitivity(config.sensitivity)
@@ -105,7 +114,7 @@ class EnsembleDetector:
         cal = calibration_settings(self.config)
         self.burst_ = BurstFilter(cal.burst_hold, cal.burst_damping)
         self.score(timestamps, values)
-        gmm = reports[-1]
+        gmm = reports[2]
         self.last_fit_ = FitReport(finite, True, loss=gmm.loss, converged=gmm.converged, message=gmm.message)
         return self.last_fit_
 

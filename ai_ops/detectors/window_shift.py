@@ -1,0 +1,112 @@
+"""Window shift: is the mean of the last few points unusual for this series' long history?
+
+Why: the z-score and EWMA judge single points against a recent window, so they adapt to a
+slow change or a short burst of odd points before it stands out. Comparing the mean of a
+short recent window (`window` points) with the distribution of everything *before* it
+(an exponentially weighted mean and variance with a long `history_span`) catches a run of
+moderately odd points (the windowed-Gaussian / KNN-CAD idea). z = (short mean - history
+mean) / (history sd / sqrt(window)); the raw surprise is how far |z| exceeds `threshold`.
+
+Streaming state: the last `window` values and three decayed sums (weight, sum, sum of
+squares), so it is O(1) in the history length. The sums are first-order linear filters run
+by scipy.signal.lfilter (no per-point Python loop).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.signal import lfilter
+
+from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings
+from ai_ops.detectors.zscore import spread_floor
+
+MIN_HISTORY_POINTS = 30
+
+
+def decayed_sums(entering: np.ndarray, decay: float, start: float) -> np.ndarray:
+    """S_t = decay * S_{t-1} + entering_t, started at `start`."""
+    if entering.size == 0:
+        return entering.astype(float)
+    sums, _ = lfilter([1.0], [1.0, -decay], entering, zi=[decay * start])
+    return np.asarray(sums, dtype=float)
+
+
+def window_shift_z(values: np.ndarray, recent: list[float], sums: tuple[float, float, float], window: int,
+                   decay: float) -> tuple[np.ndarray, np.ndarray, list[float], tuple[float, float, float]]:
+    """z of each point's recent-window mean against the decayed history before that window.
+
+    `recent` holds up to `window` earlier values (the window, and the value leaving it next); `sums` are the
+    decayed (weight, sum, sum of squares) of everything older. Returns z, the history weight
+    each z rests on, and the new (recent, sums). No NaNs in `values`.
+    """
+    joined = np.concatenate([np.asarray(recent, dtype=float), values])
+    k = len(recent)
+    idx = np.arange(k, joined.size)
+    csum = np.concatenate([[0.0], np.cumsum(joined)])
+    lo = np.maximum(idx + 1 - window, 0)
+    short = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
+    # The value leaving the short window at each step (joined[j - window]) enters the history.
+    leaving_idx = idx - window
+    has_leaving = leaving_idx >= 0
+    leaving = np.where(has_leaving, joined[np.maximum(leaving_idx, 0)], 0.0)
+    weight = decayed_sums(has_leaving.astype(float), decay, sums[0])
+    total = decayed_sums(leaving, decay, sums[1])
+    squares = decayed_sums(leaving * leaving, decay, sums[2])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / weight
+        var = np.maximum(squares / weight - mean * mean, 0.0)
+    sd = np.sqrt(var) + spread_floor(np.nan_to_num(mean))
+    n_short = idx + 1 - lo
+    z = (short - mean) / sd * np.sqrt(n_short)
+    new_recent = [float(v) for v in joined[-window:]]
+    return z, weight, new_recent, (float(weight[-1]), float(total[-1]), float(squares[-1]))
+
+
+class WindowShiftDetector(CalibratedDetector):
+    name = "window_shift"
+
+    def __init__(self, window: int = 10, history_span: int = 8640, threshold: float = 5.0,
+                 calibration: CalibrationSettings | None = None) -> None:
+        super().__init__(calibration)
+        self.window = window
+        self.history_span = history_span
+        self.threshold = threshold
+        self._reset_stream()
+
+    @property
+    def decay(self) -> float:
+        return 1.0 - 2.0 / (self.history_span + 1.0)
+
+    def _reset_stream(self) -> None:
+        self.recent_: list[float] = []
+        self.sums_: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self.seen_ = 0
+
+    def _raw(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
+        out = np.full(values.shape, np.nan)
+        finite = np.isfinite(values)
+        new = values[finite]
+        if new.size == 0:
+            return out
+        z, _, self.recent_, self.sums_ = window_shift_z(new, self.recent_, self.sums_, self.window, self.decay)
+        raw = np.log1p(np.maximum(np.abs(z) - self.threshold, 0.0))
+        # Judge only once the history holds enough points to have a spread.
+        history_points = self.seen_ + np.arange(new.size) + 1 - self.window
+        raw[history_points < MIN_HISTORY_POINTS] = np.nan
+        self.seen_ += int(new.size)
+        out[finite] = raw
+        return out
+
+    def _own_state(self) -> dict[str, Any]:
+        return {"window": self.window, "history_span": self.history_span, "threshold": self.threshold,
+                "recent": self.recent_, "sums": list(self.sums_), "seen": self.seen_}
+
+    def _set_own_state(self, state: dict[str, Any]) -> None:
+        self.window, self.history_span = int(state["window"]), int(state["history_span"])
+        self.threshold = float(state["threshold"])
+        self.recent_ = [float(v) for v in state["recent"]]
+        weight, total, squares = (float(v) for v in state["sums"])
+        self.sums_ = (weight, total, squares)
+        self.seen_ = int(state["seen"])
