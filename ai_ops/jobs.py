@@ -306,7 +306,10 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     commit = None
     if decision.changed:
         message = _commit_message(decision, observation, quality, anomalies, config)
-        commit = propose_change(config.path("."), [config.tfvars_path, paths.models], message, git_config,
+        # Only what a reviewer must read: the values, and the learner state/ledger that explain them.
+        # Detector parameters change every cycle; the daily train and report commits carry them.
+        reviewed = [config.tfvars_path, paths.learner_state, paths.ledger]
+        commit = propose_change(config.path("."), reviewed, message, git_config,
                                 decision.summary, now, secrets.secret_values(), client_from_env(secrets))
         ledger["commit"] = commit.sha
         echo(f"{iso(now)} cycle: {decision.summary}" + (f" (commit {commit.sha[:8]})" if commit.sha else ""))

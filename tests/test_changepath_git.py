@@ -188,6 +188,8 @@ def test_full_cycle_in_pr_mode_against_a_bare_remote(sim_config: OpsConfig, remo
     files = set(pushed.stats.files)
     assert "terraform/ai_ops.auto.tfvars.json" in files
     assert all(f == "terraform/ai_ops.auto.tfvars.json" or f.startswith("models/") for f in files), files
+    # A reviewer reads values and their explanation, not detector parameter churn.
+    assert not any(f.startswith("models/detectors/") for f in files), files
     assert pushed.author.name == "ai-ops[bot]"
     assert commit.pull_request_file is not None and commit.pull_request_file.exists()
     assert "Evidence" in commit.pull_request_file.read_text()
