@@ -116,8 +116,28 @@ def source_for(config: OpsConfig, service: ServiceConfig, secrets: Secrets) -> M
     raise ConfigError(f"service '{service.name}': source '{service.source}' is not available in this build")
 
 
+class Sources:
+    """The metric sources of one job: one per kind, shared by every service.
+
+    Sharing means one retry budget and one circuit breaker per server for the whole job,
+    so a dead Prometheus fails the cycle fast instead of once per service.
+    """
+
+    def __init__(self, config: OpsConfig, secrets: Secrets) -> None:
+        self.config = config
+        self.secrets = secrets
+        self._by_kind: dict[str, MetricSource] = {}
+
+    def fetch(self, service: ServiceConfig, start: float, end: float) -> ServiceMetrics:
+        source = self._by_kind.get(service.source)
+        if source is None:
+            source = self._by_kind[service.source] = source_for(self.config, service, self.secrets)
+        return source.fetch(service, start, end, self.config.step_seconds)
+
+
 def fetch(config: OpsConfig, service: ServiceConfig, secrets: Secrets, start: float, end: float) -> ServiceMetrics:
-    return source_for(config, service, secrets).fetch(service, start, end, config.step_seconds)
+    """One fetch outside a job (the demo summary)."""
+    return Sources(config, secrets).fetch(service, start, end)
 
 
 # ---------------------------------------------------------------- detection
@@ -268,9 +288,10 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
 
     observations, quality, anomalies = [], {}, []
     fetch_errors: dict[str, str] = {}
+    sources = Sources(config, secrets)
     for service in config.services:
         try:
-            metrics = fetch(config, service, secrets, start, now)
+            metrics = sources.fetch(service, start, now)
         except SourceError as exc:  # no data is not "normal data": mark it unusable, record why, exit non-zero
             echo(f"{service.name}: metrics could not be fetched: {exc}")
             metrics = unavailable(service.name, start, now, config.step_seconds, str(exc))
@@ -353,8 +374,9 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
     paths = _paths(config)
     start = now - config.anomaly.gmm.training_window_days * DAY
     entries: list[dict[str, Any]] = []
+    sources = Sources(config, secrets)
     for service in config.services:
-        metrics = fetch(config, service, secrets, start, now)
+        metrics = sources.fetch(service, start, now)
         for metric, values in metrics.values.items():
             began = time.perf_counter()
             # Start from yesterday's model so the GMM refit is warm-started (incremental training).
@@ -398,7 +420,8 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets) -> dict[str, A
 
     paths = _paths(config)
     start = min(now - 7 * DAY, month_bounds(now)[0])
-    metrics = {s.name: fetch(config, s, secrets, start, now) for s in config.services}
+    sources = Sources(config, secrets)
+    metrics = {s.name: sources.fetch(s, start, now) for s in config.services}
     learner_state = read_json(paths.learner_state) or {}
     learner = _learner(config, paths) if learner_state else None
     learning = learning_status(learner.status() if learner else "exploring", learner_state,
