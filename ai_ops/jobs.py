@@ -221,7 +221,8 @@ def _commit_message(decision: Decision, observation: Observation, quality: dict[
               f" replicas mean {observation.replicas_mean:.1f}, max {observation.replicas_max:.0f}",
               f"- anomalies: {len(anomalies)} points ({observation.anomaly_share:.1%} of steps)"]
     if r is not None:
-        lines.append(f"- reward {r.total:+.4f} = SLA met {r.sla_met:g} - cost term {r.cost_term:.4f}")
+        lines.append(f"- reward {r.total:+.4f} = {r.sla_weight:g} x SLA met {r.sla_met:g} - cost variance "
+                     f"{r.cost_variance:+.4f} (cost {r.cost_per_hour:.3f}/h vs budget {r.budget_per_hour:.3f}/h)")
     bad = [f"{svc}/{q.metric}: {q.reason}" for svc, qs in quality.items() for q in qs.values() if not q.usable]
     lines.append(f"- data quality: {'all series usable' if not bad else '; '.join(bad)}")
     lines += ["", "Why:"] + [f"- {k}: {v}" for k, v in decision.reasons.items() if v]
