@@ -186,6 +186,10 @@ class LearnerConfig(Strict):
         0.4, gt=0,
         description="Probe a higher target only while the current one uses at most this share of the error budget.",
     )
+    weigh_by_requests: bool = Field(
+        False, description="Average a scaling target's windows weighted by their requests (the SLA's own weighting) "
+                           "instead of counting every window the same; see docs/learner.md for the measured effect.",
+    )
     resolution: float = Field(1.0, gt=0, description="Smallest move of the scaling target worth making (percent).")
     convergence_gap: float = Field(
         2.0, gt=0, description="Converged when the current target is this close below the lowest known-bad one."

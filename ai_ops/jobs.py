@@ -200,6 +200,7 @@ def _combine(observations: list[Observation]) -> Observation:
         usable=all(o.usable for o in observations),
         unusable_reason="; ".join(o.unusable_reason for o in observations if o.unusable_reason),
         sla_attainment_load=min(o.sla_attainment_load for o in observations),
+        requests=sum(o.requests for o in observations),
     )
 
 

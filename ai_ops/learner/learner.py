@@ -135,7 +135,7 @@ class ThresholdLearner:
         """Consecutive learnable windows with the SLA met at the current thresholds."""
         self.history: list[dict[str, Any]] = list(state.get("history", []))
         for window in self.windows:
-            float(window["target"]), float(window["time"]), float(window["burn"])
+            float(window["target"]), float(window["time"]), float(window["burn"]), float(window.get("requests", 0))
 
     # ------------------------------------------------------------ evidence
 
@@ -144,13 +144,33 @@ class ThresholdLearner:
 
     def burns_at(self, target: float, now: float) -> list[float]:
         """Error-budget burns of the remembered windows run at exactly `target`."""
+        return [w["burn"] for w in self._windows_at(target, now)]
+
+    def _windows_at(self, target: float, now: float) -> list[dict[str, float]]:
         memory = self.config.evidence_memory_days * DAY
-        return [w["burn"] for w in self.windows if abs(w["target"] - target) < 1e-9 and now - w["time"] < memory]
+        return [w for w in self.windows if abs(w["target"] - target) < 1e-9 and now - w["time"] < memory]
+
+    def mean_burn_at(self, target: float, now: float) -> tuple[float, int]:
+        """The target's error-budget burn over its remembered windows, and how many windows.
+
+        Weighted by each window's requests: that is the burn of all the requests served at this
+        target, i.e. what the SLA itself measures. A short burst in a quiet window then weighs as
+        little as the traffic it hurt, instead of as much as a whole busy day. Windows recorded
+        without a request count (older state) fall back to equal weights.
+        """
+        windows = self._windows_at(target, now)
+        if not windows:
+            return 0.0, 0
+        weights = [w.get("requests") for w in windows]
+        if self.config.weigh_by_requests and all(isinstance(x, (int, float)) and x > 0 for x in weights):
+            total = float(sum(weights))  # type: ignore[arg-type]
+            return sum(w["burn"] * x for w, x in zip(windows, weights)) / total, len(windows)  # type: ignore[operator]
+        return sum(w["burn"] for w in windows) / len(windows), len(windows)
 
     def ceiling(self, now: float) -> float | None:
         """Lowest known-bad scaling target: its windows burned on average more than `max_budget_burn`."""
         bad = [t for t in {w["target"] for w in self.windows}
-               if (burns := self.burns_at(t, now)) and sum(burns) / len(burns) > self.config.max_budget_burn]
+               if self.mean_burn_at(t, now)[0] > self.config.max_budget_burn]
         return min(bad) if bad else None
 
     def learning_status(self, now: float | None = None) -> LearningStatus:
@@ -169,9 +189,8 @@ class ThresholdLearner:
         if ceiling is not None and current is not None and ceiling - current <= self.config.convergence_gap + 1e-9:
             return LearningStatus("converged", f"scaling target {current:g} is within {self.config.convergence_gap:g} "
                                   f"of the lowest known-bad value {ceiling:g}", since, ceiling)
-        burns = self.burns_at(current, now) if current is not None else []
-        mean_burn = sum(burns) / len(burns) if burns else 0.0
-        if burns and mean_burn > self.config.probe_max_burn:
+        mean_burn, count = self.mean_burn_at(current, now) if current is not None else (0.0, 0)
+        if count and mean_burn > self.config.probe_max_burn:
             return LearningStatus("converged", f"target {current:g} already uses {mean_burn:.0%} of the error budget "
                                   f"(> probe_max_burn {self.config.probe_max_burn:.0%}): no room for a cheaper one",
                                   since, ceiling)
@@ -212,7 +231,10 @@ class ThresholdLearner:
         scaling_breached = scaling_reward.sla_met < 1.0
         scaling = old.get(SCALING)
         if scaling is not None:
-            self.windows.append({"target": scaling, "time": obs.time, "burn": round(budget_burn(scaling_reward), 6)})
+            window = {"target": scaling, "time": obs.time, "burn": round(budget_burn(scaling_reward), 6)}
+            if math.isfinite(obs.requests) and obs.requests > 0:
+                window["requests"] = round(obs.requests, 3)
+            self.windows.append(window)
             memory = self.config.evidence_memory_days * DAY
             self.windows = [w for w in self.windows if obs.time - w["time"] < memory]
         self.clean_streak = 0 if scaling_breached else self.clean_streak + 1
@@ -251,12 +273,11 @@ class ThresholdLearner:
 
     def _propose_scaling(self, spec: ThresholdConfig, value: float, obs: Observation, breached: bool,
                          sla: str) -> tuple[float, str, str]:
-        burns = self.burns_at(value, obs.time)
-        mean_burn = sum(burns) / len(burns) if burns else 0.0
+        mean_burn, count = self.mean_burn_at(value, obs.time)
         if mean_burn > self.config.max_budget_burn:
-            why = (f"{sla}; the {len(burns)} windows at target {value:g} used {mean_burn:.0%} of the error budget "
+            why = (f"{sla}; the {count} windows at target {value:g} used {mean_burn:.0%} of the error budget "
                    f"on average (max {self.config.max_budget_burn:.0%})")
-            if len(burns) > self.config.clean_cycles_before_probe:
+            if count > self.config.clean_cycles_before_probe:
                 # Long-run evidence says marginal, not wrong: step just below it.
                 return value - self.config.convergence_gap, why + ": step just below it", "retreat"
             return value - spec.max_step, why + ": scale earlier", "retreat"

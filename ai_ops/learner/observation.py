@@ -85,6 +85,8 @@ class Observation:
     sla_attainment_load: float = float("nan")
     """Attainment counting only load-explained bad steps (see `load_explained_attainment`); the
     scaling target learns from this, so incidents at normal load do not drag it down."""
+    requests: float = float("nan")
+    """Requests served in the window (rate x step, summed): weighs the window's evidence."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; unknown numbers (NaN) become null so the ledger stays strict JSON."""
@@ -128,6 +130,7 @@ def observe(time: float, step: int, values: dict[str, np.ndarray], thresholds: d
         latency_p95_max_ms=_stat(values["latency_p95_ms"], np.max),
         error_rate_mean=_stat(values["error_rate"], np.mean),
         samples=int(np.isfinite(values["request_rate"]).sum()),
+        requests=_stat(values["request_rate"], np.sum) * step,
         anomaly_share=anomaly_share,
         alerts_fired=alerts_fired(values, thresholds),
         sla_attainment_load=load_explained_attainment(values["request_rate"], values["error_rate"],
