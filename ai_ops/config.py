@@ -194,6 +194,14 @@ class LearnerConfig(Strict):
     convergence_gap: float = Field(
         2.0, gt=0, description="Converged when the current target is this close below the lowest known-bad one."
     )
+    alert_headroom: float = Field(
+        1.25, gt=0,
+        description="Alert thresholds are anchored at this multiple of the metric's normal level (the 99th "
+                    "percentile of the steps no detector flagged), then shifted by outcomes.",
+    )
+    alert_normal_windows: int = Field(
+        28, ge=1, description="Windows whose normal levels are remembered; the anchor uses their median (28 = 7 days).",
+    )
     alert_cooldown_cycles: int = Field(
         4, ge=0, description="Cycles between two changes of the same alert threshold (4 = one day at 6 h)."
     )

@@ -201,6 +201,8 @@ def _combine(observations: list[Observation]) -> Observation:
         unusable_reason="; ".join(o.unusable_reason for o in observations if o.unusable_reason),
         sla_attainment_load=min(o.sla_attainment_load for o in observations),
         requests=sum(o.requests for o in observations),
+        normal_levels={k: max(o.normal_levels[k] for o in observations if k in o.normal_levels)
+                       for k in {k for o in observations for k in o.normal_levels}},
     )
 
 
@@ -268,8 +270,9 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         found, share = detect(config, paths, metrics, echo) if len(metrics.errors) < len(metrics.values) else ([], 0.0)
         anomalies += found
         surges = np.isin(metrics.timestamps, [a.time for a in found if a.metric == "request_rate"])
+        flagged = np.isin(metrics.timestamps, [a.time for a in found])
         obs = observe(now, metrics.step, metrics.values, current, config.sla.latency_objective_ms, share,
-                      config.sla.target, surges)
+                      config.sla.target, surges, flagged)
         bad = [f"{service.name}/{q.metric}: {q.reason}" for q in quality[service.name].values() if not q.usable]
         if bad:
             obs = Observation(**{**obs.__dict__, "usable": False, "unusable_reason": "unusable data: " + "; ".join(bad)})

@@ -131,6 +131,11 @@ class ThresholdLearner:
         self.alert_ceilings: dict[str, float] = dict(state.get("alert_ceilings", {}))
         """Alert values at which a breach went unnoticed: the alert never climbs back to them."""
         self.alert_changed_cycle: dict[str, int] = dict(state.get("alert_changed_cycle", {}))
+        self.alert_normal: dict[str, list[list[float]]] = {k: [[float(t), float(v)] for t, v in levels]
+                                                           for k, levels in state.get("alert_normal", {}).items()}
+        """Per alert: [time, normal level] of the last learnable windows (the anchor is their median)."""
+        self.alert_offsets: dict[str, float] = {k: float(v) for k, v in state.get("alert_offsets", {}).items()}
+        """Per alert: how far outcomes moved it from its anchor (threshold = anchor + offset)."""
         self.clean_streak: int = int(state.get("clean_streak", 0))
         """Consecutive learnable windows with the SLA met at the current thresholds."""
         self.history: list[dict[str, Any]] = list(state.get("history", []))
@@ -172,6 +177,23 @@ class ThresholdLearner:
         bad = [t for t in {w["target"] for w in self.windows}
                if self.mean_burn_at(t, now)[0] > self.config.max_budget_burn]
         return min(bad) if bad else None
+
+    def alert_anchor(self, name: str) -> tuple[float, float] | None:
+        """(anchor, normal level) of an alert: the median normal level of the remembered windows times
+        `alert_headroom`; None until a window has reported a normal level for it."""
+        levels = sorted(v for _, v in self.alert_normal.get(name, []))
+        if not levels:
+            return None
+        mid = len(levels) // 2
+        level = levels[mid] if len(levels) % 2 else (levels[mid - 1] + levels[mid]) / 2
+        return level * self.config.alert_headroom, level
+
+    def _remember_normal(self, obs: Observation) -> None:
+        for name, level in obs.normal_levels.items():
+            if name in self.specs and math.isfinite(level):
+                kept = self.alert_normal.setdefault(name, [])
+                kept.append([obs.time, float(level)])
+                del kept[:-self.config.alert_normal_windows]
 
     def learning_status(self, now: float | None = None) -> LearningStatus:
         now = self.history[-1]["time"] if now is None and self.history else (now or 0.0)
@@ -238,6 +260,7 @@ class ThresholdLearner:
             memory = self.config.evidence_memory_days * DAY
             self.windows = [w for w in self.windows if obs.time - w["time"] < memory]
         self.clean_streak = 0 if scaling_breached else self.clean_streak + 1
+        self._remember_normal(obs)
 
         windows_since_change = None if self.last_change_cycle is None else self.cycles - self.last_change_cycle
         sla = f"SLA {obs.sla_attainment:.3f}% vs target {self.sla_target}%"
@@ -320,28 +343,45 @@ class ThresholdLearner:
         last = self.alert_changed_cycle.get(name)
         if last is not None and self.cycles - last < self.config.alert_cooldown_cycles:
             return value, ""
+        anchor = self.alert_anchor(name)
+        target, why = value, ""
+        ceiling = self.alert_ceilings.get(name)
+        # Never climb back to a value at which a breach went unnoticed.
+        top = spec.max if ceiling is None else ceiling - spec.max_step / 2
         if breached and not fired and self._alert_missed(name, value, obs, scaling_breached):
             self.alert_ceilings[name] = value
-            return value - spec.max_step, f"{sla} breached and this alert stayed silent: lower it to catch that"
-        if fired and not breached:
-            ceiling = self.alert_ceilings.get(name)
-            # Never climb back to a value at which a breach went unnoticed.
-            top = spec.max if ceiling is None else ceiling - spec.max_step / 2
+            target, why = value - spec.max_step, f"{sla} breached and this alert stayed silent: lower it to catch that"
+        elif fired and not breached:
             if value >= top:
                 return value, ""
-            return min(value + spec.max_step / 2, top), f"alert fired while {sla} held: raise it to cut noise"
-        return value, ""
+            target, why = min(value + spec.max_step / 2, top), f"alert fired while {sla} held: raise it to cut noise"
+        elif anchor is not None:
+            # No outcome this window: follow the normal level, keeping what outcomes taught (the offset).
+            offset = self.alert_offsets.get(name, 0.0)
+            grid = spec.max_step / 10
+            goal = min(max(round((anchor[0] + offset) / grid) * grid, spec.min), min(spec.max, top))
+            if abs(goal - value) < spec.max_step / 2 - 1e-9:
+                return value, ""
+            return goal, (f"normal behaviour: p99 of the unflagged steps is {anchor[1]:.4g} (median of "
+                          f"{len(self.alert_normal[name])} windows) x {self.config.alert_headroom:g} headroom"
+                          f" = {anchor[0]:.4g}, outcome offset {offset:+.4g}: move toward {goal:.4g}")
+        if why and anchor is not None:
+            self.alert_offsets[name] = round(min(max(target, spec.min), spec.max) - anchor[0], 6)
+        return target, why
 
     def _commit(self, obs: Observation, old: dict[str, float], new: dict[str, float], r: Reward,
                 reasons: dict[str, str], kind: str) -> Decision:
         decision = self._record(obs, old, new, r, reasons)
         if decision.changed:
-            self.last_change_cycle = self.cycles
-            self.last_change_time = obs.time
-            self.before_last_change = {k: o for k, (o, _) in decision.changes.items()}
             self.alert_changed_cycle.update({k: self.cycles for k in decision.changes if k != SCALING})
-            self.last_change_kind = kind
-            self.clean_streak = 0
+            if SCALING in decision.changes or SCALING not in self.specs:
+                # Alert thresholds do not act on the service: an alert-only change neither restarts
+                # the scaling target's evidence (cooldown, clean streak) nor hides its rollback.
+                self.last_change_cycle = self.cycles
+                self.last_change_time = obs.time
+                self.before_last_change = {k: o for k, (o, _) in decision.changes.items()}
+                self.last_change_kind = kind
+                self.clean_streak = 0
             decision = Decision(decision.time, decision.old, decision.new, decision.reward, decision.reasons,
                                 self.status(), decision.summary, decision.evidence)
         return decision
@@ -371,6 +411,8 @@ class ThresholdLearner:
             "windows": self.windows,
             "alert_ceilings": self.alert_ceilings,
             "alert_changed_cycle": self.alert_changed_cycle,
+            "alert_normal": self.alert_normal,
+            "alert_offsets": self.alert_offsets,
             "clean_streak": self.clean_streak,
             "history": self.history,
         }
