@@ -204,9 +204,21 @@ class LearnerConfig(Strict):
         0.4, gt=0,
         description="Probe a higher target only while the current one uses at most this share of the error budget.",
     )
+    weigh_by_requests: bool = Field(
+        False, description="Average a scaling target's windows weighted by their requests (the SLA's own weighting) "
+                           "instead of counting every window the same; see docs/learner.md for the measured effect.",
+    )
     resolution: float = Field(1.0, gt=0, description="Smallest move of the scaling target worth making (percent).")
     convergence_gap: float = Field(
         2.0, gt=0, description="Converged when the current target is this close below the lowest known-bad one."
+    )
+    alert_headroom: float = Field(
+        1.25, gt=0,
+        description="Alert thresholds are anchored at this multiple of the metric's normal level (the 99th "
+                    "percentile of the steps no detector flagged), then shifted by outcomes.",
+    )
+    alert_normal_windows: int = Field(
+        28, ge=1, description="Windows whose normal levels are remembered; the anchor uses their median (28 = 7 days).",
     )
     alert_cooldown_cycles: int = Field(
         4, ge=0, description="Cycles between two changes of the same alert threshold (4 = one day at 6 h)."

@@ -225,6 +225,9 @@ def _combine(observations: list[Observation]) -> Observation:
         usable=all(o.usable for o in observations),
         unusable_reason="; ".join(o.unusable_reason for o in observations if o.unusable_reason),
         sla_attainment_load=min(o.sla_attainment_load for o in observations),
+        requests=sum(o.requests for o in observations),
+        normal_levels={k: max(o.normal_levels[k] for o in observations if k in o.normal_levels)
+                       for k in {k for o in observations for k in o.normal_levels}},
     )
 
 
@@ -246,7 +249,8 @@ def _commit_message(decision: Decision, observation: Observation, quality: dict[
               f" replicas mean {observation.replicas_mean:.1f}, max {observation.replicas_max:.0f}",
               f"- anomalies: {len(anomalies)} points ({observation.anomaly_share:.1%} of steps)"]
     if r is not None:
-        lines.append(f"- reward {r.total:+.4f} = SLA met {r.sla_met:g} - cost term {r.cost_term:.4f}")
+        lines.append(f"- reward {r.total:+.4f} = {r.sla_weight:g} x SLA met {r.sla_met:g} - cost variance "
+                     f"{r.cost_variance:+.4f} (cost {r.cost_per_hour:.3f}/h vs budget {r.budget_per_hour:.3f}/h)")
     bad = [f"{svc}/{q.metric}: {q.reason}" for svc, qs in quality.items() for q in qs.values() if not q.usable]
     lines.append(f"- data quality: {'all series usable' if not bad else '; '.join(bad)}")
     lines += ["", "Why:"] + [f"- {k}: {v}" for k, v in decision.reasons.items() if v]
@@ -300,8 +304,9 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         found, share = detect(config, paths, metrics, echo, persist) if len(metrics.errors) < len(metrics.values) else ([], 0.0)
         anomalies += found
         surges = np.isin(metrics.timestamps, [a.time for a in found if a.metric == "request_rate"])
+        flagged = np.isin(metrics.timestamps, [a.time for a in found])
         obs = observe(now, metrics.step, metrics.values, current, config.sla.latency_objective_ms, share,
-                      config.sla.target, surges)
+                      config.sla.target, surges, flagged)
         bad = [f"{service.name}/{q.metric}: {q.reason}" for q in quality[service.name].values() if not q.usable]
         if bad:
             obs = Observation(**{**obs.__dict__, "usable": False, "unusable_reason": "unusable data: " + "; ".join(bad)})

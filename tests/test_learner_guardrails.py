@@ -266,3 +266,26 @@ def test_latency_alert_is_not_lowered_when_latency_already_went_above_it() -> No
                                                                                 max_step=100)}
     brief_spike = obs(1, BREACH, latency_p95_max_ms=900.0, alerts_fired={"alert_latency_p95_ms": False})
     assert not learner(specs).step(brief_spike, {SCALING: 80.0, "alert_latency_p95_ms": 500.0}).changed
+
+
+def test_request_weighting_lets_a_quiet_bursty_window_count_only_its_traffic() -> None:
+    # At 70: three busy clean windows and one quiet window with a burst (burn ~10x the budget).
+    windows = [(99.99, 1e6), (99.99, 1e6), (99.99, 1e6), (99.5, 1e4)]
+    for weigh in (False, True):
+        model = learner(weigh_by_requests=weigh, clean_cycles_before_probe=10)
+        current = {SCALING: 70.0}
+        for k, (sla, requests) in enumerate(windows, start=1):
+            current = model.step(obs(k, sla, requests=requests), current).new
+        burn, count = model.mean_burn_at(70.0, 4 * SIX_HOURS)
+        assert count == 4
+        if weigh:   # the burst hurt 0.3% of the requests served at 70: far below the budget
+            assert burn < 0.5 and model.ceiling(4 * SIX_HOURS) is None
+        else:       # equal weights: one bad window in four makes 70 known-bad
+            assert burn > 0.8 and model.ceiling(4 * SIX_HOURS) == 70.0
+
+
+def test_request_weighting_falls_back_to_equal_weights_for_windows_without_requests() -> None:
+    model = learner(weigh_by_requests=True)
+    model.windows = [{"target": 70.0, "time": 0.0, "burn": 2.0}, {"target": 70.0, "time": 1.0, "burn": 0.0,
+                                                                   "requests": 1e6}]
+    assert model.mean_burn_at(70.0, 2.0) == (1.0, 2)

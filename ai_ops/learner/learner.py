@@ -131,11 +131,16 @@ class ThresholdLearner:
         self.alert_ceilings: dict[str, float] = dict(state.get("alert_ceilings", {}))
         """Alert values at which a breach went unnoticed: the alert never climbs back to them."""
         self.alert_changed_cycle: dict[str, int] = dict(state.get("alert_changed_cycle", {}))
+        self.alert_normal: dict[str, list[list[float]]] = {k: [[float(t), float(v)] for t, v in levels]
+                                                           for k, levels in state.get("alert_normal", {}).items()}
+        """Per alert: [time, normal level] of the last learnable windows (the anchor is their median)."""
+        self.alert_offsets: dict[str, float] = {k: float(v) for k, v in state.get("alert_offsets", {}).items()}
+        """Per alert: how far outcomes moved it from its anchor (threshold = anchor + offset)."""
         self.clean_streak: int = int(state.get("clean_streak", 0))
         """Consecutive learnable windows with the SLA met at the current thresholds."""
         self.history: list[dict[str, Any]] = list(state.get("history", []))
         for window in self.windows:
-            float(window["target"]), float(window["time"]), float(window["burn"])
+            float(window["target"]), float(window["time"]), float(window["burn"]), float(window.get("requests", 0))
 
     # ------------------------------------------------------------ evidence
 
@@ -144,14 +149,51 @@ class ThresholdLearner:
 
     def burns_at(self, target: float, now: float) -> list[float]:
         """Error-budget burns of the remembered windows run at exactly `target`."""
+        return [w["burn"] for w in self._windows_at(target, now)]
+
+    def _windows_at(self, target: float, now: float) -> list[dict[str, float]]:
         memory = self.config.evidence_memory_days * DAY
-        return [w["burn"] for w in self.windows if abs(w["target"] - target) < 1e-9 and now - w["time"] < memory]
+        return [w for w in self.windows if abs(w["target"] - target) < 1e-9 and now - w["time"] < memory]
+
+    def mean_burn_at(self, target: float, now: float) -> tuple[float, int]:
+        """The target's error-budget burn over its remembered windows, and how many windows.
+
+        Weighted by each window's requests: that is the burn of all the requests served at this
+        target, i.e. what the SLA itself measures. A short burst in a quiet window then weighs as
+        little as the traffic it hurt, instead of as much as a whole busy day. Windows recorded
+        without a request count (older state) fall back to equal weights.
+        """
+        windows = self._windows_at(target, now)
+        if not windows:
+            return 0.0, 0
+        weights = [w.get("requests") for w in windows]
+        if self.config.weigh_by_requests and all(isinstance(x, (int, float)) and x > 0 for x in weights):
+            total = float(sum(weights))  # type: ignore[arg-type]
+            return sum(w["burn"] * x for w, x in zip(windows, weights)) / total, len(windows)  # type: ignore[operator]
+        return sum(w["burn"] for w in windows) / len(windows), len(windows)
 
     def ceiling(self, now: float) -> float | None:
         """Lowest known-bad scaling target: its windows burned on average more than `max_budget_burn`."""
         bad = [t for t in {w["target"] for w in self.windows}
-               if (burns := self.burns_at(t, now)) and sum(burns) / len(burns) > self.config.max_budget_burn]
+               if self.mean_burn_at(t, now)[0] > self.config.max_budget_burn]
         return min(bad) if bad else None
+
+    def alert_anchor(self, name: str) -> tuple[float, float] | None:
+        """(anchor, normal level) of an alert: the median normal level of the remembered windows times
+        `alert_headroom`; None until a window has reported a normal level for it."""
+        levels = sorted(v for _, v in self.alert_normal.get(name, []))
+        if not levels:
+            return None
+        mid = len(levels) // 2
+        level = levels[mid] if len(levels) % 2 else (levels[mid - 1] + levels[mid]) / 2
+        return level * self.config.alert_headroom, level
+
+    def _remember_normal(self, obs: Observation) -> None:
+        for name, level in obs.normal_levels.items():
+            if name in self.specs and math.isfinite(level):
+                kept = self.alert_normal.setdefault(name, [])
+                kept.append([obs.time, float(level)])
+                del kept[:-self.config.alert_normal_windows]
 
     def learning_status(self, now: float | None = None) -> LearningStatus:
         now = self.history[-1]["time"] if now is None and self.history else (now or 0.0)
@@ -169,9 +211,8 @@ class ThresholdLearner:
         if ceiling is not None and current is not None and ceiling - current <= self.config.convergence_gap + 1e-9:
             return LearningStatus("converged", f"scaling target {current:g} is within {self.config.convergence_gap:g} "
                                   f"of the lowest known-bad value {ceiling:g}", since, ceiling)
-        burns = self.burns_at(current, now) if current is not None else []
-        mean_burn = sum(burns) / len(burns) if burns else 0.0
-        if burns and mean_burn > self.config.probe_max_burn:
+        mean_burn, count = self.mean_burn_at(current, now) if current is not None else (0.0, 0)
+        if count and mean_burn > self.config.probe_max_burn:
             return LearningStatus("converged", f"target {current:g} already uses {mean_burn:.0%} of the error budget "
                                   f"(> probe_max_burn {self.config.probe_max_burn:.0%}): no room for a cheaper one",
                                   since, ceiling)
@@ -212,10 +253,14 @@ class ThresholdLearner:
         scaling_breached = scaling_reward.sla_met < 1.0
         scaling = old.get(SCALING)
         if scaling is not None:
-            self.windows.append({"target": scaling, "time": obs.time, "burn": round(budget_burn(scaling_reward), 6)})
+            window = {"target": scaling, "time": obs.time, "burn": round(budget_burn(scaling_reward), 6)}
+            if math.isfinite(obs.requests) and obs.requests > 0:
+                window["requests"] = round(obs.requests, 3)
+            self.windows.append(window)
             memory = self.config.evidence_memory_days * DAY
             self.windows = [w for w in self.windows if obs.time - w["time"] < memory]
         self.clean_streak = 0 if scaling_breached else self.clean_streak + 1
+        self._remember_normal(obs)
 
         windows_since_change = None if self.last_change_cycle is None else self.cycles - self.last_change_cycle
         sla = f"SLA {obs.sla_attainment:.3f}% vs target {self.sla_target}%"
@@ -251,12 +296,11 @@ class ThresholdLearner:
 
     def _propose_scaling(self, spec: ThresholdConfig, value: float, obs: Observation, breached: bool,
                          sla: str) -> tuple[float, str, str]:
-        burns = self.burns_at(value, obs.time)
-        mean_burn = sum(burns) / len(burns) if burns else 0.0
+        mean_burn, count = self.mean_burn_at(value, obs.time)
         if mean_burn > self.config.max_budget_burn:
-            why = (f"{sla}; the {len(burns)} windows at target {value:g} used {mean_burn:.0%} of the error budget "
+            why = (f"{sla}; the {count} windows at target {value:g} used {mean_burn:.0%} of the error budget "
                    f"on average (max {self.config.max_budget_burn:.0%})")
-            if len(burns) > self.config.clean_cycles_before_probe:
+            if count > self.config.clean_cycles_before_probe:
                 # Long-run evidence says marginal, not wrong: step just below it.
                 return value - self.config.convergence_gap, why + ": step just below it", "retreat"
             return value - spec.max_step, why + ": scale earlier", "retreat"
@@ -299,28 +343,45 @@ class ThresholdLearner:
         last = self.alert_changed_cycle.get(name)
         if last is not None and self.cycles - last < self.config.alert_cooldown_cycles:
             return value, ""
+        anchor = self.alert_anchor(name)
+        target, why = value, ""
+        ceiling = self.alert_ceilings.get(name)
+        # Never climb back to a value at which a breach went unnoticed.
+        top = spec.max if ceiling is None else ceiling - spec.max_step / 2
         if breached and not fired and self._alert_missed(name, value, obs, scaling_breached):
             self.alert_ceilings[name] = value
-            return value - spec.max_step, f"{sla} breached and this alert stayed silent: lower it to catch that"
-        if fired and not breached:
-            ceiling = self.alert_ceilings.get(name)
-            # Never climb back to a value at which a breach went unnoticed.
-            top = spec.max if ceiling is None else ceiling - spec.max_step / 2
+            target, why = value - spec.max_step, f"{sla} breached and this alert stayed silent: lower it to catch that"
+        elif fired and not breached:
             if value >= top:
                 return value, ""
-            return min(value + spec.max_step / 2, top), f"alert fired while {sla} held: raise it to cut noise"
-        return value, ""
+            target, why = min(value + spec.max_step / 2, top), f"alert fired while {sla} held: raise it to cut noise"
+        elif anchor is not None:
+            # No outcome this window: follow the normal level, keeping what outcomes taught (the offset).
+            offset = self.alert_offsets.get(name, 0.0)
+            grid = spec.max_step / 10
+            goal = min(max(round((anchor[0] + offset) / grid) * grid, spec.min), min(spec.max, top))
+            if abs(goal - value) < spec.max_step / 2 - 1e-9:
+                return value, ""
+            return goal, (f"normal behaviour: p99 of the unflagged steps is {anchor[1]:.4g} (median of "
+                          f"{len(self.alert_normal[name])} windows) x {self.config.alert_headroom:g} headroom"
+                          f" = {anchor[0]:.4g}, outcome offset {offset:+.4g}: move toward {goal:.4g}")
+        if why and anchor is not None:
+            self.alert_offsets[name] = round(min(max(target, spec.min), spec.max) - anchor[0], 6)
+        return target, why
 
     def _commit(self, obs: Observation, old: dict[str, float], new: dict[str, float], r: Reward,
                 reasons: dict[str, str], kind: str) -> Decision:
         decision = self._record(obs, old, new, r, reasons)
         if decision.changed:
-            self.last_change_cycle = self.cycles
-            self.last_change_time = obs.time
-            self.before_last_change = {k: o for k, (o, _) in decision.changes.items()}
             self.alert_changed_cycle.update({k: self.cycles for k in decision.changes if k != SCALING})
-            self.last_change_kind = kind
-            self.clean_streak = 0
+            if SCALING in decision.changes or SCALING not in self.specs:
+                # Alert thresholds do not act on the service: an alert-only change neither restarts
+                # the scaling target's evidence (cooldown, clean streak) nor hides its rollback.
+                self.last_change_cycle = self.cycles
+                self.last_change_time = obs.time
+                self.before_last_change = {k: o for k, (o, _) in decision.changes.items()}
+                self.last_change_kind = kind
+                self.clean_streak = 0
             decision = Decision(decision.time, decision.old, decision.new, decision.reward, decision.reasons,
                                 self.status(), decision.summary, decision.evidence)
         return decision
@@ -350,6 +411,8 @@ class ThresholdLearner:
             "windows": self.windows,
             "alert_ceilings": self.alert_ceilings,
             "alert_changed_cycle": self.alert_changed_cycle,
+            "alert_normal": self.alert_normal,
+            "alert_offsets": self.alert_offsets,
             "clean_streak": self.clean_streak,
             "history": self.history,
         }

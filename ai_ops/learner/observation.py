@@ -85,6 +85,11 @@ class Observation:
     sla_attainment_load: float = float("nan")
     """Attainment counting only load-explained bad steps (see `load_explained_attainment`); the
     scaling target learns from this, so incidents at normal load do not drag it down."""
+    requests: float = float("nan")
+    """Requests served in the window (rate x step, summed): weighs the window's evidence."""
+    normal_levels: dict[str, float] = field(default_factory=dict)
+    """Per alert threshold: a high quantile of its metric over the window's steps that no detector
+    flagged, i.e. how high the metric goes in normal operation. Anchors the alert thresholds."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; unknown numbers (NaN) become null so the ledger stays strict JSON."""
@@ -109,11 +114,38 @@ def alerts_fired(values: dict[str, np.ndarray], thresholds: dict[str, float], fo
     return fired
 
 
+NORMAL_QUANTILE = 99.0
+"""The alert anchor is this percentile of the metric's normal (unflagged) steps."""
+MIN_NORMAL_STEPS = 12
+"""Fewer normal steps than this (one hour at 5 minutes): the window says nothing about normal."""
+
+
+def normal_levels(values: dict[str, np.ndarray], anomalous_steps: np.ndarray | None = None,
+                  quantile: float = NORMAL_QUANTILE) -> dict[str, float]:
+    """Per alert threshold, the `quantile` percentile of its metric over the steps not flagged anomalous.
+
+    Steps the detectors flagged are left out, so an incident does not teach the alert that its
+    own symptoms are normal.
+    """
+    levels: dict[str, float] = {}
+    for name, metric in ALERT_METRICS.items():
+        if metric not in values:
+            continue
+        series = np.asarray(values[metric], dtype=float)
+        keep = np.isfinite(series)
+        if anomalous_steps is not None:
+            keep &= ~np.asarray(anomalous_steps, dtype=bool)
+        if keep.sum() >= MIN_NORMAL_STEPS:
+            levels[name] = round(float(np.percentile(series[keep], quantile)), 6)
+    return levels
+
+
 def observe(time: float, step: int, values: dict[str, np.ndarray], thresholds: dict[str, float],
             latency_objective_ms: float, anomaly_share: float = 0.0, sla_target: float = 99.95,
-            demand_anomalies: np.ndarray | None = None) -> Observation:
+            demand_anomalies: np.ndarray | None = None, anomalous_steps: np.ndarray | None = None) -> Observation:
     """Summarise a window of metrics (arrays aligned on one grid) into an Observation; `demand_anomalies`
-    marks the steps whose request rate a detector flagged (surges)."""
+    marks the steps whose request rate a detector flagged (surges), `anomalous_steps` the steps where
+    any metric was flagged (left out of the normal levels)."""
     cost_rate = values["cost_per_hour"]
     return Observation(
         time=time,
@@ -128,6 +160,8 @@ def observe(time: float, step: int, values: dict[str, np.ndarray], thresholds: d
         latency_p95_max_ms=_stat(values["latency_p95_ms"], np.max),
         error_rate_mean=_stat(values["error_rate"], np.mean),
         samples=int(np.isfinite(values["request_rate"]).sum()),
+        requests=_stat(values["request_rate"], np.sum) * step,
+        normal_levels=normal_levels(values, anomalous_steps),
         anomaly_share=anomaly_share,
         alerts_fired=alerts_fired(values, thresholds),
         sla_attainment_load=load_explained_attainment(values["request_rate"], values["error_rate"],

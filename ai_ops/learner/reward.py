@@ -39,12 +39,10 @@ class Reward:
     cost_per_hour: float
     budget_per_hour: float
     cost_variance: float
+    """Already weighted by `cost_weight`: exactly what the reward subtracts."""
     total: float
-
-    @property
-    def cost_term(self) -> float:
-        """What the reward subtracts for cost (the cost variance, already weighted)."""
-        return self.cost_variance
+    sla_weight: float = 1.0
+    """total = sla_weight * sla_met - cost_variance."""
 
 
 def cost_variance(cost_per_hour: float, monthly_budget: float, cost_weight: float = 1.0) -> float:
@@ -64,7 +62,8 @@ def reward(obs: Observation, sla_target: float, monthly_budget: float,
     variance = cost_variance(obs.cost_per_hour, monthly_budget, weights.cost_weight)
     total = weights.sla_weight * sla_met - variance
     return Reward(sla_met, round(float(obs.sla_attainment), 6), sla_target, round(float(obs.cost_per_hour), 6),
-                  round(monthly_budget / HOURS_PER_MONTH, 6), round(variance, 6), round(total, 6))
+                  round(monthly_budget / HOURS_PER_MONTH, 6), round(variance, 6), round(total, 6),
+                  weights.sla_weight)
 
 
 def budget_burn(r: Reward) -> float:
