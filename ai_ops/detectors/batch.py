@@ -66,7 +66,7 @@ def train_many(config: AnomalyConfig, histories: Iterable[SeriesHistory], worker
                chunk_size: int = 32) -> Iterator[TrainedSeries]:
     """Train every history, yielding results in input order.
 
-    With workers > 1, chunks of `chunk_size` series run in a process pool (forkserver: no
+    With workers > 1, chunks of `chunk_size` series run in a process pool (spawn: no
     threads or sockets of the caller are inherited), at most 2 chunks per worker queued.
     """
     if workers < 1 or chunk_size < 1:
@@ -76,7 +76,7 @@ def train_many(config: AnomalyConfig, histories: Iterable[SeriesHistory], worker
         for history in items:
             yield train_one(config, history)
         return
-    context = multiprocessing.get_context("forkserver")
+    context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: list[Future[list[TrainedSeries]]] = []
         while True:
