@@ -136,6 +136,10 @@ class AnomalyConfig(Strict):
         None, ge=0, description="After an alarm, points that must beat its peak to score fully (0 = off). "
         "Default: 15 x ewma.span (300 at span 20), so a longer EWMA span means fewer repeat alarms."
     )
+    train_workers: int = Field(
+        1, ge=1, le=64, description="Processes the daily train job fits series in (1 = in-process). "
+        "Fitting is CPU-bound: set it to the number of cores for fleets of hundreds of series."
+    )
 
     @property
     def effective_burst_hold(self) -> int:

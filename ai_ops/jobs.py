@@ -21,6 +21,7 @@ from ai_ops.actuators.git import CommitResult, check_ready, commit_owned, init_r
 from ai_ops.actuators.github import client_from_env
 from ai_ops.actuators.terraform import current_thresholds, render_variables_tf, write_tfvars
 from ai_ops.config import OpsConfig, Secrets, ServiceConfig, embedded_default_yaml
+from ai_ops.detectors.batch import SeriesHistory, train_many
 from ai_ops.detectors.ensemble import EnsembleDetector
 from ai_ops.errors import ConfigError, SourceError, WorkspaceError
 from ai_ops.learner.learner import Decision, ThresholdLearner
@@ -380,20 +381,23 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
     start = now - config.anomaly.gmm.training_window_days * DAY
     entries: list[dict[str, Any]] = []
     sources = Sources(config, secrets)
+    histories: list[SeriesHistory] = []
     for service in config.services:
         metrics = sources.fetch(service, start, now)
         for metric, values in metrics.values.items():
-            began = time.perf_counter()
             # Start from yesterday's model so the GMM refit is warm-started (incremental training).
-            detector = _ensemble(config, paths, service.name, metric, echo)
-            report = detector.fit(metrics.timestamps, values)
-            if report.trained and not dry_run:
-                save_model(paths.detector(service.name, metric), "ensemble", detector.get_state())
-            entries.append({"series": f"{service.name}/{metric}", "samples": report.samples, "trained": report.trained,
-                            "loss": report.loss, "converged": report.converged, "message": report.message,
-                            "seconds": round(time.perf_counter() - began, 4), "time": iso(now)})
-            if not report.trained:
-                echo(f"{service.name}/{metric}: {report.message}; model unchanged")
+            state = _ensemble(config, paths, service.name, metric, echo).get_state()
+            histories.append(SeriesHistory(f"{service.name}/{metric}", metrics.timestamps, values, state))
+    for result in train_many(config.anomaly, histories, workers=config.anomaly.train_workers):
+        service_name, metric = result.key.split("/", 1)
+        report = result.report
+        if report.trained and not dry_run:
+            save_model(paths.detector(service_name, metric), "ensemble", result.state)
+        entries.append({"series": result.key, "samples": report.samples, "trained": report.trained,
+                        "loss": report.loss, "converged": report.converged, "message": report.message,
+                        "seconds": round(result.seconds, 4), "time": iso(now)})
+        if not report.trained:
+            echo(f"{result.key}: {report.message}; model unchanged")
     commit = None
     if not dry_run:
         log = read_json(paths.training_log, {"runs": []})
