@@ -9,11 +9,9 @@ window. The best single fixed target in hindsight comes from a grid search over 
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +21,7 @@ from ai_ops.config import OpsConfig
 from ai_ops.errors import ConfigError
 from ai_ops.learner.learner import SCALING, ThresholdLearner
 from ai_ops.learner.observation import Observation, observe, sla_attainment
+from ai_ops.series_csv import read_series
 from ai_ops.sim.service import DAY, demand, serve
 
 Policy = Literal["learned", "static", "target-tracking"]
@@ -40,46 +39,16 @@ class Trace:
     step: int
 
 
-def _parse_time(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=timezone.utc)
-    return stamp.timestamp()
-
-
 def load_trace(path: Path) -> Trace:
-    """Read `timestamp,value` rows; every bad input is named with its line and what to do."""
-    if not path.is_file():
-        raise ConfigError(f"trace file {path} does not exist or is not a file; pass --trace with a CSV file")
-    times: list[float] = []
-    values: list[float] = []
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or not {"timestamp", "value"} <= set(reader.fieldnames):
-                raise ConfigError(f"trace {path} must have a header 'timestamp,value', found {reader.fieldnames}")
-            for line, row in enumerate(reader, start=2):
-                try:
-                    t, v = _parse_time(row["timestamp"] or ""), float(row["value"] or "nan")
-                except ValueError:
-                    raise ConfigError(f"trace {path} line {line}: cannot read timestamp {row['timestamp']!r} "
-                                      f"or value {row['value']!r}; use ISO-8601 or epoch seconds and a number") from None
-                if not math.isfinite(v) or v < 0:
-                    raise ConfigError(f"trace {path} line {line}: value {row['value']!r} must be a finite number >= 0")
-                times.append(t)
-                values.append(v)
-    except UnicodeDecodeError:
-        raise ConfigError(f"trace {path} is not a UTF-8 text CSV file") from None
-    if len(times) < 2:
-        raise ConfigError(f"trace {path} has {len(times)} data rows; it needs at least one day of data")
-    t = np.asarray(times)
-    if np.any(np.diff(t) <= 0):
-        bad = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 3
-        raise ConfigError(f"trace {path} line {bad}: timestamps must strictly increase; sort the file")
+    """A `timestamp,value` CSV as request rates on a regular grid; bad input is named with its line."""
+    series = read_series(path, "--trace")
+    bad = np.flatnonzero(~np.isfinite(series.values) | (series.values < 0))
+    if bad.size:
+        raise ConfigError(f"{path}: value at {series.texts[bad[0]]} is {series.values[bad[0]]!r}; "
+                          f"a trace needs a finite request rate >= 0 on every row")
+    t = series.seconds
+    if t.size < 2:
+        raise ConfigError(f"trace {path} has {t.size} data rows; it needs at least one day of data")
     step = int(round(float(np.median(np.diff(t)))))
     if step < 10 or DAY % step:
         raise ConfigError(f"trace {path}: sampling step {step}s must be >= 10 s and divide a day (e.g. 60, 300)")
@@ -87,7 +56,7 @@ def load_trace(path: Path) -> Trace:
     index = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, t.size - 1)
     if grid.size * step < DAY:
         raise ConfigError(f"trace {path} covers {grid.size * step / 3600:.1f} h; a backtest needs at least one day")
-    trace_values = np.asarray(values)[index]
+    trace_values = series.values[index]
     if trace_values.max() <= 0:
         raise ConfigError(f"trace {path} has no positive value; it cannot be read as a request rate")
     return Trace(path.name, grid, trace_values, step)

@@ -235,9 +235,7 @@ def backtest(options: Options, trace_path: Path | None, simulated_days: int, pol
 @handle_errors
 def detect(options: Options, input_path: Path, output_path: Path, detector: str) -> None:
     """Backtest: score a metric export causally (daily retraining), as the cycle would have."""
-    from ai_ops.detectors.backtest import detect_file
-
-    rows = detect_file(options.load().anomaly, input_path, output_path, detector)
+    rows = jobs.run_detect(options.load(), input_path, output_path, detector)
     options.echo(f"{input_path}: {rows} rows scored by {detector} -> {output_path}")
 
 
