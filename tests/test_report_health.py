@@ -127,6 +127,8 @@ def test_anomaly_points_group_into_episodes() -> None:
     points = [{"service": "a", "metric": "m", "time": t, "score": 0.99, "severity": s}
               for t, s in [(0, "warning"), (300, "critical"), (600, "warning"), (5000, "warning")]]
     points.append({"service": "a", "metric": "other", "time": 300, "score": 0.9, "severity": "warning"})
+    points.append({"service": "b", "metric": "m", "time": 300, "score": 0.9, "severity": "warning"})
     episodes = anomaly_episodes(points)
-    assert [(e["metric"], e["points"], e["severity"]) for e in episodes] == [
-        ("m", 3, "critical"), ("other", 1, "warning"), ("m", 1, "warning")]
+    # One incident touching two metrics of service a is one episode; service b's is its own.
+    assert [(e["service"], e["metrics"], e["points"], e["severity"]) for e in episodes] == [
+        ("a", ["m", "other"], 4, "critical"), ("b", ["m"], 1, "warning"), ("a", ["m"], 1, "warning")]

@@ -24,7 +24,8 @@ COST_ZERO_RATIO = 1.5
 CRITICAL_PENALTY = 4.0
 WARNING_PENALTY = 1.0
 EPISODE_GAP_SECONDS = 900.0
-"""Anomalous points of one series less than 15 minutes apart are one episode."""
+"""Anomalous points of one service less than 15 minutes apart are one episode, whatever their metric:
+one incident (a surge moves request rate, CPU, replicas, cost and latency together) is one episode."""
 
 
 def _clamp01(x: float) -> float:
@@ -110,21 +111,23 @@ def weighted_error_rate(request_rate: np.ndarray, error_rate_percent: np.ndarray
 
 
 def anomaly_episodes(records: list[dict[str, Any]], gap_seconds: float = EPISODE_GAP_SECONDS) -> list[dict[str, Any]]:
-    """Group anomalous points into episodes per series; an episode's severity is its worst point's."""
-    by_series: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    """Group anomalous points into episodes per service; an episode's severity is its worst point's."""
+    by_service: dict[str, list[dict[str, Any]]] = {}
     for r in sorted(records, key=lambda r: r["time"]):
-        by_series.setdefault((r["service"], r["metric"]), []).append(r)
+        by_service.setdefault(r["service"], []).append(r)
     episodes: list[dict[str, Any]] = []
-    for (service, metric), points in by_series.items():
+    for service, points in by_service.items():
         current: dict[str, Any] | None = None
         for p in points:
             if current is None or p["time"] - current["end"] > gap_seconds:
-                current = {"service": service, "metric": metric, "start": p["time"], "end": p["time"],
+                current = {"service": service, "metrics": [], "start": p["time"], "end": p["time"],
                            "points": 0, "severity": "warning", "max_score": 0.0}
                 episodes.append(current)
             current["end"] = p["time"]
             current["points"] += 1
             current["max_score"] = max(current["max_score"], float(p.get("score", 0.0)))
+            if p["metric"] not in current["metrics"]:
+                current["metrics"].append(p["metric"])
             if p["severity"] == "critical":
                 current["severity"] = "critical"
     return sorted(episodes, key=lambda e: e["start"])

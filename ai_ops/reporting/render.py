@@ -81,7 +81,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{an['critical_episodes']} critical and {an['warning_episodes']} warning episodes ({an['points']} "
             "anomalous points).", ""]
     for e in an["episodes"]:
-        out.append(f"- {e['severity']}: {e['service']}/{e['metric']} {e['start_iso']} - {e['end_iso']} "
+        out.append(f"- {e['severity']}: {e['service']} ({', '.join(e['metrics'])}) {e['start_iso']} - {e['end_iso']} "
                    f"({e['points']} points, max score {e['max_score']:.4f})")
     out += ["", "## Learning status", "", f"- learner: {learning['learner_status']} "
             f"({learning['learner_cycles']} cycles)", f"- last detector training: {learning['last_training'] or 'never'}"
