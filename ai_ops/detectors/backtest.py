@@ -23,7 +23,7 @@ from ai_ops.detectors.ensemble import build_detector
 from ai_ops.errors import ConfigError
 
 DAY = 86400.0
-DETECTORS = ("ensemble", "zscore", "ewma", "window_shift", "gmm")
+DETECTORS = ("ensemble", "zscore", "ewma", "window_shift", "gmm", "forecast")
 
 
 def stream_scores(name: str, config: AnomalyConfig, timestamps: np.ndarray, values: np.ndarray,
