@@ -113,6 +113,12 @@ class WindowShiftConfig(Strict):
     threshold: float = Field(5.0, gt=0, description="|z| of the window mean below which there is no surprise.")
 
 
+class ForecastConfig(Strict):
+    order: int = Field(0, ge=0, le=24, description="Previous points in the forecast (0 = seasonal-naive: the point a day earlier).")
+    seasonal: bool = Field(True, description="Also use the point one day earlier (once two days of history are trained on).")
+    threshold: float = Field(3.0, gt=0, description="|residual| / residual spread below which there is no surprise.")
+
+
 HOLD_POINTS_PER_EWMA_SPAN = 15
 
 
@@ -121,6 +127,7 @@ class AnomalyConfig(Strict):
     window_shift: WindowShiftConfig = Field(default_factory=WindowShiftConfig)
     ewma: EWMAConfig = Field(default_factory=EWMAConfig)
     gmm: GMMConfig = Field(default_factory=GMMConfig)
+    forecast: ForecastConfig = Field(default_factory=ForecastConfig)
     sensitivity: float = Field(
         0.92, gt=0, lt=1, description="Higher = more alarms. 0.92 default; lower (0.85) for fewer false positives."
     )

@@ -113,7 +113,7 @@ def main() -> None:
             node = node.setdefault(p, {})
         node[leaf] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
     config = AnomalyConfig.model_validate(overrides)
-    names = args.only or ["zscore", "ewma", "window_shift", "gmm", "ensemble"]
+    names = args.only or ["zscore", "ewma", "window_shift", "gmm", "forecast", "ensemble"]
     report = run(args.data, names, config)
     if args.only or args.set:
         return

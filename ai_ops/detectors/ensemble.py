@@ -1,4 +1,4 @@
-"""One score in [0, 1) from the four detectors, and severity levels from the sensitivity.
+"""One score in [0, 1) from the five detectors, and severity levels from the sensitivity.
 
 Each member gives a calibrated surprisal S = -log10(tail probability) of a point against
 its own series' history; the ensemble averages them (or takes the max), keeps only the
@@ -29,6 +29,7 @@ from ai_ops.detectors.base import (
 )
 from ai_ops.detectors.calibration import BurstFilter, to_score
 from ai_ops.detectors.ewma import EWMADetector
+from ai_ops.detectors.forecast import ForecastDetector
 from ai_ops.detectors.gmm import SeasonalGMMDetector
 from ai_ops.detectors.window_shift import WindowShiftDetector
 from ai_ops.detectors.zscore import ZScoreDetector
@@ -65,7 +66,7 @@ def calibration_settings(config: AnomalyConfig) -> CalibrationSettings:
 
 
 def build_detector(name: str, config: AnomalyConfig) -> CalibratedDetector | EnsembleDetector:
-    """The detector `name` (ensemble, zscore, ewma, gmm) configured from `config`."""
+    """The detector `name` (ensemble, zscore, ewma, window_shift, gmm, forecast) configured from `config`."""
     cal = calibration_settings(config)
     if name == "zscore":
         return ZScoreDetector(config.zscore.window, config.zscore.threshold, config.zscore.robust, cal)
@@ -76,14 +77,21 @@ def build_detector(name: str, config: AnomalyConfig) -> CalibratedDetector | Ens
     if name == "gmm":
         return SeasonalGMMDetector(config.gmm.n_components, config.gmm.choose_by_bic, config.gmm.training_window_days,
                                    cal)
+    if name == "forecast":
+        return forecast_detector(config, cal)
     if name == "ensemble":
         return EnsembleDetector(config)
-    raise ValueError(f"unknown detector '{name}': use one of ensemble, zscore, ewma, window_shift, gmm")
+    raise ValueError(f"unknown detector '{name}': use one of ensemble, zscore, ewma, window_shift, gmm, forecast")
 
 
 def window_shift_detector(config: AnomalyConfig, cal: CalibrationSettings) -> WindowShiftDetector:
     ws = config.window_shift
     return WindowShiftDetector(ws.window, ws.history_span, ws.threshold, cal)
+
+
+def forecast_detector(config: AnomalyConfig, cal: CalibrationSettings) -> ForecastDetector:
+    fc = config.forecast
+    return ForecastDetector(fc.order, fc.threshold, fc.seasonal, cal)
 
 
 class EnsembleDetector:
@@ -97,6 +105,7 @@ class EnsembleDetector:
             EWMADetector(config.ewma.span, config.ewma.k_sigma, cal),
             SeasonalGMMDetector(config.gmm.n_components, config.gmm.choose_by_bic, config.gmm.training_window_days, cal),
             window_shift_detector(config, cal),
+            forecast_detector(config, cal),
         ]
         self.burst_ = BurstFilter(cal.burst_hold, cal.burst_damping)
         self.levels = SeverityLevels.from_sensitivity(config.sensitivity)
