@@ -55,6 +55,11 @@ class CalibrationSettings:
     burst_damping: float = 0.1
 
 
+def excess(z: np.ndarray, threshold: float) -> np.ndarray:
+    """|z| beyond the threshold, log-compressed: 0 inside the band, heavy tails stay finite, NaN stays NaN."""
+    return np.log1p(np.maximum(np.abs(z) - threshold, 0.0))
+
+
 class CalibratedDetector:
     """Base of the detectors: subclasses give `_raw` (raw surprise >= 0, causal, advances state)."""
 
@@ -77,8 +82,17 @@ class CalibratedDetector:
     def _reset_stream(self) -> None:
         """Forget the streaming state (buffers, running mean) before a replay."""
 
-    def _raw(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
+    def _raw_points(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Raw surprise (>= 0; NaN = no opinion yet) of finite points in time order; advances the state."""
         raise NotImplementedError
+
+    def _raw(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Gaps (NaN values) get no opinion and leave the streaming state as it was."""
+        out = np.full(values.shape, np.nan)
+        finite = np.isfinite(values)
+        if finite.any():
+            out[finite] = self._raw_points(timestamps[finite], values[finite])
+        return out
 
     def _own_state(self) -> dict[str, Any]:
         raise NotImplementedError

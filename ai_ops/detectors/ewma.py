@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings
+from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, excess
 from ai_ops.detectors.calibration import ew_filter
 from ai_ops.detectors.zscore import spread_floor
 
@@ -45,20 +45,14 @@ class EWMADetector(CalibratedDetector):
     def _reset_stream(self) -> None:
         self.mean_, self.var_, self.count_ = None, 0.0, 0
 
-    def _raw(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
-        out = np.full(values.shape, np.nan)
-        finite = np.isfinite(values)
-        new = values[finite]
-        if new.size == 0:
-            return out
+    def _raw_points(self, timestamps: np.ndarray, new: np.ndarray) -> np.ndarray:
         z, self.mean_, self.var_ = ewma_zscore(new, self.alpha, self.mean_, self.var_)
-        raw = np.log1p(np.maximum(np.abs(z) - self.k_sigma, 0.0))
+        raw = excess(z, self.k_sigma)
         # The variance needs a few points before z means anything.
         warmup = self.count_ + np.arange(new.size) < max(3, self.span // 4)
         raw[warmup] = np.nan
         self.count_ += int(new.size)
-        out[finite] = raw
-        return out
+        return raw
 
     def _own_state(self) -> dict[str, Any]:
         return {"span": self.span, "k_sigma": self.k_sigma, "mean": self.mean_, "var": self.var_, "count": self.count_}

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, FitReport, insufficient
+from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, FitReport, excess, insufficient
 from ai_ops.detectors.zscore import MAD_TO_SIGMA, spread_floor
 
 DAY = 86400.0
@@ -103,24 +103,17 @@ class ForecastDetector(CalibratedDetector):
     def _reset_stream(self) -> None:
         self.buffer_, self.buffer_times_ = [], []
 
-    def _raw(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
-        out = np.full(values.shape, np.nan)
-        finite = np.isfinite(values)
-        new = values[finite]
-        if new.size == 0:
-            return out
-        new_t = timestamps[finite]
-        if self.lags_:
-            times = np.concatenate([np.asarray(self.buffer_times_, dtype=float), new_t])
-            joined = np.concatenate([np.asarray(self.buffer_, dtype=float), new])
-            x = design(times, joined, new_t, self.lags_, self.step_)
-            forecast = x @ np.concatenate([[self.intercept_], self.coef_])
-            z = (new - forecast) / self.spread_
-            out[finite] = np.log1p(np.maximum(np.abs(z) - self.threshold, 0.0))  # NaN where a lag is missing
-            keep = times >= new_t[-1] - (max(self.lags_) + 0.5) * self.step_
-            self.buffer_times_ = [float(v) for v in times[keep]]
-            self.buffer_ = [float(v) for v in joined[keep]]
-        return out
+    def _raw_points(self, new_t: np.ndarray, new: np.ndarray) -> np.ndarray:
+        if not self.lags_:
+            return np.full(new.shape, np.nan)  # untrained: no opinion
+        times = np.concatenate([np.asarray(self.buffer_times_, dtype=float), new_t])
+        joined = np.concatenate([np.asarray(self.buffer_, dtype=float), new])
+        x = design(times, joined, new_t, self.lags_, self.step_)
+        forecast = x @ np.concatenate([[self.intercept_], self.coef_])
+        keep = times >= new_t[-1] - (max(self.lags_) + 0.5) * self.step_
+        self.buffer_times_ = [float(v) for v in times[keep]]
+        self.buffer_ = [float(v) for v in joined[keep]]
+        return excess((new - forecast) / self.spread_, self.threshold)  # NaN where a lag is missing
 
     def _own_state(self) -> dict[str, Any]:
         return {"order": self.order, "threshold": self.threshold, "seasonal": self.seasonal, "lags": self.lags_,

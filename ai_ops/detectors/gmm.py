@@ -146,19 +146,13 @@ class SeasonalGMMDetector(CalibratedDetector):
         return new_means, new_cov
 
     # ------------------------------------------------------------------ scoring
-    def _raw(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
-        out = np.full(values.shape, np.nan)
+    def _raw_points(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
         if self.weights_ is None or self.means_ is None or self.covariances_ is None:
-            return out  # untrained: no opinion
-        finite = np.isfinite(values)
-        if not finite.any():
-            return out
-        x = self._features(timestamps[finite], values[finite])
+            return np.full(values.shape, np.nan)  # untrained: no opinion
+        x = self._features(timestamps, values)
         joint = gaussian_log_density(x, self.weights_, self.means_, self.covariances_)
         marginal = gaussian_log_density(x[:, 1:], self.weights_, self.means_[:, 1:], self.covariances_[:, 1:, 1:])
-        nll = marginal - joint
-        out[finite] = nll
-        return out
+        return marginal - joint
 
     def _own_state(self) -> dict[str, Any]:
         def listed(a: np.ndarray | None) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import lfilter
 
-from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings
+from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, excess
 from ai_ops.detectors.zscore import spread_floor
 
 MIN_HISTORY_POINTS = 30
@@ -84,20 +84,14 @@ class WindowShiftDetector(CalibratedDetector):
         self.sums_: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self.seen_ = 0
 
-    def _raw(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
-        out = np.full(values.shape, np.nan)
-        finite = np.isfinite(values)
-        new = values[finite]
-        if new.size == 0:
-            return out
+    def _raw_points(self, timestamps: np.ndarray, new: np.ndarray) -> np.ndarray:
         z, _, self.recent_, self.sums_ = window_shift_z(new, self.recent_, self.sums_, self.window, self.decay)
-        raw = np.log1p(np.maximum(np.abs(z) - self.threshold, 0.0))
+        raw = excess(z, self.threshold)
         # Judge only once the history holds enough points to have a spread.
         history_points = self.seen_ + np.arange(new.size) + 1 - self.window
         raw[history_points < MIN_HISTORY_POINTS] = np.nan
         self.seen_ += int(new.size)
-        out[finite] = raw
-        return out
+        return raw
 
     def _own_state(self) -> dict[str, Any]:
         return {"window": self.window, "history_span": self.history_span, "threshold": self.threshold,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, _as_arrays
+from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, _as_arrays, excess
 
 MAD_TO_SIGMA = 1.4826
 MIN_POINTS = 8
@@ -54,21 +54,13 @@ class ZScoreDetector(CalibratedDetector):
     def _reset_stream(self) -> None:
         self.buffer_ = []
 
-    def _raw(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
-        out = np.full(values.shape, np.nan)
-        finite = np.isfinite(values)
-        new = values[finite]
-        if new.size == 0:
-            return out
+    def _raw_points(self, timestamps: np.ndarray, new: np.ndarray) -> np.ndarray:
         # The buffer holds 2 windows: enough to recompute the deviations the spread needs.
         history = np.asarray(self.buffer_, dtype=float)
         z = rolling_zscore(np.concatenate([history, new]), self.window, self.robust)[history.size:]
-        # Excess over the threshold, log-compressed: 0 inside the band; heavy tails stay finite.
-        raw = np.log1p(np.maximum(np.abs(z) - self.threshold, 0.0))
-        out[finite] = np.where(np.isfinite(z), raw, np.nan)
         keep = 2 * self.window if self.robust else self.window
         self.buffer_ = [float(v) for v in np.concatenate([history, new])[-keep:]]
-        return out
+        return np.where(np.isfinite(z), excess(z, self.threshold), np.nan)
 
     def _own_state(self) -> dict[str, Any]:
         return {"window": self.window, "threshold": self.threshold, "robust": self.robust, "buffer": self.buffer_}
