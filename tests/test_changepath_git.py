@@ -141,6 +141,7 @@ n=$(cat {counter})
 if [ "$n" -gt 0 ]; then
   echo $((n - 1)) > {counter}
   unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+  export GIT_AUTHOR_NAME=other GIT_AUTHOR_EMAIL=other@example.com GIT_COMMITTER_NAME=other GIT_COMMITTER_EMAIL=other@example.com
   tip=$(git rev-parse -q --verify refs/heads/ai-ops/state)
   tree=$(git hash-object -t tree -w /dev/null)
   if [ -n "$tip" ]; then c=$(echo other run | git commit-tree $tree -p $tip); else c=$(echo other run | git commit-tree $tree); fi
