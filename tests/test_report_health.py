@@ -132,3 +132,19 @@ def test_anomaly_points_group_into_episodes() -> None:
     # One incident touching two metrics of service a is one episode; service b's is its own.
     assert [(e["service"], e["metrics"], e["points"], e["severity"]) for e in episodes] == [
         ("a", ["m", "other"], 4, "critical"), ("b", ["m"], 1, "warning"), ("a", ["m"], 1, "warning")]
+
+
+def test_partial_days_of_the_window_are_marked() -> None:
+    from ai_ops.metrics import ServiceMetrics
+    from ai_ops.reporting.render import _partial
+    from ai_ops.reporting.report import daily_series
+
+    start = 1_767_600_000 - 1_767_600_000 % 86_400 + 9 * 3600  # 09:00 UTC
+    ts = np.arange(start, start + 2 * 86_400, 300.0)
+    ones = np.ones(ts.shape)
+    metrics = ServiceMetrics("s", ts, 300, {"request_rate": ones * 10, "error_rate": ones * 0, "latency_p95_ms": ones,
+                                            "cost_per_hour": ones * 2})
+    days = daily_series(metrics, 300.0)
+    assert [d["hours"] for d in days] == [15.0, 24.0, 9.0]
+    assert [d["cost"] for d in days] == [30.0, 48.0, 18.0]
+    assert [_partial(d) for d in days] == [" (partial: 15 h)", "", " (partial: 9 h)"]

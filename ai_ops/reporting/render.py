@@ -23,6 +23,12 @@ CHARTS = {"thresholds": "Threshold paths (7 days)", "sla": "SLA attainment per d
           "cost": "Cost per day and month-end projection", "main_metric": "Main metric with anomalies"}
 
 
+
+def _partial(day: dict[str, Any]) -> str:
+    """' (partial: 15 h)' for a day the report window covers only in part, else ''."""
+    hours = day.get("hours", 24.0)
+    return f" (partial: {hours:g} h)" if hours < 24.0 else ""
+
 def _f(v: Any, fmt: str = "{:g}", none: str = "n/a") -> str:
     return none if v is None else fmt.format(v)
 
@@ -50,8 +56,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     for part, points in h["parts"].items():
         out.append(f"| {part} | {points:g} | {h['maxima'][part]:g} | {_cell(shown.get(part, ''))} |")
     out.append(f"| **total** | **{h['score']}** | 100 | formula: docs/report.md#health-score |")
-    out += ["", "SLA and cost per day:", "", f"| date | SLA % | cost ({cur}) |", "|---|---|---|"]
-    out += [f"| {d['date']} | {_f(d['sla'], '{:.4f}')} | {d['cost']:.2f} |" for d in report["sla_days"]]
+    out += ["", "SLA and cost per day (a partial day of the window shows its hours):", "",
+            f"| date | SLA % | cost ({cur}) |", "|---|---|---|"]
+    out += [f"| {d['date']}{_partial(d)} | {_f(d['sla'], '{:.4f}')} | {d['cost']:.2f} |" for d in report["sla_days"]]
     out += ["", "## Trends (24 h vs 7 d)", "",
             "| metric | mean 24 h | p95 24 h | mean 7 d | p95 7 d | change % | direction | z | significant |",
             "|---|---|---|---|---|---|---|---|---|"]
@@ -170,7 +177,10 @@ def draw_charts(report: dict[str, Any], main_series: dict[str, Any] | None, fold
 
     cost = report["cost"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3))
-    left.bar([d["date"][5:] for d in days], [d["cost"] for d in days])
+    left.bar([d["date"][5:] for d in days], [d["cost"] for d in days],
+             color=["#9bc" if _partial(d) else "C0" for d in days])
+    if any(_partial(d) for d in days):
+        left.set_xlabel("light bars: partial days of the window", fontsize=7)
     left.set_ylabel(f"cost per day ({report['currency']})")
     left.tick_params(axis="x", labelrotation=45, labelsize=7)
     right.set_title("month-end projection", fontsize=9)

@@ -40,7 +40,11 @@ def _num(v: float, digits: int = 4) -> float | None:
 
 
 def daily_series(metrics: ServiceMetrics, latency_objective_ms: float) -> list[dict[str, Any]]:
-    """SLA attainment and cost for each UTC day of the window."""
+    """SLA attainment, cost and the hours covered, for each UTC day of the window.
+
+    The window's first and last days are usually partial (a 7-day window ending at 09:00):
+    `hours` says so, so a short day's lower cost is not read as a saving.
+    """
     days = np.floor_divide(metrics.timestamps, DAY)
     rows = []
     for day in np.unique(days):
@@ -49,7 +53,8 @@ def daily_series(metrics: ServiceMetrics, latency_objective_ms: float) -> list[d
         sla = sla_attainment(metrics["request_rate"][mask], metrics["error_rate"][mask],
                              metrics["latency_p95_ms"][mask], latency_objective_ms)
         rows.append({"date": datetime.fromtimestamp(day * DAY, UTC).date().isoformat(),
-                     "sla": round(sla, 4), "cost": round(float(cost), 4)})
+                     "sla": round(sla, 4), "cost": round(float(cost), 4),
+                     "hours": round(float(mask.sum()) * metrics.step / 3600.0, 2)})
     return rows
 
 
@@ -73,7 +78,8 @@ def _combine_days(per_service: list[list[dict[str, Any]]]) -> list[dict[str, Any
     by_date: dict[str, dict[str, Any]] = {}
     for rows in per_service:
         for r in rows:
-            d = by_date.setdefault(r["date"], {"date": r["date"], "sla": float("inf"), "cost": 0.0})
+            d = by_date.setdefault(r["date"], {"date": r["date"], "sla": float("inf"), "cost": 0.0, "hours": 0.0})
+            d["hours"] = max(d["hours"], r.get("hours", 24.0))
             if np.isfinite(r["sla"]):
                 d["sla"] = min(d["sla"], r["sla"])
             d["cost"] = round(d["cost"] + r["cost"], 4)
