@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +24,6 @@ from ai_ops.learner.observation import Observation, observe, sla_attainment
 from ai_ops.series_csv import read_series
 from ai_ops.sim.service import DAY, demand, serve
 
-Policy = Literal["learned", "static", "target-tracking"]
 POLICIES: tuple[str, ...] = ("learned", "static", "target-tracking")
 EVALUATE_AFTER_DAYS = 3
 

@@ -16,7 +16,6 @@ the user are never touched, whatever their state (dirty, detached HEAD).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -296,7 +295,3 @@ def propose_change(workspace: Path, paths: list[Path], message: str, config: Git
             warning = f"branch {branch} pushed, but the pull request was not opened: {exc}"
     return CommitResult("pr", True, sha, branch, diff, message, pushed=True, pull_request_url=url,
                         pull_request_file=pr_file, warning=warning)
-
-
-def pr_metadata(path: Path) -> dict[str, str]:
-    return json.loads((path.parent / "pull_request.json").read_text(encoding="utf-8"))
