@@ -1,6 +1,7 @@
 """The `ai-ops` command. It parses arguments, calls one job function, prints the result.
 
-No logic lives here: everything a command does is a function in `ai_ops.jobs`.
+No logic lives here: everything a command does is a function in `ai_ops.jobs`. The jobs log their
+progress through `logging` (set up by `ai_ops.logs`); what a command prints itself is its result.
 """
 
 from __future__ import annotations
@@ -10,16 +11,20 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ai_ops import __version__, jobs
+from ai_ops import __version__
 from ai_ops.config import OpsConfig, load_config
 from ai_ops.errors import ConfigError, OpsError
+from ai_ops.logs import configure as configure_logging
+
+if TYPE_CHECKING:
+    from ai_ops.jobs.demo import DemoResult
 
 console = Console()
 errors = Console(stderr=True)
@@ -67,38 +72,75 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--dry-run", is_flag=True, help="Decide and show, but write no Terraform and make no commit.")
 @click.option("-v", "--verbose", count=True, help="More log output (repeat for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one JSON object per log line (for a daemon whose logs a collector parses).")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, dry_run: bool, verbose: int, quiet: bool) -> None:
+def cli(ctx: click.Context, config_path: Path | None, dry_run: bool, verbose: int, quiet: bool,
+        log_format: str) -> None:
     """Self-tuning ops controller: detect anomalies, learn thresholds, propose them as Terraform in Git."""
     verbosity = -1 if quiet else verbose
-    logging.basicConfig(level=logging.WARNING - 10 * max(verbosity, 0) if verbosity >= 0 else logging.ERROR,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(verbosity, log_format)
     ctx.obj = Options(config_path, dry_run, verbosity)
 
 
 def _prepared(options: Options) -> OpsConfig:
+    from ai_ops.jobs.workspace import prepare_workspace
+
     config = options.load()
     if config.is_simulated:
-        jobs.prepare_workspace(config, fresh=False)
+        prepare_workspace(config, fresh=False)
     return config
 
 
-def _job(name: str, help_text: str, func: Callable[..., Any]) -> None:
-    @cli.command(name=name, help=help_text)
-    @click.pass_obj
-    @handle_errors
-    def command(options: Options) -> None:
-        config = _prepared(options)
-        with jobs.locked(config):
-            func(config, dry_run=options.dry_run, echo=options.echo)
+def _locked_run(options: Options, func: Callable[..., Any]) -> Any:
+    from ai_ops.jobs.workspace import locked
 
-    del command
+    config = _prepared(options)
+    with locked(config):
+        return func(config, dry_run=options.dry_run)
 
 
-_job("cycle", "Run one ops cycle: observe, detect, decide, act (every 6 h).", jobs.run_cycle)
-_job("train", "Retrain the anomaly detectors on recent history (daily, 03:00 UTC).", jobs.run_train)
-_job("report", "Write and send the daily health report (09:00 UTC).", jobs.run_report)
-_job("full-cycle", "train, then cycle, then report (the manual trigger).", jobs.run_full_cycle)
+@cli.command()
+@click.pass_obj
+@handle_errors
+def cycle(options: Options) -> None:
+    """Run one ops cycle: observe, detect, decide, act (every 6 h)."""
+    from ai_ops.jobs.cycle import run_cycle
+
+    _locked_run(options, run_cycle)
+
+
+@cli.command()
+@click.pass_obj
+@handle_errors
+def train(options: Options) -> None:
+    """Retrain the anomaly detectors on recent history (daily, 03:00 UTC)."""
+    from ai_ops.jobs.train import run_train
+
+    _locked_run(options, run_train)
+
+
+@cli.command()
+@click.pass_obj
+@handle_errors
+def report(options: Options) -> None:
+    """Write and send the daily health report (09:00 UTC). With --dry-run: print it, write and send nothing."""
+    from ai_ops.jobs.report import run_report
+    from ai_ops.reporting.render import render_markdown
+
+    result = _locked_run(options, run_report)
+    if options.dry_run and options.verbosity >= 0:
+        click.echo(render_markdown(result.report))
+
+
+@cli.command("full-cycle")
+@click.pass_obj
+@handle_errors
+def full_cycle(options: Options) -> None:
+    """train, then cycle, then report (the manual trigger)."""
+    from ai_ops.jobs.full_cycle import run_full_cycle
+
+    _locked_run(options, run_full_cycle)
 
 
 @cli.command()
@@ -108,7 +150,7 @@ def run(options: Options) -> None:
     """Run as a daemon: the three jobs on their cron schedules (UTC)."""
     from ai_ops.scheduler import run_daemon
 
-    run_daemon(_prepared(options), options.dry_run, options.echo)
+    run_daemon(_prepared(options), options.dry_run)
 
 
 @cli.command()
@@ -120,10 +162,14 @@ def run(options: Options) -> None:
 @handle_errors
 def demo(options: Options, workspace: Path, days: int, seed: int | None) -> None:
     """Run many simulated days end to end in a fresh workspace and show what the controller learned."""
+    from ai_ops.jobs.demo import run_demo
+
+    if options.verbosity < 1:  # a progress bar instead of some 80 job lines; -v shows them
+        logging.getLogger("ai_ops").setLevel(logging.WARNING)
     with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=errors, disable=options.verbosity < 0) as bar:
         task = bar.add_task("demo", total=days * 6)
-        result = jobs.run_demo(workspace, days, seed, progress=lambda done, total: bar.update(task, completed=done))
+        result = run_demo(workspace, days, seed, progress=lambda done, total: bar.update(task, completed=done))
     if options.verbosity >= 0:
         _print_demo(result)
 
@@ -133,7 +179,7 @@ def _short(name: str) -> str:
     return name.replace("autoscaling_", "scale ").replace("_", " ")
 
 
-def _print_demo(result: jobs.DemoResult) -> None:
+def _print_demo(result: DemoResult) -> None:
     table = Table(title=f"ai-ops demo: {len(result.days)} simulated day(s), seed {result.seed}")
     names = [k for k in result.threshold_path[0] if k != "time_iso"] if result.threshold_path else []
     for column in ["day", "SLA %", "cost"] + [_short(n) for n in names]:
@@ -197,9 +243,10 @@ def backtest(options: Options, trace_path: Path | None, simulated_days: int, pol
     import json
 
     from ai_ops.backtest import load_trace, run_backtest, simulated_trace
+    from ai_ops.jobs.demo import DEMO_START
 
     config = options.load()
-    trace = load_trace(trace_path) if trace_path else simulated_trace(config, simulated_days, start=jobs.DEMO_START)
+    trace = load_trace(trace_path) if trace_path else simulated_trace(config, simulated_days, start=DEMO_START)
     result = run_backtest(config, trace, policy, peak_replicas, static_target)
     try:
         output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -235,7 +282,9 @@ def backtest(options: Options, trace_path: Path | None, simulated_days: int, pol
 @handle_errors
 def detect(options: Options, input_path: Path, output_path: Path, detector: str) -> None:
     """Backtest: score a metric export causally (daily retraining), as the cycle would have."""
-    rows = jobs.run_detect(options.load(), input_path, output_path, detector)
+    from ai_ops.jobs.detect import run_detect
+
+    rows = run_detect(options.load(), input_path, output_path, detector)
     options.echo(f"{input_path}: {rows} rows scored by {detector} -> {output_path}")
 
 

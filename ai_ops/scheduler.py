@@ -27,12 +27,14 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
-from ai_ops import jobs
+from ai_ops.jobs.cycle import run_cycle
+from ai_ops.jobs.report import run_report
+from ai_ops.jobs.train import run_train
 from ai_ops.config import OpsConfig
 from ai_ops.errors import LockedError, OpsError
 from ai_ops.state import workspace_lock
 
-JOBS: dict[str, Callable[..., object]] = {"cycle": jobs.run_cycle, "train": jobs.run_train, "report": jobs.run_report}
+JOBS: dict[str, Callable[..., object]] = {"cycle": run_cycle, "train": run_train, "report": run_report}
 log = logging.getLogger(__name__)
 
 
@@ -50,7 +52,7 @@ def next_run_times(config: OpsConfig, after: datetime) -> dict[str, datetime]:
     return out
 
 
-def make_job(name: str, config: OpsConfig, dry_run: bool, echo: jobs.Echo) -> Callable[[], str]:
+def make_job(name: str, config: OpsConfig, dry_run: bool) -> Callable[[], str]:
     """The callable the scheduler runs: the job function under the shared lock; never raises.
 
     Returns "ok", "locked" (skipped: a manual run held the lock too long), "failed" (a
@@ -62,16 +64,15 @@ def make_job(name: str, config: OpsConfig, dry_run: bool, echo: jobs.Echo) -> Ca
     def run() -> str:
         try:
             with workspace_lock(config.path("."), timeout=config.schedule.lock_wait_seconds):
-                func(config, dry_run=dry_run, echo=echo)
+                func(config, dry_run=dry_run)
         except LockedError as exc:
-            echo(f"{name} skipped: {exc}")
+            log.warning("%s skipped: %s", name, exc)
             return "locked"
         except OpsError as exc:
-            echo(f"{name} failed: {exc}")
+            log.error("%s failed: %s", name, exc)
             return "failed"
         except Exception:  # a bug in one run must not stop the daemon
-            log.exception("%s crashed", name)
-            echo(f"{name} crashed; see the log above. The daemon keeps running.")
+            log.exception("%s crashed; the daemon keeps running", name)
             return "crashed"
         return "ok"
 
@@ -79,11 +80,10 @@ def make_job(name: str, config: OpsConfig, dry_run: bool, echo: jobs.Echo) -> Ca
     return run
 
 
-def build_scheduler(config: OpsConfig, dry_run: bool, echo: jobs.Echo,
-                    scheduler: BaseScheduler | None = None) -> BaseScheduler:
+def build_scheduler(config: OpsConfig, dry_run: bool, scheduler: BaseScheduler | None = None) -> BaseScheduler:
     scheduler = scheduler or BlockingScheduler(timezone=timezone.utc)
     for name in JOBS:
-        scheduler.add_job(make_job(name, config, dry_run, echo), trigger(getattr(config.schedule, name)),
+        scheduler.add_job(make_job(name, config, dry_run), trigger(getattr(config.schedule, name)),
                           id=name, name=name, coalesce=True, max_instances=1,
                           misfire_grace_time=config.schedule.misfire_grace_seconds, replace_existing=True)
 
@@ -91,28 +91,28 @@ def build_scheduler(config: OpsConfig, dry_run: bool, echo: jobs.Echo,
         job = scheduler.get_job(event.job_id)
         upcoming = f"; next {job.next_run_time:%Y-%m-%d %H:%M} UTC" if job and job.next_run_time else ""
         if event.code == EVENT_JOB_MISSED:
-            echo(f"{event.job_id} missed its {event.scheduled_run_time:%Y-%m-%d %H:%M} UTC run "
-                 f"(more than {config.schedule.misfire_grace_seconds} s late){upcoming}")
+            log.warning("%s missed its %s UTC run (more than %s s late)%s", event.job_id,
+                        f"{event.scheduled_run_time:%Y-%m-%d %H:%M}", config.schedule.misfire_grace_seconds, upcoming)
         else:
-            echo(f"{event.job_id} done{upcoming}")
+            log.info("%s done%s", event.job_id, upcoming)
 
     scheduler.add_listener(after_run, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     return scheduler
 
 
-def run_daemon(config: OpsConfig, dry_run: bool, echo: jobs.Echo) -> None:
+def run_daemon(config: OpsConfig, dry_run: bool) -> None:
     """Block until SIGTERM/SIGINT; a job that is running then finishes before the process exits."""
-    scheduler = build_scheduler(config, dry_run, echo)
+    scheduler = build_scheduler(config, dry_run)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        echo(f"received {signal.Signals(signum).name}; stopping (a running job finishes first)")
+        log.info("received %s; stopping (a running job finishes first)", signal.Signals(signum).name)
         if scheduler.running:
             scheduler.shutdown(wait=True)
 
     def started(_event: SchedulerEvent) -> None:
         # Logged once the scheduler runs, so a signal after this line always finds it running.
         now = datetime.now(timezone.utc)
-        echo("ai-ops daemon started (UTC); next runs: " + ", ".join(
+        log.info("ai-ops daemon started (UTC); next runs: " + ", ".join(
             f"{name} '{getattr(config.schedule, name)}' at {when:%Y-%m-%d %H:%M}"
             for name, when in next_run_times(config, now).items()))
 
@@ -123,4 +123,4 @@ def run_daemon(config: OpsConfig, dry_run: bool, echo: jobs.Echo) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    echo("ai-ops daemon stopped")
+    log.info("ai-ops daemon stopped")

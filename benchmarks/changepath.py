@@ -18,7 +18,7 @@ from pathlib import Path
 from ai_ops.actuators.git import commit_owned, propose_change
 from ai_ops.actuators.terraform import check_terraform, write_tfvars
 from ai_ops.config import GitConfig, load_config
-from ai_ops.jobs import prepare_workspace
+from ai_ops.jobs.workspace import prepare_workspace
 
 REPEATS = 20
 

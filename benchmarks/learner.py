@@ -19,7 +19,7 @@ from typing import Any
 
 from ai_ops.backtest import load_trace, run_backtest, simulated_trace
 from ai_ops.config import OpsConfig, load_config
-from ai_ops.jobs import DEMO_START
+from ai_ops.jobs.demo import DEMO_START
 
 ROOT = Path(__file__).resolve().parents[1]
 ELB = ROOT.parent / "shared" / "datasets" / "nab-dev" / "realAWSCloudwatch" / "elb_request_count_8c0756.csv"

@@ -15,15 +15,11 @@ import time
 from pathlib import Path
 
 from ai_ops.config import Secrets
-from ai_ops.jobs import (
-    DEMO_START,
-    build_report,
-    demo_config,
-    prepare_workspace,
-    run_cycle,
-    run_report,
-    run_train,
-)
+from ai_ops.jobs.cycle import run_cycle
+from ai_ops.jobs.demo import DEMO_START, demo_config
+from ai_ops.jobs.report import build_report, run_report
+from ai_ops.jobs.train import run_train
+from ai_ops.jobs.workspace import prepare_workspace
 
 DAY = 86_400
 REPEATS = 5

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def sim_config(tmp_path: Path) -> OpsConfig:
     """The embedded default, in a fresh workspace of its own."""
-    from ai_ops.jobs import prepare_workspace
+    from ai_ops.jobs.workspace import prepare_workspace
 
     config = load_config(None).with_workspace(tmp_path / "ws")
     prepare_workspace(config, fresh=True)

@@ -12,7 +12,10 @@ import pytest
 from ai_ops.actuators.git import branch_name, check_ready, commit_owned, propose_change
 from ai_ops.config import GitConfig, OpsConfig
 from ai_ops.errors import ActuatorError
-from ai_ops.jobs import DEMO_START, run_cycle, run_full_cycle, run_train
+from ai_ops.jobs.cycle import run_cycle
+from ai_ops.jobs.demo import DEMO_START
+from ai_ops.jobs.full_cycle import run_full_cycle
+from ai_ops.jobs.train import run_train
 from ai_ops.state import read_jsonl
 
 NOW = DEMO_START + 7 * 86_400

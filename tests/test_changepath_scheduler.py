@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from ai_ops import jobs
+from ai_ops.jobs import cycle, report, train
 from ai_ops.config import OpsConfig
 from ai_ops.scheduler import JOBS, build_scheduler, make_job, next_run_times
 from ai_ops.state import read_jsonl, workspace_lock
@@ -20,11 +20,11 @@ UTC = timezone.utc
 
 
 def test_the_daemon_runs_the_same_job_functions_as_the_cli() -> None:
-    assert JOBS == {"cycle": jobs.run_cycle, "train": jobs.run_train, "report": jobs.run_report}
+    assert JOBS == {"cycle": cycle.run_cycle, "train": train.run_train, "report": report.run_report}
 
 
 def test_jobs_are_registered_with_coalesce_one_instance_and_misfire_grace(sim_config: OpsConfig) -> None:
-    scheduler = build_scheduler(sim_config, False, lambda _: None, BackgroundScheduler(timezone=UTC))
+    scheduler = build_scheduler(sim_config, False, BackgroundScheduler(timezone=UTC))
     registered = {job.id: job for job in scheduler.get_jobs()}
     assert set(registered) == {"cycle", "train", "report"}
     for job in registered.values():
@@ -47,7 +47,7 @@ def test_default_trigger_times(sim_config: OpsConfig, after: datetime, expected:
 
 def test_a_day_of_cycle_triggers_fires_four_times(sim_config: OpsConfig) -> None:
     fires, when = [], datetime(2026, 1, 5, tzinfo=UTC)
-    trigger = build_scheduler(sim_config, False, lambda _: None, BackgroundScheduler(timezone=UTC)) \
+    trigger = build_scheduler(sim_config, False, BackgroundScheduler(timezone=UTC)) \
         .get_job("cycle").trigger
     previous = None
     while True:
@@ -59,24 +59,24 @@ def test_a_day_of_cycle_triggers_fires_four_times(sim_config: OpsConfig) -> None
     assert fires == [0, 6, 12, 18]
 
 
-def test_a_job_waits_for_then_skips_a_manual_run_holding_the_lock(sim_config: OpsConfig) -> None:
+def test_a_job_waits_for_then_skips_a_manual_run_holding_the_lock(
+        sim_config: OpsConfig, caplog: pytest.LogCaptureFixture) -> None:
     config = sim_config.model_copy(update={"schedule": sim_config.schedule.model_copy(
         update={"lock_wait_seconds": 0})})
-    lines: list[str] = []
-    job = make_job("cycle", config, False, lines.append)
+    job = make_job("cycle", config, False)
     with workspace_lock(config.path(".")):  # what `ai-ops cycle` holds while it runs
         assert job() == "locked"
-    assert "cycle skipped: another ai-ops run holds" in lines[0]
+    assert "cycle skipped: another ai-ops run holds" in caplog.text
     assert read_jsonl(config.models_path / "decisions.jsonl") == []
 
 
-def test_a_job_runs_under_the_lock_and_failures_do_not_escape(sim_config: OpsConfig) -> None:
-    lines: list[str] = []
-    assert make_job("cycle", sim_config, False, lines.append)() == "ok"
+def test_a_job_runs_under_the_lock_and_failures_do_not_escape(
+        sim_config: OpsConfig, caplog: pytest.LogCaptureFixture) -> None:
+    assert make_job("cycle", sim_config, False)() == "ok"
     assert len(read_jsonl(sim_config.models_path / "decisions.jsonl")) == 1
     (sim_config.models_path / "learner_state.json").write_text("{not json")
-    assert make_job("cycle", sim_config, False, lines.append)() == "failed"
-    assert any("cycle failed:" in line and "learner_state.json" in line for line in lines)
+    assert make_job("cycle", sim_config, False)() == "failed"
+    assert any("cycle failed:" in m and "learner_state.json" in m for m in caplog.messages)
 
 
 def test_sigterm_stops_the_daemon_cleanly(tmp_path: Path) -> None:

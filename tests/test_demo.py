@@ -7,7 +7,7 @@ from pathlib import Path
 
 import git
 
-from ai_ops.jobs import run_demo
+from ai_ops.jobs.demo import run_demo
 
 
 def test_demo_runs_the_loop_and_is_deterministic(tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def test_bad_worker_counts_are_refused() -> None:
 
 
 def test_train_job_in_two_processes_writes_the_same_models(sim_config: OpsConfig, tmp_path: Path) -> None:
-    from ai_ops import jobs
+    from ai_ops.jobs import train as jobs
 
     now = 1_700_000_000.0
     alone = jobs.run_train(sim_config, now, dry_run=True)

@@ -124,31 +124,30 @@ def test_false_alarm_rate_is_low_on_any_kind_of_normal_series(noise: str) -> Non
 
 
 def test_train_job_logs_loss_and_warm_starts_the_next_day(sim_config: OpsConfig) -> None:
-    from ai_ops import jobs
+    from ai_ops.jobs import train
 
     now = 1_700_000_000.0
-    first = jobs.run_train(sim_config, now)
+    first = train.run_train(sim_config, now)
     assert first.entries and all(e["trained"] and e["loss"] is not None and e["converged"] is not None
                                  for e in first.entries)
-    second = jobs.run_train(sim_config, now + DAY)
+    second = train.run_train(sim_config, now + DAY)
     assert all(e["message"].startswith("loss_change=") for e in second.entries)
     log = json.loads((sim_config.models_path / "training_log.json").read_text())
     assert len(log["runs"]) == 2 and {"samples", "loss", "converged", "seconds"} <= set(log["runs"][-1]["series"][0])
 
 
-def test_tampered_model_is_refused_and_retrained(sim_config: OpsConfig) -> None:
-    from ai_ops import jobs
+def test_tampered_model_is_refused_and_retrained(sim_config: OpsConfig, caplog: pytest.LogCaptureFixture) -> None:
+    from ai_ops.jobs import observing, train, workspace
 
     now = 1_700_000_000.0
-    jobs.run_train(sim_config, now)
-    paths = jobs.Paths(sim_config.models_path)
+    train.run_train(sim_config, now)
+    paths = workspace.Paths(sim_config.models_path)
     service = sim_config.services[0].name
     model_file = next((sim_config.models_path / "detectors" / service).glob("*.json"))
     data = json.loads(model_file.read_text())
     data["payload"]["burst"]["hold"] = 1  # edited by hand: the checksum no longer matches
     model_file.write_text(json.dumps(data))
-    said: list[str] = []
-    detector = jobs._ensemble(sim_config, paths, service, model_file.stem, said.append)
-    assert any("checksum mismatch" in line for line in said)
+    detector = observing.load_ensemble(sim_config, paths, service, model_file.stem)
+    assert "checksum mismatch" in caplog.text
     assert detector.burst_.hold == AnomalyConfig().effective_burst_hold  # fresh, not the tampered state
     assert build_detector("ensemble", AnomalyConfig()).get_state().keys() == detector.get_state().keys()

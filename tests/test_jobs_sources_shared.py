@@ -11,7 +11,7 @@ import pytest
 
 from ai_ops.config import OpsConfig, Secrets
 from ai_ops.errors import SourceError
-from ai_ops.jobs import run_cycle
+from ai_ops.jobs.cycle import run_cycle
 from ai_ops.state import read_jsonl
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ai_ops.jobs import run_demo
+from ai_ops.jobs.demo import run_demo
 
 
 def test_demo_learner_leaves_the_unsafe_default_and_converges(tmp_path: Path) -> None:

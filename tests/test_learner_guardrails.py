@@ -209,7 +209,8 @@ def test_reward_parts_and_cost_variance() -> None:
 
 
 def test_no_write_and_no_commit_when_nothing_changes(sim_config: OpsConfig) -> None:
-    from ai_ops.jobs import DEMO_START, run_cycle
+    from ai_ops.jobs.cycle import run_cycle
+    from ai_ops.jobs.demo import DEMO_START
 
     pinned = {k: v.model_copy(update={"pin": True}) for k, v in sim_config.thresholds.items()}
     config = sim_config.model_copy(update={"thresholds": pinned})

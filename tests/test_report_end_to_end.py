@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -13,7 +14,10 @@ import pytest
 from pydantic import SecretStr
 
 from ai_ops.config import OpsConfig, Secrets
-from ai_ops.jobs import DEMO_START, run_cycle, run_report, run_train
+from ai_ops.jobs.cycle import run_cycle
+from ai_ops.jobs.demo import DEMO_START
+from ai_ops.jobs.report import run_report
+from ai_ops.jobs.train import run_train
 from ai_ops.reporting.render import CHARTS, SECTIONS
 from tests.report_fakes import fake_server
 
@@ -31,9 +35,11 @@ def workspace(sim_config: OpsConfig) -> OpsConfig:
     return sim_config
 
 
-def test_report_writes_json_md_html_and_charts_and_skips_missing_channels(workspace: OpsConfig) -> None:
-    lines: list[str] = []
-    result = run_report(workspace, NOW, secrets=Secrets(), echo=lines.append)
+def test_report_writes_json_md_html_and_charts_and_skips_missing_channels(
+        workspace: OpsConfig, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="ai_ops"):
+        result = run_report(workspace, NOW, secrets=Secrets())
+    lines = caplog.messages
     folder = result.folder
     assert folder is not None and folder.name == "2026-01-13"
     report = json.loads((folder / "report.json").read_text())
@@ -111,8 +117,9 @@ def test_cli_report_without_credentials(tmp_path: Path) -> None:
     assert {p.name for p in folders[0].iterdir()} >= {"report.json", "report.md", "report.html", "charts"}
 
 
-def test_dry_run_prints_the_report_and_writes_nothing(workspace: OpsConfig) -> None:
-    lines: list[str] = []
-    result = run_report(workspace, NOW, dry_run=True, secrets=Secrets(), echo=lines.append)
+def test_dry_run_shows_the_report_and_writes_nothing(workspace: OpsConfig) -> None:
+    from ai_ops.reporting.render import render_markdown
+
+    result = run_report(workspace, NOW, dry_run=True, secrets=Secrets())
     assert result.folder is None and not (workspace.reports_path / "2026-01-13").exists()
-    assert any(line.startswith("# ai-ops daily health report: 2026-01-13") for line in lines)
+    assert render_markdown(result.report).startswith("# ai-ops daily health report: 2026-01-13")

@@ -286,7 +286,7 @@ def test_connection_refused_fails_after_retries_and_opens_the_breaker(prom: Prom
 
 
 def _workspace(tmp_path: Path, url: str, queries: QueriesConfig = QUERIES) -> tuple[Path, dict[str, str]]:
-    from ai_ops.jobs import prepare_workspace
+    from ai_ops.jobs.workspace import prepare_workspace
 
     data = {
         "services": [{"name": "checkout", "source": "prometheus", "queries": queries.model_dump()}],

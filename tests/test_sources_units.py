@@ -175,7 +175,8 @@ def test_sources_config_is_validated() -> None:
 
 def test_cycle_with_unreachable_prometheus_records_why_and_changes_nothing(tmp_path: Path) -> None:
     """In process and without the binaries: the cycle's contract on a dead server."""
-    from ai_ops.jobs import prepare_workspace, run_cycle
+    from ai_ops.jobs.cycle import run_cycle
+    from ai_ops.jobs.workspace import prepare_workspace
 
     config = load_config(None).with_workspace(tmp_path / "ws")
     prepare_workspace(config, fresh=True)

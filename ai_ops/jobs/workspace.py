@@ -1,0 +1,110 @@
+"""What every job shares: the workspace's files, its lock, and the workspace a simulated run creates."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ai_ops.config import OpsConfig, embedded_default_yaml
+from ai_ops.errors import WorkspaceError
+from ai_ops.state import workspace_lock
+
+DAY = 86_400
+SCALING = "autoscaling_cpu_target"
+DEMO_MARKER = ".ai-ops-demo"
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Paths:
+    models: Path
+
+    @property
+    def ledger(self) -> Path:
+        return self.models / "decisions.jsonl"
+
+    @property
+    def anomalies(self) -> Path:
+        return self.models / "anomalies.jsonl"
+
+    @property
+    def learner_state(self) -> Path:
+        return self.models / "learner_state.json"
+
+    @property
+    def training_log(self) -> Path:
+        return self.models / "training_log.json"
+
+    @property
+    def llm_state(self) -> Path:
+        return self.models / "llm_state.json"
+
+    def detector(self, service: str, metric: str) -> Path:
+        return self.models / "detectors" / service / f"{metric}.json"
+
+
+def paths_for(config: OpsConfig) -> Paths:
+    return Paths(config.models_path)
+
+
+def json_safe(value: Any) -> Any:
+    """NaN/inf (no data: unknown SLA, infinite staleness) as null, so the strict JSON ledger accepts them."""
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def prepare_workspace(config: OpsConfig, *, fresh: bool) -> None:
+    """A self-contained workspace: Git repo, terraform/variables.tf, config copy.
+
+    With `fresh`, the folder must be empty or a previous demo (then it is replaced).
+    """
+    from ai_ops.actuators.git import init_repo
+    from ai_ops.actuators.terraform import render_variables_tf
+
+    root = config.path(".")
+    if fresh and root.exists():
+        if not root.is_dir():
+            raise WorkspaceError(f"{root} exists and is not a folder; choose another --workspace")
+        if any(root.iterdir()):
+            if not (root / DEMO_MARKER).exists():
+                raise WorkspaceError(
+                    f"{root} is not empty and is not a previous ai-ops demo; choose another --workspace or empty it"
+                )
+            shutil.rmtree(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / ".write-probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise WorkspaceError(f"cannot write to workspace {root}: {exc.strerror or exc}; choose a writable --workspace") from None
+    if (root / ".git").exists():
+        return
+    (root / DEMO_MARKER).write_text("created by `ai-ops demo`; safe to delete\n")
+    (root / ".gitignore").write_text(".ai-ops.lock\n")
+    terraform = config.path(config.outputs.terraform_dir)
+    terraform.mkdir(parents=True, exist_ok=True)
+    (terraform / "variables.tf").write_text(render_variables_tf(config.thresholds))
+    (root / "config").mkdir(exist_ok=True)
+    (root / "config" / "ops_config.yaml").write_text(embedded_default_yaml())
+    repo = init_repo(root, config.outputs.git)
+    repo.git.add("--all")
+    repo.git.commit("-m", "Initial workspace: Terraform variables and ai-ops config")
+
+
+def locked(config: OpsConfig) -> Any:
+    """The one lock of a workspace: the CLI, the daemon and the demo all take it."""
+    return workspace_lock(config.path("."))
