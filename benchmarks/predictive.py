@@ -21,10 +21,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ai_ops.config import load_config  # noqa: E402
-from ai_ops.learner.forecast import rolling_errors  # noqa: E402
-from ai_ops.series_csv import read_series  # noqa: E402
-from ai_ops.sim.service import demand, incidents_between  # noqa: E402
+from ai_ops.config import load_config
+from ai_ops.learner.forecast import rolling_errors
+from ai_ops.series_csv import read_series
+from ai_ops.sim.service import demand, incidents_between
 
 NAB = ROOT.parent / "shared" / "datasets" / "nab-dev" / "realAWSCloudwatch"
 REAL_DAILY = ["grok_asg_anomaly.csv", "rds_cpu_utilization_cc0c53.csv", "ec2_cpu_utilization_53ea38.csv"]
