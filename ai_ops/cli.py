@@ -20,6 +20,7 @@ from rich.table import Table
 
 from ai_ops import __version__
 from ai_ops.config import OpsConfig, load_config
+from ai_ops.detectors.registry import DETECTOR_NAMES
 from ai_ops.errors import ConfigError, OpsError
 from ai_ops.logs import configure as configure_logging
 
@@ -276,7 +277,7 @@ def backtest(options: Options, trace_path: Path | None, simulated_days: int, pol
               help="CSV with a 'timestamp,value' header (epoch seconds or ISO 8601; empty value = gap).")
 @click.option("--output", "output_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="CSV to write: 'timestamp,anomaly_score', one row per input row.")
-@click.option("--detector", type=click.Choice(["ensemble", "zscore", "ewma", "window_shift", "gmm", "forecast"]), default="ensemble",
+@click.option("--detector", type=click.Choice(DETECTOR_NAMES), default="ensemble",
               show_default=True, help="Which detector scores the series.")
 @click.pass_obj
 @handle_errors
