@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ai_ops.config.promql_template import check_template
 from ai_ops.errors import ConfigError
 
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?]+$")
@@ -66,6 +67,12 @@ class QueriesConfig(Strict):
     error_rate: str = Field(description="Share of requests that failed, percent (0-100).")
     replicas: str = Field(description="Number of running replicas.")
     cost_per_hour: str = Field(description="Cost of the service per hour.")
+
+    @field_validator("*")
+    @classmethod
+    def _placeholders_can_be_escaped(cls, value: str) -> str:
+        check_template(value)
+        return value
 
 
 class ServiceConfig(Strict):
