@@ -84,8 +84,7 @@ def test_a_naive_backtick_substitution_is_an_injection_promtool_accepts(tmp_path
 
 
 def test_a_placeholder_in_a_backtick_string_is_a_config_error_at_load() -> None:
-    queries = {m: "up" for m in ("request_rate", "cpu_utilization", "latency_p95_ms", "error_rate", "replicas",
-                                  "cost_per_hour")}
+    queries = dict.fromkeys(("request_rate", "cpu_utilization", "latency_p95_ms", "error_rate", "replicas", "cost_per_hour"), "up")
     queries["replicas"] = "kube_replicas{deployment=`{service}`}"
     text = yaml.safe_dump({"services": [{"name": "web", "source": "prometheus", "queries": queries}]})
     with pytest.raises(ConfigError, match=r"services\.0\.queries\.replicas: placeholder \{service\} is inside a back"):
