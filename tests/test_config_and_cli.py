@@ -68,6 +68,22 @@ def test_cli_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 
 
+@pytest.mark.parametrize(
+    ("key", "expression"),
+    [("cycle", "99 * * * *"), ("train", "0 25 * * *"), ("report", "0 9 31 2-1 *"), ("cycle", "0 3 * * mon-xyz")],
+)
+@pytest.mark.parametrize("command", [("config", "check"), ("run",)])
+def test_cli_an_impossible_schedule_exits_2_naming_the_key(tmp_path: Path, key: str, expression: str,
+                                                           command: tuple[str, ...]) -> None:
+    """Checked by APScheduler's own crontab parser: `config check` and `run` agree, no traceback."""
+    bad = tmp_path / "ops.yaml"
+    bad.write_text(f"schedule:\n  {key}: '{expression}'\n")
+    result = run_cli("--config", str(bad), *command, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"schedule.{key}: '{expression}' is not a valid" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_cli_config_check_passes_on_example() -> None:
     result = run_cli("--config", str(ROOT / "config" / "ops_config.yaml"), "config", "check")
     assert result.returncode == 0, result.stderr

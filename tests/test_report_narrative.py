@@ -131,3 +131,13 @@ def test_no_key_disabled_and_budget_exhausted_use_the_template(tmp_path: Path) -
     assert "daily token budget" in n.reason
     again = write_narrative(REPORT, RECS, ALLOWED, config(), Secrets(), tmp_path / "x.json", NOW, "USD")
     assert again.summary == n.summary  # the template is deterministic
+
+
+def test_a_dry_run_calls_the_llm_but_writes_no_budget_state(tmp_path: Path) -> None:
+    """docs/daemon.md: with --dry-run nothing is written, the LLM's token budget file included."""
+    with fake_server() as (url, state):
+        state.llm_answer = answer()
+        n = write_narrative(REPORT, RECS, ALLOWED, config(), secrets(url), tmp_path / "llm.json", NOW, "USD",
+                            save_state=False)
+    assert n.written_by == "llm"
+    assert not (tmp_path / "llm.json").exists()

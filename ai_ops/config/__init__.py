@@ -1,13 +1,12 @@
 """Typed configuration: one `OpsConfig` object, built once and passed down.
 
-Every field's `description` is both its validation message and its help text
-(`ai-ops config show` prints them). Secrets never live here: they come from the
+Every field's `description` documents it next to its bounds (config/ops_config.yaml and
+docs/guide.md are the user-facing reference; `ai-ops config check` validates). Secrets never live here: they come from the
 environment through `Secrets` (pydantic-settings) and are never written anywhere.
 """
 
 from __future__ import annotations
 
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,8 +25,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ai_ops.config.promql_template import check_template
 from ai_ops.errors import ConfigError
-
-_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?]+$")
 
 
 class Strict(BaseModel):
@@ -266,9 +263,15 @@ class ScheduleConfig(Strict):
     @field_validator("cycle", "train", "report")
     @classmethod
     def _cron(cls, value: str) -> str:
-        fields = value.split()
-        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
-            raise ValueError(f"'{value}' is not a 5-field cron expression like '0 */6 * * *'")
+        """Checked by the parser the daemon uses (APScheduler's), so `config check` and `run` agree."""
+        from datetime import UTC
+
+        from apscheduler.triggers.cron import CronTrigger
+
+        try:
+            CronTrigger.from_crontab(value, timezone=UTC)
+        except Exception as exc:  # noqa: BLE001 - any parser complaint is the user's input being wrong
+            raise ValueError(f"'{value}' is not a valid 5-field cron expression like '0 */6 * * *' ({exc})") from None
         return value
 
 
@@ -491,6 +494,9 @@ def parse_config(text: str, source: str = "<config>") -> OpsConfig:
         return OpsConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, source)) from None
+    except (ValueError, TypeError, ArithmeticError) as exc:  # a validator that raised something unexpected
+        raise ConfigError(f"invalid configuration in {source}: {exc}\nFix it, then run `ai-ops config check` "
+                          "again.") from None
 
 
 def load_config(path: Path | None) -> OpsConfig:

@@ -77,7 +77,7 @@ def run_report(config: OpsConfig, now: float | None = None, dry_run: bool = Fals
     report["recommendations"] = recommendations
     state_path = paths_for(config).llm_state
     narrative = write_narrative(report, recommendations, evidence_values(report), config.llm, secrets,
-                                state_path, now, config.cost.currency)
+                                state_path, now, config.cost.currency, save_state=not dry_run)
     report["narrative"] = narrative.to_dict()
     report["charts"] = []
     log.info("%s report narrative: %s (%s)", iso(now), narrative.written_by, narrative.reason)

@@ -158,8 +158,12 @@ def check_grounding(output: NarrativeOutput, allowed: dict[str, Any]) -> None:
 
 
 def write_narrative(report: dict[str, Any], recommendations: list[dict[str, Any]], allowed: dict[str, Any],
-                    config: LLMConfig, secrets: Secrets, state_path: Path, now: float, currency: str) -> Narrative:
-    """The LLM's narrative if everything allows and works, else the template's; never raises for LLM trouble."""
+                    config: LLMConfig, secrets: Secrets, state_path: Path, now: float, currency: str,
+                    save_state: bool = True) -> Narrative:
+    """The LLM's narrative if everything allows and works, else the template's; never raises for LLM trouble.
+
+    `save_state=False` (a dry run) reads the budget and circuit-breaker state but writes nothing.
+    """
     if not config.enabled:
         return template_narrative(report, recommendations, "LLM disabled in config (llm.enabled: false)", currency)
     if secrets.ANTHROPIC_API_KEY is None or not secrets.ANTHROPIC_API_KEY.get_secret_value():
@@ -184,7 +188,8 @@ def write_narrative(report: dict[str, Any], recommendations: list[dict[str, Any]
         if state["consecutive_failures"] >= config.circuit_breaker_failures:
             state["open_until"] = now + config.circuit_breaker_cooldown_hours * 3600
         state["tokens_used"] += record["input_tokens"] + record["output_tokens"]
-        atomic_write_json(state_path, state)
+        if save_state:
+            atomic_write_json(state_path, state)
         message = redact(f"{type(exc).__name__}: {exc}", secrets.secret_values())[:300]
         narrative = template_narrative(report, recommendations, f"LLM call failed ({message})", currency)
         narrative.llm = record if record["input_tokens"] else None
@@ -193,7 +198,8 @@ def write_narrative(report: dict[str, Any], recommendations: list[dict[str, Any]
     state["consecutive_failures"] = 0
     state["open_until"] = 0.0
     state["tokens_used"] += record["input_tokens"] + record["output_tokens"]
-    atomic_write_json(state_path, state)
+    if save_state:
+        atomic_write_json(state_path, state)
     return Narrative("llm", f"written by {config.model}", output.summary,
                      [r.model_dump() for r in output.recommendations], record, len(system) + len(user))
 
