@@ -234,12 +234,13 @@ def config_check(options: Options) -> None:
               help="The static policy's CPU target (default: the threshold's initial value).")
 @click.option("--peak-replicas", type=float, default=40.0, show_default=True,
               help="The trace is rescaled so its peak needs this many replicas at 100% CPU.")
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=Path("backtest.json"),
-              show_default=True, help="Where to write the full JSON result.")
+@click.option("--output-dir", "output_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("backtest-results"), show_default=True,
+              help="Folder for the full JSON result, <trace>-<policy>.json (the default is ignored by Git).")
 @click.pass_obj
 @handle_errors
 def backtest(options: Options, trace_path: Path | None, simulated_days: int, policy: str,
-             static_target: float | None, peak_replicas: float, output: Path) -> None:
+             static_target: float | None, peak_replicas: float, output_dir: Path) -> None:
     """Replay a demand trace through the simulated service under a scaling policy (see docs/learner.md)."""
     import json
 
@@ -249,10 +250,12 @@ def backtest(options: Options, trace_path: Path | None, simulated_days: int, pol
     config = options.load()
     trace = load_trace(trace_path) if trace_path else simulated_trace(config, simulated_days, start=DEMO_START)
     result = run_backtest(config, trace, policy, peak_replicas, static_target)
+    output = output_dir / f"{Path(str(result['trace'])).stem}-{policy}.json"
     try:
+        output_dir.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot write --output {output}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot write --output-dir {output_dir}: {exc.strerror or exc}") from None
     best = result["best_fixed_in_hindsight"]
     options.echo(f"{result['trace']}: policy {policy}, {result['settings']['days']:g} days")
     options.echo(f"  SLA {result['sla_overall']:.4f}% overall, {result['sla_after_day3']}% after day 3 "

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from ai_ops.config import LLMConfig, Secrets
-from ai_ops.reporting.narrative import build_prompt, redact, write_narrative
+from ai_ops.config import LLMConfig, Secrets, redact
+from ai_ops.reporting.narrative import build_prompt, write_narrative
 from tests.report_fakes import fake_server
 
 KEY = "sk-ant-test-0123456789abcdef"
@@ -141,3 +141,14 @@ def test_a_dry_run_calls_the_llm_but_writes_no_budget_state(tmp_path: Path) -> N
                             save_state=False)
     assert n.written_by == "llm"
     assert not (tmp_path / "llm.json").exists()
+
+
+def test_channel_errors_go_through_the_same_redaction_as_the_prompt() -> None:
+    """One redaction (ai_ops.config.redact): Slack/Notion error lines also lose credentialed URLs and tokens."""
+    from ai_ops.notifiers import scrub
+
+    line = scrub("HTTPError: https://admin:hunter2@hooks.example/x?token=abc xoxb-1234-5678-abcdef " + KEY,
+                 secrets(None))
+    for leaked in ("hunter2", "token=abc", "xoxb-1234", KEY):
+        assert leaked not in line
+    assert "hooks.example" in line

@@ -19,25 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ai_ops.config import LLMConfig, Secrets
+from ai_ops.config import LLMConfig, Secrets, redact
 from ai_ops.state import atomic_write_json, read_json
-
-REDACTED = "[REDACTED]"
-_CREDENTIAL_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/@:\"']+:[^\s/@\"']+@")
-_SECRET_QUERY = re.compile(r"(?i)([?&](?:token|key|api_key|apikey|access_token|secret|password|sig|signature)=)[^&\s\"']+")
-_KNOWN_TOKENS = re.compile(
-    r"(xox[abposr]-[A-Za-z0-9-]+|sk-ant-[A-Za-z0-9_-]+|secret_[A-Za-z0-9]{20,}|ntn_[A-Za-z0-9]{20,}"
-    r"|gh[pousr]_[A-Za-z0-9]{20,}|https://hooks\.slack\.com/[^\s\"']+)"
-)
-
-
-def redact(text: str, secret_values: list[str]) -> str:
-    """Remove every known secret value, credentials in URLs, secret query parameters and token shapes."""
-    for value in sorted((v for v in secret_values if v), key=len, reverse=True):
-        text = text.replace(value, REDACTED)
-    text = _CREDENTIAL_URL.sub(lambda m: m.group(1) + REDACTED + "@", text)
-    text = _SECRET_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
-    return _KNOWN_TOKENS.sub(REDACTED, text)
 
 
 class NarrativeRecommendation(BaseModel):
@@ -66,7 +49,6 @@ class Narrative:
     summary: str
     recommendations: list[dict[str, Any]]
     llm: dict[str, Any] | None = None
-    prompt_chars: int = 0
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -193,7 +175,6 @@ def write_narrative(report: dict[str, Any], recommendations: list[dict[str, Any]
         message = redact(f"{type(exc).__name__}: {exc}", secrets.secret_values())[:300]
         narrative = template_narrative(report, recommendations, f"LLM call failed ({message})", currency)
         narrative.llm = record if record["input_tokens"] else None
-        narrative.prompt_chars = len(system) + len(user)
         return narrative
     state["consecutive_failures"] = 0
     state["open_until"] = 0.0
@@ -201,7 +182,7 @@ def write_narrative(report: dict[str, Any], recommendations: list[dict[str, Any]
     if save_state:
         atomic_write_json(state_path, state)
     return Narrative("llm", f"written by {config.model}", output.summary,
-                     [r.model_dump() for r in output.recommendations], record, len(system) + len(user))
+                     [r.model_dump() for r in output.recommendations], record)
 
 
 def _call(config: LLMConfig, secrets: Secrets, system: str, user: str, record: dict[str, Any]) -> NarrativeOutput:

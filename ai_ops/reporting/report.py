@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,10 +32,6 @@ MAIN_METRIC = "latency_p95_ms"
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _num(v: float, digits: int = 4) -> float | None:
-    return round(float(v), digits) if np.isfinite(v) else None
 
 
 def daily_series(metrics: ServiceMetrics, latency_objective_ms: float) -> list[dict[str, Any]]:
@@ -184,6 +179,3 @@ def week_metrics_for_charts(metrics: ServiceMetrics, now: float) -> dict[str, An
     return {"service": metrics.service, "metric": MAIN_METRIC, "timestamps": week.timestamps,
             "values": week[MAIN_METRIC] if MAIN_METRIC in week.values else np.full(week.timestamps.shape, np.nan)}
 
-
-def report_folder(reports_dir: Path, date: str) -> Path:
-    return reports_dir / date
