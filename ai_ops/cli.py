@@ -122,16 +122,32 @@ def train(options: Options) -> None:
 
 
 @cli.command()
+@click.option("--output", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: print the report (report.json's content, schema in docs/report.md) on stdout.")
 @click.pass_obj
 @handle_errors
-def report(options: Options) -> None:
+def report(options: Options, output_format: str) -> None:
     """Write and send the daily health report (09:00 UTC). With --dry-run: print it, write and send nothing."""
+    import json
+
     from ai_ops.jobs.report import run_report
     from ai_ops.reporting.render import render_markdown
 
+    if output_format == "json":
+        _logs_to_stderr()  # stdout carries the JSON alone, so it can be piped to jq
     result = _locked_run(options, run_report)
-    if options.dry_run and options.verbosity >= 0:
+    if output_format == "json":
+        click.echo(json.dumps(result.report.to_json(), indent=2, sort_keys=True, allow_nan=False))
+    elif options.dry_run and options.verbosity >= 0:
         click.echo(render_markdown(result.report))
+
+
+def _logs_to_stderr() -> None:
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
+        elif hasattr(handler, "console"):  # rich
+            handler.console = Console(stderr=True)
 
 
 @cli.command("full-cycle")
