@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,31 @@ def test_demo_refuses_an_unwritable_workspace(tmp_path: Path) -> None:
     result = run_cli("demo", "--workspace", str(blocker / "sub"), "--days", "1")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "workspace" in result.stderr
+
+
+def test_readme_command_table_lists_every_command() -> None:
+    """README's table is the user's map of the CLI: every command (and group subcommand) is in it."""
+    import click
+
+    from ai_ops.cli import cli
+
+    readme = (ROOT / "README.md").read_text()
+    listed = set(re.findall(r"^\| `ai-ops ([a-z -]+?)` \|", readme, re.MULTILINE))
+    commands = set()
+    for name, command in cli.commands.items():
+        if isinstance(command, click.Group):
+            commands |= {f"{name} {sub}" for sub in command.commands}
+        else:
+            commands.add(name)
+    assert commands <= listed, f"missing from README's command table: {sorted(commands - listed)}"
+
+
+def test_the_detector_choices_come_from_the_one_registry() -> None:
+    from ai_ops.cli import cli
+    from ai_ops.config import AnomalyConfig
+    from ai_ops.detectors.ensemble import EnsembleDetector
+    from ai_ops.detectors.registry import DETECTOR_NAMES, MEMBERS
+
+    option = next(p for p in cli.commands["detect"].params if p.name == "detector")
+    assert tuple(option.type.choices) == DETECTOR_NAMES  # type: ignore[attr-defined]
+    assert [m.name for m in EnsembleDetector(AnomalyConfig()).members] == list(MEMBERS)
