@@ -20,6 +20,7 @@ from rich.table import Table
 
 from ai_ops import __version__
 from ai_ops.config import OpsConfig, load_config
+from ai_ops.detectors.registry import DETECTOR_NAMES
 from ai_ops.errors import ConfigError, OpsError
 from ai_ops.logs import configure as configure_logging
 
@@ -121,16 +122,32 @@ def train(options: Options) -> None:
 
 
 @cli.command()
+@click.option("--output", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: print the report (report.json's content, schema in docs/report.md) on stdout.")
 @click.pass_obj
 @handle_errors
-def report(options: Options) -> None:
+def report(options: Options, output_format: str) -> None:
     """Write and send the daily health report (09:00 UTC). With --dry-run: print it, write and send nothing."""
+    import json
+
     from ai_ops.jobs.report import run_report
     from ai_ops.reporting.render import render_markdown
 
+    if output_format == "json":
+        _logs_to_stderr()  # stdout carries the JSON alone, so it can be piped to jq
     result = _locked_run(options, run_report)
-    if options.dry_run and options.verbosity >= 0:
+    if output_format == "json":
+        click.echo(json.dumps(result.report.to_json(), indent=2, sort_keys=True, allow_nan=False))
+    elif options.dry_run and options.verbosity >= 0:
         click.echo(render_markdown(result.report))
+
+
+def _logs_to_stderr() -> None:
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(sys.stderr)
+        elif hasattr(handler, "console"):  # rich
+            handler.console = Console(stderr=True)
 
 
 @cli.command("full-cycle")
@@ -233,12 +250,13 @@ def config_check(options: Options) -> None:
               help="The static policy's CPU target (default: the threshold's initial value).")
 @click.option("--peak-replicas", type=float, default=40.0, show_default=True,
               help="The trace is rescaled so its peak needs this many replicas at 100% CPU.")
-@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), default=Path("backtest.json"),
-              show_default=True, help="Where to write the full JSON result.")
+@click.option("--output-dir", "output_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("backtest-results"), show_default=True,
+              help="Folder for the full JSON result, <trace>-<policy>.json (the default is ignored by Git).")
 @click.pass_obj
 @handle_errors
 def backtest(options: Options, trace_path: Path | None, simulated_days: int, policy: str,
-             static_target: float | None, peak_replicas: float, output: Path) -> None:
+             static_target: float | None, peak_replicas: float, output_dir: Path) -> None:
     """Replay a demand trace through the simulated service under a scaling policy (see docs/learner.md)."""
     import json
 
@@ -248,10 +266,12 @@ def backtest(options: Options, trace_path: Path | None, simulated_days: int, pol
     config = options.load()
     trace = load_trace(trace_path) if trace_path else simulated_trace(config, simulated_days, start=DEMO_START)
     result = run_backtest(config, trace, policy, peak_replicas, static_target)
+    output = output_dir / f"{Path(str(result['trace'])).stem}-{policy}.json"
     try:
+        output_dir.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot write --output {output}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot write --output-dir {output_dir}: {exc.strerror or exc}") from None
     best = result["best_fixed_in_hindsight"]
     options.echo(f"{result['trace']}: policy {policy}, {result['settings']['days']:g} days")
     options.echo(f"  SLA {result['sla_overall']:.4f}% overall, {result['sla_after_day3']}% after day 3 "
@@ -276,7 +296,7 @@ def backtest(options: Options, trace_path: Path | None, simulated_days: int, pol
               help="CSV with a 'timestamp,value' header (epoch seconds or ISO 8601; empty value = gap).")
 @click.option("--output", "output_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="CSV to write: 'timestamp,anomaly_score', one row per input row.")
-@click.option("--detector", type=click.Choice(["ensemble", "zscore", "ewma", "window_shift", "gmm", "forecast"]), default="ensemble",
+@click.option("--detector", type=click.Choice(DETECTOR_NAMES), default="ensemble",
               show_default=True, help="Which detector scores the series.")
 @click.pass_obj
 @handle_errors

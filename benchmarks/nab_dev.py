@@ -29,6 +29,7 @@ from ai_ops.config import AnomalyConfig
 from ai_ops.detectors.backtest import stream_scores
 from ai_ops.detectors.ensemble import SeverityLevels
 from ai_ops.detectors.ewma import EWMADetector
+from ai_ops.detectors.registry import MEMBERS
 from ai_ops.detectors.zscore import ZScoreDetector
 
 DATA = HERE.parent.parent / "shared" / "datasets" / "nab-dev"
@@ -113,7 +114,7 @@ def main() -> None:
             node = node.setdefault(p, {})
         node[leaf] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
     config = AnomalyConfig.model_validate(overrides)
-    names = args.only or ["zscore", "ewma", "window_shift", "gmm", "forecast", "ensemble"]
+    names = args.only or [*MEMBERS, "ensemble"]
     report = run(args.data, names, config)
     if args.only or args.set:
         return

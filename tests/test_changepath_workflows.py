@@ -66,3 +66,76 @@ def test_manual_trigger_offers_every_job_and_the_workflow_is_least_privilege() -
 def test_ci_runs_the_ci_script() -> None:
     steps = load("ci.yml")["jobs"]["test"]["steps"]
     assert any("bash .ci/run" in s.get("run", "") for s in steps)
+
+
+# -- supply chain (issue 16)
+
+PINNED = re.compile(r"^\s*(?:-\s*)?uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)\s*$")
+
+
+@pytest.mark.parametrize("name", ["ai-ops.yml", "ci.yml", "constraints.yml"])
+def test_every_action_is_pinned_by_commit_sha_with_its_tag_in_a_comment(name: str) -> None:
+    lines = [line for line in (WORKFLOWS / name).read_text().splitlines() if re.match(r"^\s*(-\s*)?uses:", line)]
+    assert lines
+    for line in lines:
+        assert PINNED.match(line), f"{name}: not pinned by a 40-hex commit SHA with a '# vX.Y.Z' comment: {line}"
+
+
+def test_no_expression_is_expanded_inside_a_run_script() -> None:
+    """Step outputs and inputs reach shell scripts through env:, never as text spliced into the script."""
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for job in load(path.name)["jobs"].values():
+            for step in job["steps"]:
+                assert "${{" not in step.get("run", ""), f"{path.name}: {step.get('name', step.get('run'))}"
+
+
+def test_production_installs_from_the_constraints_file_which_pins_every_dependency() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    steps = load("ai-ops.yml")["jobs"]["ai-ops"]["steps"]
+    install = next(s for s in steps if s.get("name") == "Install ai-ops")
+    assert "-c constraints.txt" in install["run"]
+    pins = dict(line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines()
+                if line and not line.startswith("#"))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for text in [*project["dependencies"], *project["optional-dependencies"]["dev"]]:
+        req = Requirement(text)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{name} is not in constraints.txt: run python .ci/constraints.py"
+        assert req.specifier.contains(pins[name], prereleases=True), (name, pins[name], str(req.specifier))
+
+
+def test_dependabot_watches_actions_and_pip() -> None:
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    assert {u["package-ecosystem"] for u in config["updates"]} == {"github-actions", "pip"}
+
+
+def test_every_imported_package_is_declared_in_pyproject() -> None:
+    """A fresh install from pyproject alone must be able to import every module of ai_ops."""
+    import ast
+    import sys
+    import tomllib
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    declared = {canonicalize_name(Requirement(t).name)
+                for t in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    providers = metadata.packages_distributions()
+    missing = set()
+    for path in (ROOT / "ai_ops").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top == "ai_ops":
+                    continue
+                dists = {canonicalize_name(d) for d in providers.get(top, [top])}
+                if not dists & declared:
+                    missing.add(f"{top} ({path.relative_to(ROOT)})")
+    assert not missing, f"imported but not in [project.dependencies]: {sorted(missing)}"

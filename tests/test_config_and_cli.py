@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,6 +69,22 @@ def test_cli_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 
 
+@pytest.mark.parametrize(
+    ("key", "expression"),
+    [("cycle", "99 * * * *"), ("train", "0 25 * * *"), ("report", "0 9 31 2-1 *"), ("cycle", "0 3 * * mon-xyz")],
+)
+@pytest.mark.parametrize("command", [("config", "check"), ("run",)])
+def test_cli_an_impossible_schedule_exits_2_naming_the_key(tmp_path: Path, key: str, expression: str,
+                                                           command: tuple[str, ...]) -> None:
+    """Checked by APScheduler's own crontab parser: `config check` and `run` agree, no traceback."""
+    bad = tmp_path / "ops.yaml"
+    bad.write_text(f"schedule:\n  {key}: '{expression}'\n")
+    result = run_cli("--config", str(bad), *command, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"schedule.{key}: '{expression}' is not a valid" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_cli_config_check_passes_on_example() -> None:
     result = run_cli("--config", str(ROOT / "config" / "ops_config.yaml"), "config", "check")
     assert result.returncode == 0, result.stderr
@@ -97,3 +114,31 @@ def test_demo_refuses_an_unwritable_workspace(tmp_path: Path) -> None:
     result = run_cli("demo", "--workspace", str(blocker / "sub"), "--days", "1")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "workspace" in result.stderr
+
+
+def test_readme_command_table_lists_every_command() -> None:
+    """README's table is the user's map of the CLI: every command (and group subcommand) is in it."""
+    import click
+
+    from ai_ops.cli import cli
+
+    readme = (ROOT / "README.md").read_text()
+    listed = set(re.findall(r"^\| `ai-ops ([a-z -]+?)` \|", readme, re.MULTILINE))
+    commands = set()
+    for name, command in cli.commands.items():
+        if isinstance(command, click.Group):
+            commands |= {f"{name} {sub}" for sub in command.commands}
+        else:
+            commands.add(name)
+    assert commands <= listed, f"missing from README's command table: {sorted(commands - listed)}"
+
+
+def test_the_detector_choices_come_from_the_one_registry() -> None:
+    from ai_ops.cli import cli
+    from ai_ops.config import AnomalyConfig
+    from ai_ops.detectors.ensemble import EnsembleDetector
+    from ai_ops.detectors.registry import DETECTOR_NAMES, MEMBERS
+
+    option = next(p for p in cli.commands["detect"].params if p.name == "detector")
+    assert tuple(option.type.choices) == DETECTOR_NAMES  # type: ignore[attr-defined]
+    assert [m.name for m in EnsembleDetector(AnomalyConfig()).members] == list(MEMBERS)

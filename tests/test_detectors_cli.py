@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from ai_ops.cli import cli
+from ai_ops.detectors.registry import DETECTOR_NAMES
 
 
 def write_series(path: Path, rows: int = 1500, spike_at: int = 1200, gap: slice = slice(700, 710)) -> None:
@@ -28,7 +29,7 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.mark.parametrize("detector", ["ensemble", "zscore", "ewma", "window_shift", "gmm"])
+@pytest.mark.parametrize("detector", DETECTOR_NAMES)
 def test_detect_writes_one_score_per_row_and_finds_the_spike(tmp_path: Path, detector: str) -> None:
     source, target = tmp_path / "in.csv", tmp_path / "out.csv"
     write_series(source)

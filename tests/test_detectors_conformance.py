@@ -10,9 +10,11 @@ import pytest
 
 from ai_ops.config import AnomalyConfig
 from ai_ops.detectors.backtest import stream_scores
-from ai_ops.detectors.ensemble import SeverityLevels, build_detector
+from ai_ops.detectors.base import SettingsChanged
+from ai_ops.detectors.ensemble import EnsembleDetector, SeverityLevels, build_detector
+from ai_ops.detectors.registry import DETECTOR_NAMES, MEMBERS
 
-NAMES = ["zscore", "ewma", "window_shift", "gmm", "forecast", "ensemble"]
+NAMES = list(DETECTOR_NAMES)
 STEP = 300.0
 DAY = 86400.0
 WARNING = SeverityLevels.from_sensitivity(0.92).warning
@@ -142,3 +144,67 @@ def test_scores_do_not_depend_on_the_unit_of_the_metric(name: str) -> None:
     b = stream_scores(name, AnomalyConfig(), t, v * 1000.0 + 5.0)
     assert np.argmax(a) == np.argmax(b)
     np.testing.assert_allclose(a, b, atol=2e-3)
+
+
+# -- settings from the config, learned state from the file (scikit-learn's params vs fitted attributes)
+
+CHANGED = {"zscore": {"window": 100}, "ewma": {"span": 30}, "gmm": {"n_components": 2},
+           "window_shift": {"window": 20}, "forecast": {"threshold": 4.0}}
+
+
+def changed_config() -> AnomalyConfig:
+    base = AnomalyConfig()
+    return base.model_copy(update={name: getattr(base, name).model_copy(update=change)
+                                   for name, change in CHANGED.items()})
+
+
+def test_every_member_has_a_settings_change_to_test() -> None:
+    assert set(CHANGED) == set(MEMBERS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_holds_no_setting(name: str) -> None:
+    detector = trained(name)
+    state = detector.get_state()
+    members = state["members"] if name == "ensemble" else {name: state}
+    for member_name, member_state in members.items():
+        params = set(build_detector(member_name, AnomalyConfig()).get_params())
+        assert not params & set(member_state["detector"]), member_name
+        assert "settings_hash" in member_state
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_config_change_takes_effect_after_load(name: str) -> None:
+    state = json.loads(json.dumps(trained(name).get_state()))
+    changed = build_detector(name, changed_config())
+    with pytest.raises(SettingsChanged):
+        changed.set_state(state)
+    members = changed.members if isinstance(changed, EnsembleDetector) else [changed]
+    for member in members:
+        for key, value in CHANGED[member.name].items():
+            assert getattr(member, key) == value, (member.name, key)
+    same = build_detector(name, AnomalyConfig())
+    same.set_state(state)  # unchanged settings load as before
+
+
+def test_ewma_span_and_zscore_window_from_the_config_are_used_after_train_and_load(tmp_path: Any,
+                                                                                    caplog: Any) -> None:
+    """The issue's reproduction: span 20 -> 30 and window 288 -> 100, then the model file is loaded."""
+    from ai_ops.config import OpsConfig
+    from ai_ops.jobs import observing, workspace
+    from ai_ops.state import save_model
+
+    paths = workspace.Paths(tmp_path)
+    config = OpsConfig()
+    save_model(paths.detector("svc", "cpu"), "ensemble", trained("ensemble").get_state())
+    base = config.anomaly
+    tuned = config.model_copy(update={"anomaly": base.model_copy(update={
+        "ewma": base.ewma.model_copy(update={"span": 30}), "zscore": base.zscore.model_copy(update={"window": 100})})})
+    with caplog.at_level("WARNING"):
+        detector = observing.load_ensemble(tuned, paths, "svc", "cpu")
+    members = {m.name: m for m in detector.members}
+    assert members["ewma"].span == 30 and members["zscore"].window == 100
+    assert "learned with other settings" in caplog.text and "zscore" in caplog.text
+    caplog.clear()
+    loaded = observing.load_ensemble(config, paths, "svc", "cpu")
+    assert not caplog.text and {m.name: m for m in loaded.members}["ewma"].count_ > 0

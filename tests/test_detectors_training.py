@@ -145,9 +145,9 @@ def test_tampered_model_is_refused_and_retrained(sim_config: OpsConfig, caplog: 
     service = sim_config.services[0].name
     model_file = next((sim_config.models_path / "detectors" / service).glob("*.json"))
     data = json.loads(model_file.read_text())
-    data["payload"]["burst"]["hold"] = 1  # edited by hand: the checksum no longer matches
+    data["payload"]["burst"]["recent"] = [99.0]  # edited by hand: the checksum no longer matches
     model_file.write_text(json.dumps(data))
     detector = observing.load_ensemble(sim_config, paths, service, model_file.stem)
     assert "checksum mismatch" in caplog.text
-    assert detector.burst_.hold == AnomalyConfig().effective_burst_hold  # fresh, not the tampered state
+    assert detector.burst_.recent_ == []  # fresh, not the tampered state
     assert build_detector("ensemble", AnomalyConfig()).get_state().keys() == detector.get_state().keys()

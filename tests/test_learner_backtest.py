@@ -54,17 +54,19 @@ def test_bad_traces_are_named_errors(tmp_path: Path, text: str, message: str) ->
 
 def test_cli_backtest_writes_json_and_bad_input_exits_2_without_traceback(tmp_path: Path) -> None:
     runner = CliRunner()
-    out = tmp_path / "result.json"
+    folder = tmp_path / "results"
     ok = runner.invoke(cli, ["backtest", "--trace", str(FIXTURE), "--policy", "static", "--target", "60",
-                             "--output", str(out)])
+                             "--output-dir", str(folder)])
     assert ok.exit_code == 0, ok.output
+    out = folder / f"{FIXTURE.stem}-static.json"
+    assert [p.name for p in folder.iterdir()] == [out.name] and str(out) in ok.output
     assert (json.loads(out.read_text())["policy"] == "static" and "best fixed" in ok.output) or "no fixed" in ok.output
-    missing = tmp_path / "missing.json"
-    bad = runner.invoke(cli, ["backtest", "--trace", str(tmp_path / "nope.csv"), "--output", str(missing)])
+    missing = tmp_path / "missing"
+    bad = runner.invoke(cli, ["backtest", "--trace", str(tmp_path / "nope.csv"), "--output-dir", str(missing)])
     assert bad.exit_code == 2 and "does not exist" in bad.output and "Traceback" not in bad.output
     assert not missing.exists()
     outside = runner.invoke(cli, ["backtest", "--trace", str(FIXTURE), "--policy", "static", "--target", "99",
-                                  "--output", str(missing)])
+                                  "--output-dir", str(missing)])
     assert outside.exit_code == 2 and "outside" in outside.output and not missing.exists()
 
 
@@ -74,3 +76,14 @@ def test_a_trace_too_coarse_for_the_learner_is_a_named_error(tmp_path: Path) -> 
     with pytest.raises(ConfigError, match="min_samples"):
         run_backtest(load_config(None), load_trace(path), "learned")
     assert run_backtest(load_config(None), load_trace(path), "static")["policy"] == "static"
+
+
+def test_cli_backtest_writes_into_a_git_ignored_folder_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not ./backtest.json in whatever folder the user stands in: backtest-results/, which .gitignore lists."""
+    monkeypatch.chdir(tmp_path)
+    ok = CliRunner().invoke(cli, ["backtest", "--trace", str(FIXTURE), "--policy", "static", "--target", "60"])
+    assert ok.exit_code == 0, ok.output
+    assert not (tmp_path / "backtest.json").exists()
+    assert (tmp_path / "backtest-results" / f"{FIXTURE.stem}-static.json").exists()
+    gitignore = (Path(__file__).resolve().parents[1] / ".gitignore").read_text().splitlines()
+    assert "/backtest-results/" in gitignore

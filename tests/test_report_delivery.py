@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from pydantic import SecretStr
 
 from ai_ops.config import NotifiersConfig, Secrets
 from ai_ops.notifiers import notion, slack
+from ai_ops.reporting.model import Report
 from tests.report_fakes import fake_server
+from tests.report_sample import sample_data
 
 BOT = "xoxb-1111-2222-secretbot"
 NOTION_KEY = "ntn_secretintegrationtoken123456"
 
 
-def report(summary: str = "All good.", actions: int = 1) -> dict[str, Any]:
-    return {
-        "date": "2026-01-12", "currency": "USD", "services": ["checkout"],
-        "health": {"score": 87, "inputs": {"sla_attainment": 99.99, "sla_target": 99.95}},
-        "cost": {"projected_total": 1462.0, "budget": 1500.0},
-        "anomalies": {"critical_episodes": 1, "warning_episodes": 2},
-        "learning": {"learner_status": "converging"},
-        "trends": {"checkout": {"request_rate": {"change_pct": 12.0, "direction": "up", "significant": True},
-                                "replicas": {"change_pct": 0.1, "direction": "flat", "significant": False}}},
-        "actions": [{"time_iso": "2026-01-12T06:00:00Z", "changes": {"autoscaling_cpu_target": {"old": 70, "new": 72}}}]
-        * actions,
-        "narrative": {"written_by": "template", "summary": summary,
-                      "recommendations": [{"title": f"t{i}", "action": "a" * 700} for i in range(5)]},
-    }
+def report(summary: str = "All good.", actions: int = 1, score: int = 87) -> Report:
+    data = sample_data()
+    data["date"] = "2026-01-12"
+    data["health"]["score"] = data["health_score"] = score
+    data["cost"]["projected_total"] = 1462.0
+    data["trends"] = {"checkout": {
+        "request_rate": {**data["trends"]["checkout"]["request_rate"], "change_pct": 12.0, "direction": "up",
+                         "significant": True},
+        "replicas": {**data["trends"]["checkout"]["replicas"], "change_pct": 0.1, "direction": "flat",
+                     "significant": False}}}
+    action = {"time_iso": "2026-01-12T06:00:00Z", "summary": "", "reasons": {}, "applied": True, "commit": None,
+              "changes": {"autoscaling_cpu_target": {"old": 70, "new": 72}}}
+    data["actions"] = [action] * actions
+    data["narrative"] = {"written_by": "template", "reason": "test", "summary": summary, "llm": None,
+                         "recommendations": [{"title": f"t{i}", "action": "a" * 700, "evidence": "health.score",
+                                              "value": score} for i in range(5)]}
+    return Report.model_validate(data)
 
 
 def test_webhook_card_is_valid_block_kit_and_within_limits(tmp_path: Path) -> None:
@@ -77,10 +81,8 @@ def test_missing_credentials_and_disabled_channels_are_one_skipped_line(tmp_path
     assert n.line() == "notion: skipped (NOTION_API_KEY and NOTION_DATABASE_ID are not both set)"
 
 
-def _notion_report() -> dict[str, Any]:
-    r = report()
-    r["health"]["score"] = 42
-    return r
+def _notion_report() -> Report:
+    return report(score=42)
 
 
 def _markdown(lines: int) -> str:

@@ -78,14 +78,16 @@ def test_report_delivers_to_slack_and_notion_and_a_failing_channel_blocks_nothin
                           NOTION_API_KEY=SecretStr("ntn_e2etokenxxxxxxxxxxxxxxxxx"), NOTION_DATABASE_ID="db-1",
                           NOTION_BASE_URL=url)
         report = run_report(workspace, NOW, secrets=secrets).report
-        assert report["delivery"]["slack"]["status"] == "sent" and "chart uploaded" in report["delivery"]["slack"]["detail"]
-        assert report["delivery"]["notion"]["status"] == "sent"
+        assert report.delivery is not None
+        assert report.delivery["slack"].status == "sent" and "chart uploaded" in report.delivery["slack"].detail
+        assert report.delivery["notion"].status == "sent"
         assert not state.violations, state.violations
         # Slack down: the local report and Notion still go; Notion updates the same page.
         state.fail("/api/chat.postMessage", 500, times=5)
         again = run_report(workspace, NOW, secrets=secrets)
-        assert again.report["delivery"]["slack"]["status"] == "failed"
-        assert again.report["delivery"]["notion"]["status"] == "updated"
+        assert again.report.delivery is not None
+        assert again.report.delivery["slack"].status == "failed"
+        assert again.report.delivery["notion"].status == "updated"
         assert len(state.pages) == 1
         saved = json.loads((again.folder / "report.json").read_text())
         assert saved["delivery"]["slack"]["status"] == "failed"
@@ -123,3 +125,27 @@ def test_dry_run_shows_the_report_and_writes_nothing(workspace: OpsConfig) -> No
     result = run_report(workspace, NOW, dry_run=True, secrets=Secrets())
     assert result.folder is None and not (workspace.reports_path / "2026-01-13").exists()
     assert render_markdown(result.report).startswith("# ai-ops daily health report: 2026-01-13")
+
+
+def test_cli_report_output_json_prints_the_typed_report_alone_on_stdout(tmp_path: Path) -> None:
+    """`--output json`: stdout is report.json's content (parseable, validated by the model), logs go to stderr."""
+    from ai_ops.reporting.model import Report
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NOTION_", "ANTHROPIC_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    run = subprocess.run([sys.executable, "-m", "ai_ops", "--dry-run", "report", "--output", "json"], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=180, check=False)
+    assert run.returncode == 0, run.stderr
+    report = Report.model_validate(json.loads(run.stdout))
+    assert report.schema_version == 2 and report.narrative is not None and len(report.recommendations) == 5
+    assert "report narrative" in run.stderr
+    assert not (tmp_path / "ai-ops-demo" / "reports").exists() or not any((tmp_path / "ai-ops-demo" / "reports").iterdir())
+
+
+def test_report_json_on_disk_is_the_typed_model(workspace: OpsConfig) -> None:
+    from ai_ops.reporting.model import Report
+
+    result = run_report(workspace, NOW, secrets=Secrets(), charts=False)
+    assert result.folder is not None
+    on_disk = Report.model_validate_json((result.folder / "report.json").read_text())
+    assert on_disk == result.report

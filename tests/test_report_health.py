@@ -136,6 +136,7 @@ def test_anomaly_points_group_into_episodes() -> None:
 
 def test_partial_days_of_the_window_are_marked() -> None:
     from ai_ops.metrics import ServiceMetrics
+    from ai_ops.reporting.model import SlaDay
     from ai_ops.reporting.render import _partial
     from ai_ops.reporting.report import daily_series
 
@@ -147,4 +148,4 @@ def test_partial_days_of_the_window_are_marked() -> None:
     days = daily_series(metrics, 300.0)
     assert [d["hours"] for d in days] == [15.0, 24.0, 9.0]
     assert [d["cost"] for d in days] == [30.0, 48.0, 18.0]
-    assert [_partial(d) for d in days] == [" (partial: 15 h)", "", " (partial: 9 h)"]
+    assert [_partial(SlaDay.model_validate(d)) for d in days] == [" (partial: 15 h)", "", " (partial: 9 h)"]

@@ -36,7 +36,7 @@ def test_label_values_are_escaped_inside_the_string() -> None:
     evil = 'x"} or vector(1) or up{a="\\'
     rendered = render_query('sum(rate(http_requests_total{service="{service}"}[5m]))', {"service": evil})
     assert rendered == 'sum(rate(http_requests_total{service="x\\"} or vector(1) or up{a=\\"\\\\"}[5m]))'
-    assert escape_label_value("a\nb'c`") == "a\\nb\\'c\\`"
+    assert escape_label_value("a\nb'c`") == "a\\nb'c`"  # Go's rules: only \\, the enclosing quote, newlines
 
 
 def test_selectors_and_durations_are_left_alone() -> None:

@@ -5,6 +5,12 @@
 - `score(timestamps, values)` scores new points causally and advances the state:
   each point's score uses only the points before it (and itself);
 - `get_state()` / `set_state()` give and take plain JSON-able dicts (no pickle).
+
+Settings come from the config, learned state from the file (scikit-learn's split of
+parameters and fitted attributes): `get_params()` reads the constructor's arguments back
+from the attributes of the same name, a state holds only what was learned plus
+`settings_hash`, the hash of the parameters it was learned with, and `set_state` refuses a
+state learned with other settings (`SettingsChanged`): the caller starts fresh and says so.
 Scores are in [0, 1): `calibration.to_score` of a surprisal (-log10 of a tail probability)
 measured against the series' own history, so one threshold means the same on every series.
 A NaN value gets a NaN score and leaves the state unchanged.
@@ -12,7 +18,10 @@ A NaN value gets a NaN score and leaves the state unchanged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import inspect
+import json
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,8 +38,21 @@ class FitReport:
     message: str = ""
 
 
+class SettingsChanged(ValueError):
+    """A saved state was learned with other settings than the configured ones."""
+
+
+def settings_hash(params: dict[str, Any]) -> str:
+    """A short, stable hash of JSON-able settings."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
 class Detector(Protocol):
+    """What the jobs, the backtest and the conformance tests use: every member and the ensemble."""
+
     name: str
+
+    def get_params(self) -> dict[str, Any]: ...
 
     def fit(self, timestamps: np.ndarray, values: np.ndarray) -> FitReport: ...
 
@@ -100,6 +122,20 @@ class CalibratedDetector:
     def _set_own_state(self, state: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    # -- settings (scikit-learn's get_params)
+    def get_params(self) -> dict[str, Any]:
+        """The constructor's arguments, read back from the attributes of the same name."""
+        params: dict[str, Any] = {}
+        for name in inspect.signature(type(self).__init__).parameters:
+            if name == "self":
+                continue
+            value = getattr(self, name)
+            params[name] = asdict(value) if name == "calibration" else value
+        return params
+
+    def settings_hash(self) -> str:
+        return settings_hash({"detector": self.name, **self.get_params()})
+
     # -- shared verbs
     def fit(self, timestamps: np.ndarray, values: np.ndarray) -> FitReport:
         """Learn from history, then replay it so the streaming state and calibration are warm.
@@ -131,18 +167,25 @@ class CalibratedDetector:
         return no_opinion_is_zero(to_score(self.burst_.transform(self.surprisal(timestamps, values))), values)
 
     def get_state(self) -> dict[str, Any]:
-        c = self.calibration
-        return {"detector": self._own_state(), "calibration": {
-            "settings": [c.long_span, c.short_window, c.min_history, c.burst_hold, c.burst_damping],
-            "calibrator": self.calibrator_.get_state(), "burst": self.burst_.get_state()}}
+        """What was learned (no settings) and the hash of the settings it was learned with."""
+        return {"settings_hash": self.settings_hash(), "detector": self._own_state(),
+                "calibration": {"calibrator": self.calibrator_.learned_state(), "burst": self.burst_.learned_state()}}
 
     def set_state(self, state: dict[str, Any]) -> None:
+        """Take a learned state; SettingsChanged (nothing changed here) if it was learned with other settings."""
+        check_settings(self.name, state, self.settings_hash())
         cal = state["calibration"]
-        span, window, history, hold, damping = cal["settings"]
-        self.calibration = CalibrationSettings(int(span), int(window), int(history), int(hold), float(damping))
         self._set_own_state(state["detector"])
-        self.calibrator_ = Calibrator.from_state(cal["calibrator"])
-        self.burst_ = BurstFilter.from_state(cal["burst"])
+        c = self.calibration
+        self.calibrator_ = Calibrator.from_state(c.long_span, c.short_window, c.min_history, cal["calibrator"])
+        self.burst_ = BurstFilter.from_state(c.burst_hold, c.burst_damping, cal["burst"])
+
+
+def check_settings(name: str, state: dict[str, Any], expected: str) -> None:
+    found = state.get("settings_hash") if isinstance(state, dict) else None
+    if found != expected:
+        raise SettingsChanged(f"{name}: the saved state was learned with other settings (settings hash {found}, "
+                              f"configured {expected})")
 
 
 def no_opinion_is_zero(scores: np.ndarray, values: np.ndarray) -> np.ndarray:

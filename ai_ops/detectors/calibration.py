@@ -45,11 +45,6 @@ def to_score(surprisal: np.ndarray) -> np.ndarray:
         return log_s / (log_s + SCORE_SCALE)
 
 
-def from_score(score: float) -> float:
-    """The surprisal (-log10 tail probability) that a score stands for."""
-    return float(np.expm1(SCORE_SCALE * score / (1.0 - score)))
-
-
 @dataclass
 class Calibrator:
     """Raw surprise -> surprisal against the series' own history of raw surprise."""
@@ -97,13 +92,13 @@ class Calibrator:
         self.recent_ = [float(v) for v in joined[-max(self.short_window - 1, 0):]] if self.short_window > 1 else []
         return out
 
-    def get_state(self) -> dict[str, Any]:
-        return {"long_span": self.long_span, "short_window": self.short_window, "min_history": self.min_history,
-                "mean": self.mean_, "sq_mean": self.sq_mean_, "seen": self.seen_, "recent": self.recent_}
+    def learned_state(self) -> dict[str, Any]:
+        """What was learned; the settings come from the config."""
+        return {"mean": self.mean_, "sq_mean": self.sq_mean_, "seen": self.seen_, "recent": self.recent_}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Calibrator:
-        return cls(int(state["long_span"]), int(state["short_window"]), int(state["min_history"]),
+    def from_state(cls, long_span: int, short_window: int, min_history: int, state: dict[str, Any]) -> Calibrator:
+        return cls(long_span, short_window, min_history,
                    state["mean"], state["sq_mean"], int(state["seen"]), [float(v) for v in state["recent"]])
 
 
@@ -137,9 +132,10 @@ class BurstFilter:
         self.recent_ = [float(v) for v in joined[-self.hold:]]
         return out
 
-    def get_state(self) -> dict[str, Any]:
-        return {"hold": self.hold, "damping": self.damping, "recent": self.recent_}
+    def learned_state(self) -> dict[str, Any]:
+        """What was learned; the settings come from the config."""
+        return {"recent": self.recent_}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> BurstFilter:
-        return cls(int(state["hold"]), float(state["damping"]), [float(v) for v in state["recent"]])
+    def from_state(cls, hold: int, damping: float, state: dict[str, Any]) -> BurstFilter:
+        return cls(hold, damping, [float(v) for v in state["recent"]])

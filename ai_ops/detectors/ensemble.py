@@ -1,4 +1,4 @@
-"""One score in [0, 1) from the five detectors, and severity levels from the sensitivity.
+"""One score in [0, 1) from the member detectors (MEMBERS), and severity levels from the sensitivity.
 
 Each member gives a calibrated surprisal S = -log10(tail probability) of a point against
 its own series' history; the ensemble averages them (or takes the max), keeps only the
@@ -22,19 +22,17 @@ from ai_ops.config import AnomalyConfig
 from ai_ops.detectors.base import (
     CalibratedDetector,
     CalibrationSettings,
+    Detector,
     FitReport,
     _as_arrays,
+    check_settings,
     insufficient,
     no_opinion_is_zero,
+    settings_hash,
 )
 from ai_ops.detectors.calibration import BurstFilter, to_score
-from ai_ops.detectors.ewma import EWMADetector
-from ai_ops.detectors.forecast import ForecastDetector
-from ai_ops.detectors.gmm import SeasonalGMMDetector
-from ai_ops.detectors.window_shift import WindowShiftDetector
-from ai_ops.detectors.zscore import ZScoreDetector
+from ai_ops.detectors.registry import DETECTOR_NAMES, MEMBERS
 
-SEVERITIES = ("info", "warning", "critical")
 SURPRISAL_PER_SENSITIVITY = 187.5
 
 
@@ -65,33 +63,13 @@ def calibration_settings(config: AnomalyConfig) -> CalibrationSettings:
                                min_history=config.min_train_samples, burst_hold=config.effective_burst_hold)
 
 
-def build_detector(name: str, config: AnomalyConfig) -> CalibratedDetector | EnsembleDetector:
-    """The detector `name` (ensemble, zscore, ewma, window_shift, gmm, forecast) configured from `config`."""
-    cal = calibration_settings(config)
-    if name == "zscore":
-        return ZScoreDetector(config.zscore.window, config.zscore.threshold, config.zscore.robust, cal)
-    if name == "ewma":
-        return EWMADetector(config.ewma.span, config.ewma.k_sigma, cal)
-    if name == "window_shift":
-        return window_shift_detector(config, cal)
-    if name == "gmm":
-        return SeasonalGMMDetector(config.gmm.n_components, config.gmm.choose_by_bic, config.gmm.training_window_days,
-                                   cal)
-    if name == "forecast":
-        return forecast_detector(config, cal)
+def build_detector(name: str, config: AnomalyConfig) -> Detector:
+    """The detector `name` (one of DETECTOR_NAMES) configured from `config`."""
     if name == "ensemble":
         return EnsembleDetector(config)
-    raise ValueError(f"unknown detector '{name}': use one of ensemble, zscore, ewma, window_shift, gmm, forecast")
-
-
-def window_shift_detector(config: AnomalyConfig, cal: CalibrationSettings) -> WindowShiftDetector:
-    ws = config.window_shift
-    return WindowShiftDetector(ws.window, ws.history_span, ws.threshold, cal)
-
-
-def forecast_detector(config: AnomalyConfig, cal: CalibrationSettings) -> ForecastDetector:
-    fc = config.forecast
-    return ForecastDetector(fc.order, fc.threshold, fc.seasonal, cal)
+    if name in MEMBERS:
+        return MEMBERS[name](config, calibration_settings(config))
+    raise ValueError(f"unknown detector '{name}': use one of {', '.join(DETECTOR_NAMES)}")
 
 
 class EnsembleDetector:
@@ -100,16 +78,18 @@ class EnsembleDetector:
     def __init__(self, config: AnomalyConfig) -> None:
         self.config = config
         cal = calibration_settings(config)
-        self.members: list[CalibratedDetector] = [
-            ZScoreDetector(config.zscore.window, config.zscore.threshold, config.zscore.robust, cal),
-            EWMADetector(config.ewma.span, config.ewma.k_sigma, cal),
-            SeasonalGMMDetector(config.gmm.n_components, config.gmm.choose_by_bic, config.gmm.training_window_days, cal),
-            window_shift_detector(config, cal),
-            forecast_detector(config, cal),
-        ]
+        self.members: list[CalibratedDetector] = [factory(config, cal) for factory in MEMBERS.values()]
         self.burst_ = BurstFilter(cal.burst_hold, cal.burst_damping)
         self.levels = SeverityLevels.from_sensitivity(config.sensitivity)
         self.last_fit_: FitReport | None = None
+
+    def get_params(self) -> dict[str, Any]:
+        """Every member's settings and how they are combined (the severity levels are not learned)."""
+        return {"combine": self.config.combine, "min_train_samples": self.config.min_train_samples,
+                "members": {m.name: m.get_params() for m in self.members}}
+
+    def settings_hash(self) -> str:
+        return settings_hash({"detector": self.name, **self.get_params()})
 
     def fit(self, timestamps: np.ndarray, values: np.ndarray) -> FitReport:
         """Learn every member's parameters (GMM warm-started), then replay the history once."""
@@ -123,7 +103,7 @@ class EnsembleDetector:
         cal = calibration_settings(self.config)
         self.burst_ = BurstFilter(cal.burst_hold, cal.burst_damping)
         self.score(timestamps, values)
-        gmm = reports[2]
+        gmm = reports[list(MEMBERS).index("gmm")]
         self.last_fit_ = FitReport(finite, True, loss=gmm.loss, converged=gmm.converged, message=gmm.message)
         return self.last_fit_
 
@@ -144,11 +124,15 @@ class EnsembleDetector:
         return no_opinion_is_zero(to_score(self.burst_.transform(self.surprisal(timestamps, values))), values)
 
     def get_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {m.name: m.get_state() for m in self.members}
-        state["burst"] = self.burst_.get_state()
-        return state
+        return {"settings_hash": self.settings_hash(), "members": {m.name: m.get_state() for m in self.members},
+                "burst": self.burst_.learned_state()}
 
     def set_state(self, state: dict[str, Any]) -> None:
+        """Take a saved state; SettingsChanged (nothing changed here) if any setting differs from the config."""
+        members = state.get("members") if isinstance(state, dict) else None
         for member in self.members:
-            member.set_state(state[member.name])
-        self.burst_ = BurstFilter.from_state(state["burst"])
+            check_settings(member.name, (members or {}).get(member.name, {}), member.settings_hash())
+        check_settings(self.name, state, self.settings_hash())
+        for member in self.members:
+            member.set_state(state["members"][member.name])
+        self.burst_ = BurstFilter.from_state(self.burst_.hold, self.burst_.damping, state["burst"])

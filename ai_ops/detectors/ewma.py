@@ -55,10 +55,8 @@ class EWMADetector(CalibratedDetector):
         return raw
 
     def _own_state(self) -> dict[str, Any]:
-        return {"span": self.span, "k_sigma": self.k_sigma, "mean": self.mean_, "var": self.var_, "count": self.count_}
+        return {"mean": self.mean_, "var": self.var_, "count": self.count_}
 
     def _set_own_state(self, state: dict[str, Any]) -> None:
-        self.span, self.k_sigma = int(state["span"]), float(state["k_sigma"])
-        self.alpha = 2.0 / (self.span + 1.0)
         self.mean_ = None if state["mean"] is None else float(state["mean"])
         self.var_, self.count_ = float(state["var"]), int(state["count"])

@@ -116,13 +116,11 @@ class ForecastDetector(CalibratedDetector):
         return excess((new - forecast) / self.spread_, self.threshold)  # NaN where a lag is missing
 
     def _own_state(self) -> dict[str, Any]:
-        return {"order": self.order, "threshold": self.threshold, "seasonal": self.seasonal, "lags": self.lags_,
+        return {"lags": self.lags_,
                 "coef": self.coef_, "intercept": self.intercept_, "spread": self.spread_, "step": self.step_,
                 "buffer": self.buffer_, "buffer_times": self.buffer_times_}
 
     def _set_own_state(self, state: dict[str, Any]) -> None:
-        self.order, self.threshold = int(state["order"]), float(state["threshold"])
-        self.seasonal = bool(state["seasonal"])
         self.lags_ = [int(v) for v in state["lags"]]
         self.coef_ = [float(v) for v in state["coef"]]
         self.intercept_, self.spread_ = float(state["intercept"]), float(state["spread"])

@@ -158,17 +158,13 @@ class SeasonalGMMDetector(CalibratedDetector):
         def listed(a: np.ndarray | None) -> Any:
             return None if a is None else a.tolist()
 
-        return {"n_components": self.n_components, "choose_by_bic": self.choose_by_bic,
-                "training_window_days": self.training_window_days, "seed": self.seed,
-                "centre": self.centre_, "scale": self.scale_, "weights": listed(self.weights_),
+        return {"centre": self.centre_, "scale": self.scale_, "weights": listed(self.weights_),
                 "means": listed(self.means_), "covariances": listed(self.covariances_), "loss": self.loss_}
 
     def _set_own_state(self, state: dict[str, Any]) -> None:
         def array(a: Any) -> np.ndarray | None:
             return None if a is None else np.asarray(a, dtype=float)
 
-        self.n_components, self.choose_by_bic = int(state["n_components"]), bool(state["choose_by_bic"])
-        self.training_window_days, self.seed = int(state["training_window_days"]), int(state["seed"])
         self.centre_, self.scale_ = float(state["centre"]), float(state["scale"])
         self.weights_, self.means_ = array(state["weights"]), array(state["means"])
         self.covariances_, self.loss_ = array(state["covariances"]), state["loss"]

@@ -94,12 +94,9 @@ class WindowShiftDetector(CalibratedDetector):
         return raw
 
     def _own_state(self) -> dict[str, Any]:
-        return {"window": self.window, "history_span": self.history_span, "threshold": self.threshold,
-                "recent": self.recent_, "sums": list(self.sums_), "seen": self.seen_}
+        return {"recent": self.recent_, "sums": list(self.sums_), "seen": self.seen_}
 
     def _set_own_state(self, state: dict[str, Any]) -> None:
-        self.window, self.history_span = int(state["window"]), int(state["history_span"])
-        self.threshold = float(state["threshold"])
         self.recent_ = [float(v) for v in state["recent"]]
         weight, total, squares = (float(v) for v in state["sums"])
         self.sums_ = (weight, total, squares)

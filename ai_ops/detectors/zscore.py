@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, _as_arrays, excess
+from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, excess
 
 MAD_TO_SIGMA = 1.4826
 MIN_POINTS = 8
@@ -63,15 +63,7 @@ class ZScoreDetector(CalibratedDetector):
         return np.where(np.isfinite(z), excess(z, self.threshold), np.nan)
 
     def _own_state(self) -> dict[str, Any]:
-        return {"window": self.window, "threshold": self.threshold, "robust": self.robust, "buffer": self.buffer_}
+        return {"buffer": self.buffer_}
 
     def _set_own_state(self, state: dict[str, Any]) -> None:
-        self.window, self.threshold = int(state["window"]), float(state["threshold"])
-        self.robust = bool(state["robust"])
         self.buffer_ = [float(v) for v in state["buffer"]]
-
-
-def zscore_from_arrays(timestamps: np.ndarray, values: np.ndarray, **kwargs: Any) -> np.ndarray:
-    """Convenience for benchmarks: a fresh detector's scores over one series."""
-    t, v = _as_arrays(timestamps, values)
-    return ZScoreDetector(**kwargs).score(t, v)

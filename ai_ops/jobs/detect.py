@@ -10,11 +10,12 @@ from ai_ops.errors import ConfigError
 
 def run_detect(config: OpsConfig, input_path: Path, output_path: Path, detector: str = "ensemble") -> int:
     """Score an exported `timestamp,value` series causally, as the cycles would have; rows written."""
-    from ai_ops.detectors.backtest import DETECTORS, stream_scores
+    from ai_ops.detectors.backtest import stream_scores
+    from ai_ops.detectors.registry import DETECTOR_NAMES
     from ai_ops.series_csv import read_series, write_scores
 
-    if detector not in DETECTORS:
-        raise ConfigError(f"unknown detector '{detector}': use one of {', '.join(DETECTORS)}")
+    if detector not in DETECTOR_NAMES:
+        raise ConfigError(f"unknown detector '{detector}': use one of {', '.join(DETECTOR_NAMES)}")
     if output_path.resolve() == input_path.resolve():
         raise ConfigError(f"--output {output_path} is the input file; choose another path")
     series = read_series(input_path)

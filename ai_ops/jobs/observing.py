@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ai_ops.config import OpsConfig, Secrets, ServiceConfig
+from ai_ops.detectors.base import SettingsChanged
 from ai_ops.detectors.ensemble import EnsembleDetector
 from ai_ops.errors import ConfigError
 from ai_ops.jobs.workspace import SCALING, Paths, paths_for
@@ -84,8 +85,13 @@ def load_ensemble(config: OpsConfig, paths: Paths, service: str, metric: str) ->
     if state is not None:
         try:
             detector.set_state(state)
-        except (KeyError, TypeError, ValueError):
+        except SettingsChanged as exc:
+            log.warning("%s: %s; starting fresh with the configured settings (the train job refits it)",
+                        paths.detector(service, metric), exc)
+            detector = EnsembleDetector(config.anomaly)
+        except (KeyError, TypeError, ValueError, AttributeError):
             log.warning("%s does not match the configured detectors; retraining", paths.detector(service, metric))
+            detector = EnsembleDetector(config.anomaly)
     return detector
 
 

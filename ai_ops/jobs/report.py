@@ -15,6 +15,7 @@ from ai_ops.jobs.cycle import load_learner
 from ai_ops.jobs.observing import Sources
 from ai_ops.jobs.workspace import DAY, iso, paths_for
 from ai_ops.metrics import ServiceMetrics
+from ai_ops.reporting.model import Report
 from ai_ops.state import atomic_write_json, read_json, read_jsonl
 
 log = logging.getLogger(__name__)
@@ -24,10 +25,18 @@ log = logging.getLogger(__name__)
 class ReportResult:
     time: float
     folder: Path | None
-    report: dict[str, Any]
+    report: Report
 
 
-def build_report(config: OpsConfig, now: float, secrets: Secrets) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ReportInputs:
+    """The report's numbers and, beside them (not part of report.json), the main chart's series."""
+
+    report: Report
+    main_series: dict[str, Any]
+
+
+def build_report(config: OpsConfig, now: float, secrets: Secrets) -> ReportInputs:
     """Every number of the daily report (no words yet): reads metrics and the models/ files."""
     from ai_ops.reporting.forecast import month_bounds
     from ai_ops.reporting.report import ReportSettings, compose_report, learning_status
@@ -46,8 +55,7 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets) -> dict[str, A
     week_anomalies = [a for a in read_jsonl(paths.anomalies) if week <= a.get("time", 0) < now]
     report = compose_report(now, settings, metrics, [r for r in read_jsonl(paths.ledger) if r.get("time", 0) >= week],
                             week_anomalies, current_thresholds(config), learning)
-    report["_main_series"] = _main_series(metrics[config.services[0].name], week_anomalies, now)
-    return report
+    return ReportInputs(report, _main_series(metrics[config.services[0].name], week_anomalies, now))
 
 
 def _main_series(metrics: ServiceMetrics, anomalies: list[dict[str, Any]], now: float) -> dict[str, Any]:
@@ -64,41 +72,39 @@ def run_report(config: OpsConfig, now: float | None = None, dry_run: bool = Fals
                secrets: Secrets | None = None, charts: bool = True) -> ReportResult:
     """Numbers, words, local files (first), then Slack and Notion; a channel's failure never stops the rest."""
     from ai_ops.notifiers import notion, slack
+    from ai_ops.reporting.model import Delivery
     from ai_ops.reporting.narrative import write_narrative
     from ai_ops.reporting.recommend import evidence_values, recommend
     from ai_ops.reporting.render import write_local
 
     now = time.time() if now is None else now
     secrets = secrets or Secrets()
-    report = build_report(config, now, secrets)
-    main_series = report.pop("_main_series")
-    recommendations = [r.to_dict() for r in recommend(report, {k: (t.min, t.max) for k, t in config.thresholds.items()},
-                                                      config.cost.currency)]
-    report["recommendations"] = recommendations
-    state_path = paths_for(config).llm_state
+    inputs = build_report(config, now, secrets)
+    report = inputs.report
+    recommendations = recommend(report, {k: (t.min, t.max) for k, t in config.thresholds.items()},
+                                config.cost.currency)
     narrative = write_narrative(report, recommendations, evidence_values(report), config.llm, secrets,
-                                state_path, now, config.cost.currency)
-    report["narrative"] = narrative.to_dict()
-    report["charts"] = []
+                                paths_for(config).llm_state, now, config.cost.currency, save_state=not dry_run)
+    report = report.model_copy(update={"recommendations": recommendations, "narrative": narrative})
     log.info("%s report narrative: %s (%s)", iso(now), narrative.written_by, narrative.reason)
     if dry_run:
-        log.info("%s report: health %s/100 (dry run: nothing written or sent)", iso(now), report["health_score"])
+        log.info("%s report: health %s/100 (dry run: nothing written or sent)", iso(now), report.health_score)
         return ReportResult(now, None, report)
-    folder = config.reports_path / report["date"]
-    for problem in write_local(folder, report, main_series, charts=charts):
+    folder = config.reports_path / report.date
+    report, problems = write_local(folder, report, inputs.main_series, charts=charts)
+    for problem in problems:
         log.warning("%s", problem)
     markdown_text = (folder / "report.md").read_text(encoding="utf-8")
     deliveries = [slack.send_report(report, folder, secrets, config.notifiers),
                   notion.send_report(report, markdown_text, secrets, config.notifiers)]
-    report["delivery"] = {d.channel: d.to_dict() for d in deliveries}
-    atomic_write_json(folder / "report.json", report)
+    report = report.model_copy(update={"delivery": {d.channel: Delivery.model_validate(d.to_dict())
+                                                    for d in deliveries}})
+    atomic_write_json(folder / "report.json", report.to_json())
     for d in deliveries:
         log.info("%s report %s", iso(now), d.line())
     commit_owned(config.path("."), [folder, paths_for(config).models],
-                 f"ai-ops: daily report {report['date']} (health {report['health_score']}/100)\n\n"
+                 f"ai-ops: daily report {report.date} (health {report.health_score}/100)\n\n"
                  f"Report: {folder.relative_to(config.path('.'))}/report.md", config.outputs.git,
                  secrets.secret_values())
-    log.info("%s report: health %s/100, written to %s", iso(now), report["health_score"], folder)
+    log.info("%s report: health %s/100, written to %s", iso(now), report.health_score, folder)
     return ReportResult(now, folder, report)
-
-

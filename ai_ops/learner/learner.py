@@ -144,13 +144,6 @@ class ThresholdLearner:
 
     # ------------------------------------------------------------ evidence
 
-    def initial_thresholds(self) -> dict[str, float]:
-        return {name: spec.initial for name, spec in self.specs.items()}
-
-    def burns_at(self, target: float, now: float) -> list[float]:
-        """Error-budget burns of the remembered windows run at exactly `target`."""
-        return [w["burn"] for w in self._windows_at(target, now)]
-
     def _windows_at(self, target: float, now: float) -> list[dict[str, float]]:
         memory = self.config.evidence_memory_days * DAY
         return [w for w in self.windows if abs(w["target"] - target) < 1e-9 and now - w["time"] < memory]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ai_ops.config import Secrets
+from ai_ops.config import Secrets, redact
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,5 @@ class Delivery:
 
 
 def scrub(message: str, secrets: Secrets, limit: int = 300) -> str:
-    """An error message safe to print: every secret value removed (an SDK may echo a URL or token)."""
-    for value in sorted(secrets.secret_values(), key=len, reverse=True):
-        message = message.replace(value, "[REDACTED]")
-    return message[:limit]
+    """An error message safe to print (an SDK may echo a URL or token): `redact`, shortened."""
+    return redact(message, secrets.secret_values())[:limit]

@@ -12,6 +12,7 @@ from typing import Any
 
 from ai_ops.config import NotifiersConfig, Secrets
 from ai_ops.notifiers import Delivery, scrub
+from ai_ops.reporting.model import Report
 
 MAX_BLOCKS_PER_REQUEST = 100
 MAX_RICH_TEXT = 2000
@@ -53,16 +54,14 @@ def report_blocks(markdown_text: str) -> list[dict[str, Any]]:
     return blocks
 
 
-def properties(report: dict[str, Any], title_property: str) -> dict[str, Any]:
-    sla = report["health"]["inputs"]["sla_attainment"]
-    cost = report["cost"].get("projected_total")
+def properties(report: Report, title_property: str) -> dict[str, Any]:
     return {
-        title_property: {"title": rich_text(f"ai-ops health report {report['date']}")},
-        "Date": {"date": {"start": report["date"]}},
-        "Health score": {"number": report["health"]["score"]},
-        "SLA": {"number": sla},
-        "Cost": {"number": cost},
-        "Status": {"select": {"name": status_of(report["health"]["score"])}},
+        title_property: {"title": rich_text(f"ai-ops health report {report.date}")},
+        "Date": {"date": {"start": report.date}},
+        "Health score": {"number": report.health.score},
+        "SLA": {"number": report.health.inputs.sla_attainment},
+        "Cost": {"number": report.cost.projected_total},
+        "Status": {"select": {"name": status_of(report.health.score)}},
     }
 
 
@@ -117,7 +116,7 @@ def _append(client: Any, page_id: str, blocks: list[dict[str, Any]]) -> None:
         client.blocks.children.append(block_id=page_id, children=blocks[i:i + MAX_BLOCKS_PER_REQUEST])
 
 
-def send_report(report: dict[str, Any], markdown_text: str, secrets: Secrets, config: NotifiersConfig) -> Delivery:
+def send_report(report: Report, markdown_text: str, secrets: Secrets, config: NotifiersConfig) -> Delivery:
     if not config.notion.enabled:
         return Delivery("notion", "skipped", "disabled in config (notifiers.notion.enabled: false)")
     if secrets.NOTION_API_KEY is None or not secrets.NOTION_DATABASE_ID:
@@ -128,14 +127,14 @@ def send_report(report: dict[str, Any], markdown_text: str, secrets: Secrets, co
         props = properties(report, title)
         blocks = report_blocks(markdown_text)
         found = client.data_sources.query(data_source_id=source_id,
-                                          filter={"property": "Date", "date": {"equals": report["date"]}})
+                                          filter={"property": "Date", "date": {"equals": report.date}})
         pages = [p for p in found.get("results", []) if p.get("object", "page") == "page"]
         if pages:
             page_id = pages[0]["id"]
             client.pages.update(page_id=page_id, properties=props)
             removed = _clear_children(client, page_id)
             _append(client, page_id, blocks)
-            return Delivery("notion", "updated", f"page {page_id} of {report['date']} updated "
+            return Delivery("notion", "updated", f"page {page_id} of {report.date} updated "
                             f"({removed} old blocks replaced by {len(blocks)})")
         page = client.pages.create(parent={"type": "data_source_id", "data_source_id": source_id},
                                    properties=props, children=blocks[:MAX_BLOCKS_PER_REQUEST])

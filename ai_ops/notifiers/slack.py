@@ -12,6 +12,7 @@ from typing import Any
 
 from ai_ops.config import NotifiersConfig, Secrets
 from ai_ops.notifiers import Delivery
+from ai_ops.reporting.model import Report
 
 MAX_BLOCKS = 50
 SECTION_TEXT = 3000
@@ -30,46 +31,49 @@ def _md(text: str, limit: int = SECTION_TEXT) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": clip(text, limit)}
 
 
-def report_blocks(report: dict[str, Any], report_link: str | None) -> list[dict[str, Any]]:
+def report_blocks(report: Report, report_link: str | None) -> list[dict[str, Any]]:
     """The card: score, key numbers, significant trends, actions, recommendations, link."""
-    h, cost = report["health"], report["cost"]
-    cur = report["currency"]
-    sla = h["inputs"]["sla_attainment"]
+    h, cost = report.health, report.cost
+    cur = report.currency
+    sla = h.inputs.sla_attainment
+    narrative = report.narrative
     fields = [
-        _md(f"*Health*\n{h['score']}/100", FIELD_TEXT),
-        _md(f"*SLA (24 h)*\n{sla:.3f}% (target {h['inputs']['sla_target']}%)" if sla is not None else "*SLA*\nn/a",
+        _md(f"*Health*\n{h.score}/100", FIELD_TEXT),
+        _md(f"*SLA (24 h)*\n{sla:.3f}% (target {h.inputs.sla_target}%)" if sla is not None else "*SLA*\nn/a",
             FIELD_TEXT),
-        _md(f"*Month-end cost*\n{cost['projected_total']:.0f} {cur} of {cost['budget']:.0f}"
-            if cost.get("projected_total") is not None else "*Month-end cost*\nn/a", FIELD_TEXT),
-        _md(f"*Anomalies (24 h)*\n{report['anomalies']['critical_episodes']} critical, "
-            f"{report['anomalies']['warning_episodes']} warning", FIELD_TEXT),
-        _md(f"*Learner*\n{report['learning']['learner_status']}", FIELD_TEXT),
-        _md(f"*Changes (24 h)*\n{len(report['actions'])}", FIELD_TEXT),
+        _md(f"*Month-end cost*\n{cost.projected_total:.0f} {cur} of {cost.budget:.0f}"
+            if cost.projected_total is not None else "*Month-end cost*\nn/a", FIELD_TEXT),
+        _md(f"*Anomalies (24 h)*\n{report.anomalies.critical_episodes} critical, "
+            f"{report.anomalies.warning_episodes} warning", FIELD_TEXT),
+        _md(f"*Learner*\n{report.learning.learner_status}", FIELD_TEXT),
+        _md(f"*Changes (24 h)*\n{len(report.actions)}", FIELD_TEXT),
     ][:MAX_FIELDS]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(
-            f"ai-ops health {report['date']}: {h['score']}/100", HEADER_TEXT)}},
+            f"ai-ops health {report.date}: {h.score}/100", HEADER_TEXT)}},
         {"type": "section", "fields": fields},
-        {"type": "section", "text": _md(report["narrative"]["summary"])},
     ]
-    moved = [f"• {s}/{m}: {t['change_pct']:+.1f}% ({t['direction']})" for s, ms in report["trends"].items()
-             for m, t in ms.items() if t["significant"]]
+    if narrative is not None and narrative.summary:
+        blocks.append({"type": "section", "text": _md(narrative.summary)})
+    moved = [f"• {s}/{m}: {t.change_pct:+.1f}% ({t.direction})" for s, ms in report.trends.items()
+             for m, t in ms.items() if t.significant and t.change_pct is not None]
     blocks.append({"type": "section", "text": _md("*Trends*\n" + ("\n".join(moved[:8]) if moved
                                                                    else "nothing beyond normal variation"))})
-    actions = [f"• {a['time_iso'][11:16]}Z " + ", ".join(f"{k} {v['old']:g}→{v['new']:g}" for k, v in a["changes"].items())
-               for a in report["actions"]]
+    actions = [f"• {a.time_iso[11:16]}Z " + ", ".join(f"{k} {v.old:g}→{v.new:g}" for k, v in a.changes.items())
+               for a in report.actions]
     blocks.append({"type": "section", "text": _md("*Actions*\n" + ("\n".join(actions[:10]) if actions else "none"))})
-    recs = [f"{i}. *{r['title']}*: {r['action']}" for i, r in enumerate(report["narrative"]["recommendations"], 1)]
-    blocks.append({"type": "section", "text": _md("*Recommendations*\n" + "\n".join(recs))})
-    context = f"narrative: {report['narrative']['written_by']}"
+    recs = [f"{i}. *{r.title}*: {r.action}" for i, r in enumerate(narrative.recommendations if narrative else [], 1)]
+    if recs:
+        blocks.append({"type": "section", "text": _md("*Recommendations*\n" + "\n".join(recs))})
+    context = f"narrative: {narrative.written_by if narrative else 'none'}"
     if report_link:
         context += f" · <{report_link}|full report>"
     blocks.append({"type": "context", "elements": [_md(context, CONTEXT_TEXT)]})
     return blocks[:MAX_BLOCKS]
 
 
-def fallback_text(report: dict[str, Any]) -> str:
-    return clip(f"ai-ops health {report['date']}: {report['health']['score']}/100", FALLBACK_TEXT)
+def fallback_text(report: Report) -> str:
+    return clip(f"ai-ops health {report.date}: {report.health.score}/100", FALLBACK_TEXT)
 
 
 def _retry_handlers(max_retries: int) -> list[Any]:
@@ -127,11 +131,11 @@ def _failure(exc: Exception, secrets: Secrets) -> str:
     return scrub(f"{type(exc).__name__}: {exc}", secrets)
 
 
-def send_report(report: dict[str, Any], folder: Path, secrets: Secrets, config: NotifiersConfig) -> Delivery:
+def send_report(report: Report, folder: Path, secrets: Secrets, config: NotifiersConfig) -> Delivery:
     skipped = _missing(secrets, config)
     if skipped:
         return Delivery("slack", "skipped", skipped)
-    link = f"{config.report_url.rstrip('/')}/{report['date']}/report.html" if config.report_url else None
+    link = f"{config.report_url.rstrip('/')}/{report.date}/report.html" if config.report_url else None
     try:
         detail = _post(fallback_text(report), report_blocks(report, link), secrets, config,
                        folder / "charts" / "cost.png")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -19,25 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ai_ops.config import LLMConfig, Secrets
+from ai_ops.config import LLMConfig, Secrets, redact
+from ai_ops.reporting.model import LLMUsage, NarrativeItem, Report
+from ai_ops.reporting.model import NarrativePart as Narrative
 from ai_ops.state import atomic_write_json, read_json
-
-REDACTED = "[REDACTED]"
-_CREDENTIAL_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/@:\"']+:[^\s/@\"']+@")
-_SECRET_QUERY = re.compile(r"(?i)([?&](?:token|key|api_key|apikey|access_token|secret|password|sig|signature)=)[^&\s\"']+")
-_KNOWN_TOKENS = re.compile(
-    r"(xox[abposr]-[A-Za-z0-9-]+|sk-ant-[A-Za-z0-9_-]+|secret_[A-Za-z0-9]{20,}|ntn_[A-Za-z0-9]{20,}"
-    r"|gh[pousr]_[A-Za-z0-9]{20,}|https://hooks\.slack\.com/[^\s\"']+)"
-)
-
-
-def redact(text: str, secret_values: list[str]) -> str:
-    """Remove every known secret value, credentials in URLs, secret query parameters and token shapes."""
-    for value in sorted((v for v in secret_values if v), key=len, reverse=True):
-        text = text.replace(value, REDACTED)
-    text = _CREDENTIAL_URL.sub(lambda m: m.group(1) + REDACTED + "@", text)
-    text = _SECRET_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
-    return _KNOWN_TOKENS.sub(REDACTED, text)
 
 
 class NarrativeRecommendation(BaseModel):
@@ -58,68 +43,56 @@ class NarrativeOutput(BaseModel):
     recommendations: list[NarrativeRecommendation] = Field(min_length=5, max_length=5)
 
 
-@dataclass
-class Narrative:
-    written_by: str
-    """'llm' or 'template'."""
-    reason: str
-    summary: str
-    recommendations: list[dict[str, Any]]
-    llm: dict[str, Any] | None = None
-    prompt_chars: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"written_by": self.written_by, "reason": self.reason, "summary": self.summary,
-                "recommendations": self.recommendations, "llm": self.llm}
-
-
 def _template(name: str) -> str:
     return resources.files("ai_ops.reporting").joinpath("templates", name).read_text(encoding="utf-8")
 
 
-def prompt_view(report: dict[str, Any]) -> dict[str, Any]:
+def prompt_view(report: Report) -> dict[str, Any]:
     """The part of the report the LLM sees: numbers and names, nothing else."""
-    keep = ("date", "health", "trends", "cost", "actions", "learning", "anomalies", "thresholds", "sla_days")
-    return {k: report[k] for k in keep if k in report}
+    keep = {"date", "health", "trends", "cost", "actions", "learning", "anomalies", "thresholds", "sla_days"}
+    return report.model_dump(mode="json", include=keep)
 
 
-def build_prompt(report: dict[str, Any], recommendations: list[dict[str, Any]],
+def build_prompt(report: Report, recommendations: Sequence[NarrativeItem],
                  secret_values: list[str]) -> tuple[str, str]:
     """(system, user) prompts from the template files, redacted."""
     schema = json.dumps(NarrativeOutput.model_json_schema(), indent=1, sort_keys=True)
     system = _template("narrative_system.md").replace("{schema}", schema)
     user = (_template("narrative_user.md")
-            .replace("{date}", str(report["date"]))
+            .replace("{date}", report.date)
             .replace("{report_json}", json.dumps(prompt_view(report), sort_keys=True, default=str))
-            .replace("{recommendations_json}", json.dumps(
-                [{k: r[k] for k in ("title", "action", "evidence", "value")} for r in recommendations])))
+            .replace("{recommendations_json}", json.dumps([_item(r).model_dump(mode="json") for r in recommendations])))
     return redact(system, secret_values), redact(user, secret_values)
 
 
-def template_narrative(report: dict[str, Any], recommendations: list[dict[str, Any]], reason: str,
+def _item(r: NarrativeItem) -> NarrativeItem:
+    """The narrative's view of a recommendation (no priority)."""
+    return NarrativeItem(title=r.title, action=r.action, evidence=r.evidence, value=r.value)
+
+
+def template_narrative(report: Report, recommendations: Sequence[NarrativeItem], reason: str,
                        currency: str) -> Narrative:
     """The deterministic words: the same data always gives the same text."""
-    h, cost = report["health"], report["cost"]
-    weakest = min(h["parts"], key=lambda k: h["parts"][k] / h["maxima"][k])
-    sentences = [f"Health score {h['score']}/100 (weakest part: {weakest}, "
-                 f"{h['parts'][weakest]:g} of {h['maxima'][weakest]:g} points)."]
-    sla = h["inputs"]["sla_attainment"]
+    h, cost = report.health, report.cost
+    weakest = h.weakest_part
+    sentences = [f"Health score {h.score}/100 (weakest part: {weakest}, "
+                 f"{h.parts[weakest]:g} of {h.maxima[weakest]:g} points)."]
+    sla = h.inputs.sla_attainment
     if sla is not None:
         sentences.append(f"SLA attainment over the last 24 h was {sla:.3f}% against a target of "
-                         f"{h['inputs']['sla_target']}%.")
-    moved = [f"{s}/{m} {t['change_pct']:+.1f}%" for s, ms in report["trends"].items() for m, t in ms.items()
-             if t["significant"]]
+                         f"{h.inputs.sla_target}%.")
+    moved = [f"{s}/{m} {t.change_pct:+.1f}%" for s, ms in report.trends.items() for m, t in ms.items()
+             if t.significant and t.change_pct is not None]
     sentences.append("Significant changes against the 7-day baseline: " + ", ".join(moved) + "."
                      if moved else "No metric moved beyond its normal day-to-day variation.")
-    if cost.get("projected_total") is not None:
-        sentences.append(f"Month-end cost is projected at {cost['projected_total']:.0f} {currency} "
-                         f"({cost['lower']:.0f}-{cost['upper']:.0f}) against a budget of {cost['budget']:.0f}.")
-    n = len(report["actions"])
+    if cost.projected_total is not None:
+        sentences.append(f"Month-end cost is projected at {cost.projected_total:.0f} {currency} "
+                         f"({cost.lower or 0:.0f}-{cost.upper or 0:.0f}) against a budget of {cost.budget:.0f}.")
+    n = len(report.actions)
     sentences.append(f"The controller made {n} threshold change(s) in the last 24 h; the learner is "
-                     f"{report['learning']['learner_status']}.")
-    recs = [{k: r[k] for k in ("title", "action", "evidence", "value")} for r in recommendations]
-    return Narrative("template", reason, " ".join(sentences), recs)
+                     f"{report.learning.learner_status}.")
+    return Narrative(written_by="template", reason=reason, summary=" ".join(sentences),
+                     recommendations=[_item(r) for r in recommendations])
 
 
 # ---------------------------------------------------------------- LLM state: budget and breaker
@@ -157,9 +130,13 @@ def check_grounding(output: NarrativeOutput, allowed: dict[str, Any]) -> None:
             raise ValueError(f"recommendation {i} changed the value of '{rec.evidence}' ({rec.value} != {want})")
 
 
-def write_narrative(report: dict[str, Any], recommendations: list[dict[str, Any]], allowed: dict[str, Any],
-                    config: LLMConfig, secrets: Secrets, state_path: Path, now: float, currency: str) -> Narrative:
-    """The LLM's narrative if everything allows and works, else the template's; never raises for LLM trouble."""
+def write_narrative(report: Report, recommendations: Sequence[NarrativeItem], allowed: dict[str, Any],
+                    config: LLMConfig, secrets: Secrets, state_path: Path, now: float, currency: str,
+                    save_state: bool = True) -> Narrative:
+    """The LLM's narrative if everything allows and works, else the template's; never raises for LLM trouble.
+
+    `save_state=False` (a dry run) reads the budget and circuit-breaker state but writes nothing.
+    """
     if not config.enabled:
         return template_narrative(report, recommendations, "LLM disabled in config (llm.enabled: false)", currency)
     if secrets.ANTHROPIC_API_KEY is None or not secrets.ANTHROPIC_API_KEY.get_secret_value():
@@ -184,18 +161,21 @@ def write_narrative(report: dict[str, Any], recommendations: list[dict[str, Any]
         if state["consecutive_failures"] >= config.circuit_breaker_failures:
             state["open_until"] = now + config.circuit_breaker_cooldown_hours * 3600
         state["tokens_used"] += record["input_tokens"] + record["output_tokens"]
-        atomic_write_json(state_path, state)
+        if save_state:
+            atomic_write_json(state_path, state)
         message = redact(f"{type(exc).__name__}: {exc}", secrets.secret_values())[:300]
         narrative = template_narrative(report, recommendations, f"LLM call failed ({message})", currency)
-        narrative.llm = record if record["input_tokens"] else None
-        narrative.prompt_chars = len(system) + len(user)
+        if record["input_tokens"]:
+            narrative = narrative.model_copy(update={"llm": LLMUsage.model_validate(record)})
         return narrative
     state["consecutive_failures"] = 0
     state["open_until"] = 0.0
     state["tokens_used"] += record["input_tokens"] + record["output_tokens"]
-    atomic_write_json(state_path, state)
-    return Narrative("llm", f"written by {config.model}", output.summary,
-                     [r.model_dump() for r in output.recommendations], record, len(system) + len(user))
+    if save_state:
+        atomic_write_json(state_path, state)
+    return Narrative(written_by="llm", reason=f"written by {config.model}", summary=output.summary,
+                     recommendations=[NarrativeItem.model_validate(r.model_dump()) for r in output.recommendations],
+                     llm=LLMUsage.model_validate(record))
 
 
 def _call(config: LLMConfig, secrets: Secrets, system: str, user: str, record: dict[str, Any]) -> NarrativeOutput:

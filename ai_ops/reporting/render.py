@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ai_ops.reporting.model import NarrativePart, Report, SlaDay
 from ai_ops.state import atomic_write_json, atomic_write_text
 
 SECTIONS = ("Summary", "Health score", "Trends (24 h vs 7 d)", "Cost projection", "Actions (last 24 h)",
@@ -24,10 +25,10 @@ CHARTS = {"thresholds": "Threshold paths (7 days)", "sla": "SLA attainment per d
 
 
 
-def _partial(day: dict[str, Any]) -> str:
+def _partial(day: SlaDay) -> str:
     """' (partial: 15 h)' for a day the report window covers only in part, else ''."""
-    hours = day.get("hours", 24.0)
-    return f" (partial: {hours:g} h)" if hours < 24.0 else ""
+    return f" (partial: {day.hours:g} h)" if day.partial else ""
+
 
 def _f(v: Any, fmt: str = "{:g}", none: str = "n/a") -> str:
     return none if v is None else fmt.format(v)
@@ -37,95 +38,97 @@ def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(report: dict[str, Any]) -> str:
-    h, cost, learning, narrative = report["health"], report["cost"], report["learning"], report["narrative"]
-    cur = report["currency"]
-    out = [f"# ai-ops daily health report: {report['date']}", "",
-           f"**Health score: {h['score']}/100** · services: {', '.join(report['services'])} · "
-           f"generated {report['generated_at']}", ""]
-    out += ["## Summary", "", narrative["summary"], "",
-            f"_Narrative written by: {narrative['written_by']} ({narrative['reason']})._", ""]
+def render_markdown(report: Report) -> str:
+    h, cost, learning = report.health, report.cost, report.learning
+    narrative = report.narrative or NarrativePart(written_by="template", reason="not written yet", summary="",
+                                                  recommendations=[])
+    cur = report.currency
+    out = [f"# ai-ops daily health report: {report.date}", "",
+           f"**Health score: {h.score}/100** · services: {', '.join(report.services)} · "
+           f"generated {report.generated_at}", ""]
+    out += ["## Summary", "", narrative.summary, "",
+            f"_Narrative written by: {narrative.written_by} ({narrative.reason})._", ""]
     out += ["## Health score", "", "| part | points | of | input |", "|---|---|---|---|"]
-    inputs = h["inputs"]
-    shown = {"sla": f"SLA {_f(inputs['sla_attainment'], '{:.4f}')}% (target {inputs['sla_target']}%), "
-                    f"error-budget burn {_f(h['error_budget_burn'], '{:.2f}')}x",
-             "latency": f"{_f(inputs['latency_within_objective_share'], '{:.1%}')} of steps with p95 <= objective",
-             "errors": f"request-weighted error rate {_f(inputs['error_rate_mean'], '{:.4f}')}%",
-             "anomalies": f"{inputs['critical_episodes']} critical, {inputs['warning_episodes']} warning episodes",
-             "cost": f"month-end projection {_f(inputs['cost_ratio'], '{:.1%}')} of budget"}
-    for part, points in h["parts"].items():
-        out.append(f"| {part} | {points:g} | {h['maxima'][part]:g} | {_cell(shown.get(part, ''))} |")
-    out.append(f"| **total** | **{h['score']}** | 100 | formula: docs/report.md#health-score |")
+    inputs = h.inputs
+    shown = {"sla": f"SLA {_f(inputs.sla_attainment, '{:.4f}')}% (target {inputs.sla_target}%), "
+                    f"error-budget burn {_f(h.error_budget_burn, '{:.2f}')}x",
+             "latency": f"{_f(inputs.latency_within_objective_share, '{:.1%}')} of steps with p95 <= objective",
+             "errors": f"request-weighted error rate {_f(inputs.error_rate_mean, '{:.4f}')}%",
+             "anomalies": f"{inputs.critical_episodes} critical, {inputs.warning_episodes} warning episodes",
+             "cost": f"month-end projection {_f(inputs.cost_ratio, '{:.1%}')} of budget"}
+    for part, points in h.parts.items():
+        out.append(f"| {part} | {points:g} | {h.maxima[part]:g} | {_cell(shown.get(part, ''))} |")
+    out.append(f"| **total** | **{h.score}** | 100 | formula: docs/report.md#health-score |")
     out += ["", "SLA and cost per day (a partial day of the window shows its hours):", "",
             f"| date | SLA % | cost ({cur}) |", "|---|---|---|"]
-    out += [f"| {d['date']}{_partial(d)} | {_f(d['sla'], '{:.4f}')} | {d['cost']:.2f} |" for d in report["sla_days"]]
+    out += [f"| {d.date}{_partial(d)} | {_f(d.sla, '{:.4f}')} | {d.cost:.2f} |" for d in report.sla_days]
     out += ["", "## Trends (24 h vs 7 d)", "",
             "| metric | mean 24 h | p95 24 h | mean 7 d | p95 7 d | change % | direction | z | significant |",
             "|---|---|---|---|---|---|---|---|---|"]
-    for service, metrics in report["trends"].items():
+    for service, metrics in report.trends.items():
         for name, t in metrics.items():
-            out.append(f"| {service}/{name} | {t['mean_24h']:.4g} | {t['p95_24h']:.4g} | {t['mean_7d']:.4g} | "
-                       f"{t['p95_7d']:.4g} | {_f(t['change_pct'], '{:+.1f}')} | {t['direction']} | "
-                       f"{_f(t['z'], '{:+.1f}')} | {'**yes**' if t['significant'] else 'no'} |")
+            out.append(f"| {service}/{name} | {_f(t.mean_24h, '{:.4g}')} | {_f(t.p95_24h, '{:.4g}')} | "
+                       f"{_f(t.mean_7d, '{:.4g}')} | {_f(t.p95_7d, '{:.4g}')} | {_f(t.change_pct, '{:+.1f}')} | "
+                       f"{t.direction} | {_f(t.z, '{:+.1f}')} | {'**yes**' if t.significant else 'no'} |")
     out += ["", "## Cost projection", ""]
-    if cost.get("projected_total") is None:
-        out.append(f"No projection: {cost.get('note') or 'no cost data'}.")
+    if cost.projected_total is None:
+        out.append(f"No projection: {cost.note or 'no cost data'}.")
     else:
-        out += [f"- month {cost['month']}: month-to-date {cost['month_to_date']:.2f} {cur}",
-                f"- projected month-end {cost['projected_total']:.2f} {cur} (80% interval {cost['lower']:.2f} - "
-                f"{cost['upper']:.2f}), budget {cost['budget']:.2f} ({_f(cost['ratio_to_budget'], '{:.1%}')})",
-                f"- method: {cost['method']}" + (f" ({cost['note']})" if cost.get("note") else "")]
+        out += [f"- month {cost.month}: month-to-date {_f(cost.month_to_date, '{:.2f}')} {cur}",
+                f"- projected month-end {cost.projected_total:.2f} {cur} (80% interval {_f(cost.lower, '{:.2f}')} - "
+                f"{_f(cost.upper, '{:.2f}')}), budget {cost.budget:.2f} ({_f(cost.ratio_to_budget, '{:.1%}')})",
+                f"- method: {cost.method}" + (f" ({cost.note})" if cost.note else "")]
     out += ["", "## Actions (last 24 h)", ""]
-    for a in report["actions"]:
-        changes = ", ".join(f"{k} {v['old']:g} -> {v['new']:g}" for k, v in a["changes"].items())
-        out.append(f"- {a['time_iso']}: {changes}" + (f" (commit {a['commit'][:8]})" if a.get("commit") else "")
-                   + ("" if a["applied"] else " [not applied]"))
-        out += [f"  - why {k}: {v}" for k, v in a["reasons"].items()]
-    if not report["actions"]:
+    for a in report.actions:
+        changes = ", ".join(f"{k} {v.old:g} -> {v.new:g}" for k, v in a.changes.items())
+        out.append(f"- {a.time_iso}: {changes}" + (f" (commit {a.commit[:8]})" if a.commit else "")
+                   + ("" if a.applied else " [not applied]"))
+        out += [f"  - why {k}: {v}" for k, v in a.reasons.items()]
+    if not report.actions:
         out.append("- none: no threshold changed in the last 24 h")
-    an = report["anomalies"]
+    an = report.anomalies
     out += ["", "## Anomalies (last 24 h)", "",
-            f"{an['critical_episodes']} critical and {an['warning_episodes']} warning episodes ({an['points']} "
+            f"{an.critical_episodes} critical and {an.warning_episodes} warning episodes ({an.points} "
             "anomalous points).", ""]
-    for e in an["episodes"]:
-        out.append(f"- {e['severity']}: {e['service']} ({', '.join(e['metrics'])}) {e['start_iso']} - {e['end_iso']} "
-                   f"({e['points']} points, max score {e['max_score']:.4f})")
-    out += ["", "## Learning status", "", f"- learner: {learning['learner_status']} "
-            f"({learning['learner_cycles']} cycles)", f"- last detector training: {learning['last_training'] or 'never'}"
-            f"; {learning['detectors_trained']} series trained, {learning['detectors_not_converged']} not converged"]
-    if learning["detectors"]:
+    for e in an.episodes:
+        out.append(f"- {e.severity}: {e.service} ({', '.join(e.metrics)}) {e.start_iso} - {e.end_iso} "
+                   f"({e.points} points, max score {e.max_score:.4f})")
+    out += ["", "## Learning status", "", f"- learner: {learning.learner_status} "
+            f"({learning.learner_cycles} cycles)", f"- last detector training: {learning.last_training or 'never'}"
+            f"; {learning.detectors_trained} series trained, {learning.detectors_not_converged} not converged"]
+    if learning.detectors:
         out += ["", "| series | samples | trained | loss | converged |", "|---|---|---|---|---|"]
-        out += [f"| {d['series']} | {d['samples']} | {d['trained']} | {_f(d['loss'], '{:.4g}')} | "
-                f"{_f(d['converged'], '{}')} |" for d in learning["detectors"]]
+        out += [f"| {d.series} | {d.samples} | {d.trained} | {_f(d.loss, '{:.4g}')} | "
+                f"{_f(d.converged, '{}')} |" for d in learning.detectors]
     out += ["", "## Recommendations", ""]
-    for i, r in enumerate(narrative["recommendations"], start=1):
-        out.append(f"{i}. **{_cell(r['title'])}**: {r['action']} _(evidence: `{r['evidence']}` = {r['value']})_")
+    for i, r in enumerate(narrative.recommendations, start=1):
+        out.append(f"{i}. **{_cell(r.title)}**: {r.action} _(evidence: `{r.evidence}` = {r.value})_")
     out += ["", "## Charts", ""]
-    out += [f"![{CHARTS[c]}](charts/{c}.png)" for c in report.get("charts", [])] or ["No charts were drawn."]
-    llm = narrative.get("llm")
+    out += [f"![{CHARTS[c]}](charts/{c}.png)" for c in report.charts] or ["No charts were drawn."]
+    llm = narrative.llm
     out += ["", "## About this report", "",
-            f"- schema version {report['schema_version']}; numbers in report.json; formulas in docs/report.md",
-            f"- narrative: {narrative['written_by']}" + (
-                f"; {llm['model']}, {llm['input_tokens']} input + {llm['output_tokens']} output tokens, "
-                f"${llm['cost_usd']:.4f}" if llm else ""),
-            f"- windows: last 24 h {report['window']['last_24h'][0]} - {report['window']['last_24h'][1]}; "
-            f"baseline {report['window']['baseline'][0]} - {report['window']['baseline'][1]}", ""]
+            f"- schema version {report.schema_version}; numbers in report.json; formulas in docs/report.md",
+            f"- narrative: {narrative.written_by}" + (
+                f"; {llm.model}, {llm.input_tokens} input + {llm.output_tokens} output tokens, "
+                f"${llm.cost_usd:.4f}" if llm else ""),
+            f"- windows: last 24 h {report.window.last_24h[0]} - {report.window.last_24h[1]}; "
+            f"baseline {report.window.baseline[0]} - {report.window.baseline[1]}", ""]
     return "\n".join(out)
 
 
-def render_html(report: dict[str, Any], markdown_text: str) -> str:
+def render_html(report: Report, markdown_text: str) -> str:
     """A self-contained page: the Markdown's content as simple HTML, charts as <img> beside it."""
     from markdown_it import MarkdownIt
 
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown_text)
-    title = html.escape(f"ai-ops daily health report {report['date']}")
+    title = html.escape(f"ai-ops daily health report {report.date}")
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{title}</title><style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}"
             f"</style></head><body>\n{body}</body></html>\n")
 
 
-def draw_charts(report: dict[str, Any], main_series: dict[str, Any] | None, folder: Path) -> list[str]:
+def draw_charts(report: Report, main_series: dict[str, Any] | None, folder: Path) -> list[str]:
     """The four PNGs under folder/charts; returns the names drawn."""
     import matplotlib
 
@@ -149,8 +152,8 @@ def draw_charts(report: dict[str, Any], main_series: dict[str, Any] | None, fold
     def dates(ts: Any) -> Any:
         return np.asarray(ts, dtype=float).astype(np.int64).astype("datetime64[s]")
 
-    path = report["threshold_path"]
-    names = list(report["thresholds"])
+    path = report.threshold_path
+    names = list(report.thresholds)
     fig, axes = plt.subplots(len(names) or 1, 1, figsize=(8, 1.6 * max(len(names), 1)), sharex=True, squeeze=False)
     for ax, name in zip(axes[:, 0], names, strict=False):
         points = [(p["time"], p[name]) for p in path if name in p]
@@ -162,33 +165,34 @@ def draw_charts(report: dict[str, Any], main_series: dict[str, Any] | None, fold
     fig.suptitle(CHARTS["thresholds"])
     save(fig, "thresholds")
 
-    days = report["sla_days"]
+    days = report.sla_days
+    target = report.health.inputs.sla_target
     fig, ax = plt.subplots(figsize=(8, 3))
-    ax.bar([d["date"][5:] for d in days], [d["sla"] if d["sla"] is not None else np.nan for d in days])
-    ax.axhline(report["health"]["inputs"]["sla_target"], color="red", linestyle="--", label="target")
-    finite = [d["sla"] for d in days if d["sla"] is not None]
+    ax.bar([d.date[5:] for d in days], [d.sla if d.sla is not None else np.nan for d in days])
+    ax.axhline(target, color="red", linestyle="--", label="target")
+    finite = [d.sla for d in days if d.sla is not None]
     if finite:
-        ax.set_ylim(min(*finite, report["health"]["inputs"]["sla_target"]) - 0.05, 100.0)
+        ax.set_ylim(min(*finite, target) - 0.05, 100.0)
     ax.set_ylabel("SLA %")
     ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     ax.legend(loc="lower left")
     ax.set_title(CHARTS["sla"])
     save(fig, "sla")
 
-    cost = report["cost"]
+    cost = report.cost
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3))
-    left.bar([d["date"][5:] for d in days], [d["cost"] for d in days],
+    left.bar([d.date[5:] for d in days], [d.cost for d in days],
              color=["#9bc" if _partial(d) else "C0" for d in days])
     if any(_partial(d) for d in days):
         left.set_xlabel("light bars: partial days of the window", fontsize=7)
-    left.set_ylabel(f"cost per day ({report['currency']})")
+    left.set_ylabel(f"cost per day ({report.currency})")
     left.tick_params(axis="x", labelrotation=45, labelsize=7)
     right.set_title("month-end projection", fontsize=9)
-    if cost.get("projected_total") is not None:
-        right.bar(["to date", "projected"], [cost["month_to_date"], cost["projected_total"]],
-                  yerr=[[0, cost["projected_total"] - cost["lower"]], [0, cost["upper"] - cost["projected_total"]]],
+    if cost.projected_total is not None and cost.lower is not None and cost.upper is not None:
+        right.bar(["to date", "projected"], [cost.month_to_date or 0.0, cost.projected_total],
+                  yerr=[[0, cost.projected_total - cost.lower], [0, cost.upper - cost.projected_total]],
                   color=["#888", "#4a7"])
-    right.axhline(cost["budget"], color="red", linestyle="--", label="budget")
+    right.axhline(cost.budget, color="red", linestyle="--", label="budget")
     right.legend(loc="lower right")
     fig.suptitle(CHARTS["cost"])
     fig.tight_layout()
@@ -212,19 +216,21 @@ def draw_charts(report: dict[str, Any], main_series: dict[str, Any] | None, fold
     return drawn
 
 
-def write_local(folder: Path, report: dict[str, Any], main_series: dict[str, Any] | None,
-                charts: bool = True) -> list[str]:
-    """report.json first, then charts, report.md and report.html; returns problems (empty when all fine)."""
+def write_local(folder: Path, report: Report, main_series: dict[str, Any] | None,
+                charts: bool = True) -> tuple[Report, list[str]]:
+    """report.json first, then charts, report.md and report.html; the report with its chart
+    names, and the problems (empty when all fine)."""
     problems: list[str] = []
-    atomic_write_json(folder / "report.json", report)
+    atomic_write_json(folder / "report.json", report.to_json())
     if charts:
         try:
-            report["charts"] = draw_charts(report, main_series, folder)
+            drawn = draw_charts(report, main_series, folder)
         except Exception as exc:  # noqa: BLE001 - a chart must never lose the report
-            report["charts"] = []
+            drawn = []
             problems.append(f"charts not drawn: {type(exc).__name__}: {exc}")
-        atomic_write_json(folder / "report.json", report)
+        report = report.model_copy(update={"charts": drawn})
+        atomic_write_json(folder / "report.json", report.to_json())
     markdown_text = render_markdown(report)
     atomic_write_text(folder / "report.md", markdown_text)
     atomic_write_text(folder / "report.html", render_html(report, markdown_text))
-    return problems
+    return report, problems

@@ -1,7 +1,7 @@
 """The daily report assembled: structured numbers first (report.json), words second.
 
 `compose_report` is pure: it takes the fetched metrics and the ledger records and returns
-the report dict (schema `REPORT_SCHEMA_VERSION`, described in docs/report.md). The job in
+a typed `Report` (ai_ops.reporting.model; schema `REPORT_SCHEMA_VERSION`, described in docs/report.md). The job in
 `ai_ops.jobs` does the reading; `render` and `notifiers` do the writing and sending.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,19 +23,15 @@ from ai_ops.reporting.health import (
     latency_within_share,
     weighted_error_rate,
 )
+from ai_ops.reporting.model import REPORT_SCHEMA_VERSION, Report
 from ai_ops.reporting.trends import trends
 
-REPORT_SCHEMA_VERSION = 2
 DAY = 86_400
 MAIN_METRIC = "latency_p95_ms"
 
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _num(v: float, digits: int = 4) -> float | None:
-    return round(float(v), digits) if np.isfinite(v) else None
 
 
 def daily_series(metrics: ServiceMetrics, latency_objective_ms: float) -> list[dict[str, Any]]:
@@ -109,7 +104,7 @@ def learning_status(learner_status: str, learner_state: dict[str, Any], training
 
 def compose_report(now: float, settings: ReportSettings, metrics_by_service: dict[str, ServiceMetrics],
                    ledger: list[dict[str, Any]], anomalies: list[dict[str, Any]], thresholds: dict[str, float],
-                   learning: dict[str, Any]) -> dict[str, Any]:
+                   learning: dict[str, Any]) -> Report:
     """Every number of the report, from data already read. Deterministic for the same inputs."""
     week_start = now - 7 * DAY
     days, trend_by_service, cost_series = [], {}, []
@@ -156,7 +151,7 @@ def compose_report(now: float, settings: ReportSettings, metrics_by_service: dic
                for r in recent_ledger if r.get("changes")]
     threshold_path = [{"time": r["time"], "time_iso": r["time_iso"], **r["new"]} for r in ledger
                       if week_start <= r["time"] < now and isinstance(r.get("new"), dict)]
-    return {
+    return Report.model_validate({
         "schema_version": REPORT_SCHEMA_VERSION,
         "date": datetime.fromtimestamp(now, UTC).date().isoformat(),
         "generated_at": _iso(now),
@@ -175,7 +170,7 @@ def compose_report(now: float, settings: ReportSettings, metrics_by_service: dic
         "thresholds": thresholds,
         "threshold_path": threshold_path,
         "learning": learning,
-    }
+    })
 
 
 def week_metrics_for_charts(metrics: ServiceMetrics, now: float) -> dict[str, Any]:
@@ -184,6 +179,3 @@ def week_metrics_for_charts(metrics: ServiceMetrics, now: float) -> dict[str, An
     return {"service": metrics.service, "metric": MAIN_METRIC, "timestamps": week.timestamps,
             "values": week[MAIN_METRIC] if MAIN_METRIC in week.values else np.full(week.timestamps.shape, np.nan)}
 
-
-def report_folder(reports_dir: Path, date: str) -> Path:
-    return reports_dir / date

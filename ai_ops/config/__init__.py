@@ -1,38 +1,44 @@
 """Typed configuration: one `OpsConfig` object, built once and passed down.
 
-Every field's `description` is both its validation message and its help text
-(`ai-ops config show` prints them). Secrets never live here: they come from the
+Every field's `description` documents it next to its bounds (config/ops_config.yaml and
+docs/guide.md are the user-facing reference; `ai-ops config check` validates). Secrets never live here: they come from the
 environment through `Secrets` (pydantic-settings) and are never written anywhere.
 """
 
 from __future__ import annotations
 
-import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ai_ops.config.base import Strict
+from ai_ops.config.outputs import (
+    GitConfig as GitConfig,
+)
+from ai_ops.config.outputs import (
+    LLMConfig,
+    NotifiersConfig,
+    OutputsConfig,
+    ScheduleConfig,
+)
+from ai_ops.config.outputs import (
+    NotionConfig as NotionConfig,
+)
+from ai_ops.config.outputs import (
+    SlackConfig as SlackConfig,
+)
+from ai_ops.config.promql_template import check_template
+from ai_ops.config.secrets import Secrets as Secrets  # re-exported: `from ai_ops.config import Secrets`
+from ai_ops.config.secrets import redact as redact
 from ai_ops.errors import ConfigError
-
-_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?]+$")
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors: a typo must not silently fall back to a default."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SimulationConfig(Strict):
@@ -66,6 +72,12 @@ class QueriesConfig(Strict):
     error_rate: str = Field(description="Share of requests that failed, percent (0-100).")
     replicas: str = Field(description="Number of running replicas.")
     cost_per_hour: str = Field(description="Cost of the service per hour.")
+
+    @field_validator("*")
+    @classmethod
+    def _placeholders_can_be_escaped(cls, value: str) -> str:
+        check_template(value)
+        return value
 
 
 class ServiceConfig(Strict):
@@ -247,94 +259,6 @@ class LearnerConfig(Strict):
     )
 
 
-class ScheduleConfig(Strict):
-    cycle: str = Field("0 */6 * * *", description="Cron (UTC) of the ops cycle.")
-    train: str = Field("0 3 * * *", description="Cron (UTC) of detector training.")
-    report: str = Field("0 9 * * *", description="Cron (UTC) of the daily report.")
-    misfire_grace_seconds: int = Field(3600, ge=1, description="A run this late is still run (daemon).")
-    lock_wait_seconds: float = Field(
-        600, ge=0, description="Daemon: how long a job waits for a manual run holding the lock before it skips."
-    )
-
-    @field_validator("cycle", "train", "report")
-    @classmethod
-    def _cron(cls, value: str) -> str:
-        fields = value.split()
-        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
-            raise ValueError(f"'{value}' is not a 5-field cron expression like '0 */6 * * *'")
-        return value
-
-
-class GitConfig(Strict):
-    mode: Literal["dry-run", "commit", "pr"] = Field(
-        "commit", description="dry-run: print the diff; commit: commit on the current branch; pr: branch + push."
-    )
-    branch_prefix: str = Field("ai-ops/", description="Prefix of branches made in pr mode.")
-    remote: str = Field("origin", description="Remote pushed to in pr mode.")
-    base_branch: str = Field("main", description="Branch pull requests target.")
-    author_name: str = Field("ai-ops[bot]")
-    author_email: str = Field("ai-ops-bot@users.noreply.github.com")
-    state_branch: str = Field(
-        "ai-ops/state", description="pr mode: branch holding models/ and reports/ between runs (fresh CI checkouts)."
-    )
-    pull_request_dir: Path = Field(
-        Path(".ai-ops"), description="pr mode: folder (in the workspace, never committed) for the PR title/body files."
-    )
-    open_pull_request: bool = Field(
-        True, description="pr mode: open or update the PR via the GitHub REST API when GITHUB_TOKEN is set."
-    )
-
-
-class OutputsConfig(Strict):
-    workspace: Path = Field(
-        Path("."), description="Root of the repository the controller writes to; other paths are inside it."
-    )
-    terraform_dir: Path = Field(Path("terraform"), description="Folder holding variables.tf.")
-    tfvars_file: str = Field(
-        "ai_ops.auto.tfvars.json", pattern=r"\.tfvars\.json$", description="The one file the controller owns."
-    )
-    models_dir: Path = Field(Path("models"))
-    reports_dir: Path = Field(Path("reports"))
-    git: GitConfig = Field(default_factory=GitConfig)
-
-
-class SlackConfig(Strict):
-    enabled: bool = True
-    channel: str = Field("#ops-health", description="Channel for bot-token delivery (webhooks carry their own).")
-    notify_on_change: bool = Field(True, description="Post a short notice when a cycle changes a threshold.")
-    notify_on_critical: bool = Field(True, description="Post a short notice when a cycle finds a critical anomaly.")
-    upload_charts: bool = Field(True, description="With a bot token, upload the cost chart under the card.")
-    timeout_seconds: float = Field(15.0, gt=0, description="HTTP timeout of one Slack call.")
-    max_retries: int = Field(2, ge=0, le=10, description="Retries of a rate-limited (429) call, after Retry-After.")
-
-
-class NotionConfig(Strict):
-    enabled: bool = True
-    timeout_seconds: float = Field(30.0, gt=0, description="HTTP timeout of one Notion call.")
-    max_retries: int = Field(2, ge=0, le=10, description="Retries on 429 and 5xx (the SDK backs off).")
-
-
-class NotifiersConfig(Strict):
-    slack: SlackConfig = Field(default_factory=SlackConfig)
-    notion: NotionConfig = Field(default_factory=NotionConfig)
-    report_url: str = Field("", description="Base URL where reports/ is browsable, linked from messages.")
-
-
-class LLMConfig(Strict):
-    enabled: bool = True
-    model: str = Field("claude-sonnet-4-6", description="Anthropic model name (claude-sonnet-4-5 reaches end-of-life 2026-11-30).")
-    max_tokens: int = Field(1500, ge=64, le=64000)
-    daily_token_budget: int = Field(50000, ge=0, description="Tokens a day; past it, the template writes.")
-    timeout_seconds: float = Field(60.0, gt=0)
-    max_retries: int = Field(2, ge=0, le=10, description="Retries on 429/5xx with exponential backoff (SDK).")
-    circuit_breaker_failures: int = Field(
-        3, ge=1, description="After this many failed reports in a row, stop calling the LLM for the cooldown."
-    )
-    circuit_breaker_cooldown_hours: float = Field(24.0, ge=0, description="How long the open breaker skips the LLM.")
-    input_price_per_mtok: float = Field(3.0, ge=0, description="USD per million input tokens (cost record).")
-    output_price_per_mtok: float = Field(15.0, ge=0, description="USD per million output tokens (cost record).")
-
-
 class DataQualityConfig(Strict):
     min_coverage: float = Field(0.8, ge=0, le=1, description="Share of expected points that must be present.")
     max_staleness_minutes: float = Field(30.0, gt=0, description="Age of the last sample beyond which data is stale.")
@@ -419,39 +343,6 @@ class OpsConfig(Strict):
         return self.model_copy(update={"outputs": outputs})
 
 
-class Secrets(BaseSettings):
-    """Credentials, read from the environment only. Never logged, committed or sent to an LLM."""
-
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=True)
-
-    PROMETHEUS_URL: str | None = None
-    PROMETHEUS_TOKEN: SecretStr | None = None
-    PROMETHEUS_USERNAME: str | None = None
-    PROMETHEUS_PASSWORD: SecretStr | None = None
-    GRAFANA_URL: str | None = None
-    GRAFANA_API_KEY: SecretStr | None = None
-    GRAFANA_DATASOURCE_UID: str | None = None
-    SLACK_WEBHOOK_URL: SecretStr | None = None
-    SLACK_BOT_TOKEN: SecretStr | None = None
-    SLACK_BASE_URL: str | None = None
-    NOTION_API_KEY: SecretStr | None = None
-    NOTION_DATABASE_ID: str | None = None
-    NOTION_BASE_URL: str | None = None
-    ANTHROPIC_API_KEY: SecretStr | None = None
-    ANTHROPIC_BASE_URL: str | None = None
-    GITHUB_TOKEN: SecretStr | None = None
-    GITHUB_REPOSITORY: str | None = None
-    GITHUB_API_URL: str = "https://api.github.com"
-
-    def secret_values(self) -> list[str]:
-        """Every secret's plain value, for redaction."""
-        out: list[str] = []
-        for value in self.__dict__.values():
-            if isinstance(value, SecretStr) and value.get_secret_value():
-                out.append(value.get_secret_value())
-        return out
-
-
 def embedded_default_yaml() -> str:
     """The built-in configuration: one simulated service, used when no file is given."""
     return resources.files("ai_ops.resources").joinpath("default_config.yaml").read_text(encoding="utf-8")
@@ -484,6 +375,9 @@ def parse_config(text: str, source: str = "<config>") -> OpsConfig:
         return OpsConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_validation_error(exc, source)) from None
+    except (ValueError, TypeError, ArithmeticError) as exc:  # a validator that raised something unexpected
+        raise ConfigError(f"invalid configuration in {source}: {exc}\nFix it, then run `ai-ops config check` "
+                          "again.") from None
 
 
 def load_config(path: Path | None) -> OpsConfig:
