@@ -15,6 +15,7 @@ from ai_ops.config import QueriesConfig, Secrets, ServiceConfig, SourcesConfig, 
 from ai_ops.errors import ConfigError, SourceError
 from ai_ops.metrics import METRICS
 from ai_ops.sources.prometheus import (
+    BreakerOpen,
     CircuitBreaker,
     PrometheusClient,
     PrometheusSource,
@@ -101,7 +102,7 @@ def test_breaker_opens_after_consecutive_failures_and_half_opens_after_reset() -
     breaker.failure("boom")
     breaker.check("u")
     breaker.failure("boom")
-    with pytest.raises(SourceError, match="circuit breaker open"):
+    with pytest.raises(BreakerOpen, match=r"^boom$"):  # the reason that opened it, word for word
         breaker.check("u")
     now[0] = 31.0
     breaker.check("u")  # half-open: one attempt allowed

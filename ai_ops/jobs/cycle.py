@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from ai_ops.jobs.workspace import Paths, iso, json_safe, paths_for
 from ai_ops.learner.learner import Decision, ThresholdLearner
 from ai_ops.learner.observation import Observation, observe
 from ai_ops.sources.base import unavailable
-from ai_ops.sources.quality import SeriesQuality, assess
+from ai_ops.sources.quality import SeriesQuality, assess, summarize_reasons
 from ai_ops.state import append_jsonl, atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,8 @@ def commit_message(decision: Decision, observation: Observation, quality: dict[s
     if r is not None:
         lines.append(f"- reward {r.total:+.4f} = {r.sla_weight:g} x SLA met {r.sla_met:g} - cost variance "
                      f"{r.cost_variance:+.4f} (cost {r.cost_per_hour:.3f}/h vs budget {r.budget_per_hour:.3f}/h)")
-    bad = [f"{svc}/{q.metric}: {q.reason}" for svc, qs in quality.items() for q in qs.values() if not q.usable]
-    lines.append(f"- data quality: {'all series usable' if not bad else '; '.join(bad)}")
+    bad = {f"{svc}/{q.metric}": q.reason for svc, qs in quality.items() for q in qs.values() if not q.usable}
+    lines.append(f"- data quality: {'all series usable' if not bad else '; '.join(summarize_reasons(bad))}")
     lines += ["", "Why:"] + [f"- {k}: {v}" for k, v in decision.reasons.items() if v]
     lines += ["", f"Learning status: {decision.status}. Decision ledger: models/decisions.jsonl."]
     reports = sorted(p for p in config.reports_path.glob("*/report.md")) if config.reports_path.exists() else []
@@ -112,12 +112,14 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
 
     observations, quality, anomalies = [], {}, []
     fetch_errors: dict[str, str] = {}
+    unusable: dict[str, str] = {}
     sources = Sources(config, secrets)
     for service in config.services:
         try:
             metrics = sources.fetch(service, start, now)
         except SourceError as exc:  # no data is not "normal data": mark it unusable, record why, exit non-zero
-            log.warning("%s: metrics could not be fetched: %s", service.name, exc)
+            # Said once, at the end of the cycle, with every series it affected (not once per service).
+            log.debug("%s: metrics could not be fetched: %s", service.name, exc)
             metrics = unavailable(service.name, start, now, config.step_seconds, str(exc))
         fetch_errors.update({f"{service.name}/{m}": reason for m, reason in metrics.errors.items()})
         quality[service.name] = assess(metrics, now, start, config.data_quality)
@@ -127,11 +129,15 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         flagged = np.isin(metrics.timestamps, [a.time for a in found])
         obs = observe(now, metrics.step, metrics.values, current, config.sla.latency_objective_ms, share,
                       config.sla.target, surges, flagged)
-        bad = [f"{service.name}/{q.metric}: {q.reason}" for q in quality[service.name].values() if not q.usable]
+        bad = {f"{service.name}/{q.metric}": q.reason for q in quality[service.name].values() if not q.usable}
         if bad:
-            obs = Observation(**{**obs.__dict__, "usable": False, "unusable_reason": "unusable data: " + "; ".join(bad)})
+            unusable.update(bad)
+            obs = replace(obs, usable=False, unusable_reason="unusable data: " + "; ".join(summarize_reasons(bad)))
         observations.append(obs)
     observation = combine(observations)
+    if unusable:  # one reason per cause across services, with the number of series it affects
+        observation = replace(observation, usable=False,
+                              unusable_reason="unusable data: " + "; ".join(summarize_reasons(unusable)))
 
     learner = load_learner(config, paths)
     decision = learner.step(observation, current)
@@ -163,7 +169,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
             log.info("%s", commit.warning or f"pull request: {commit.pull_request_url}")
         if commit.mode == "dry-run" and commit.diff:
             log.info("%s", commit.diff)
-    else:
+    elif not fetch_errors:  # with fetch errors the SourceError below says it, once
         log.info("%s cycle: %s", iso(now), decision.summary)
     if fetch_errors:
         ledger["fetch_errors"] = fetch_errors
@@ -173,8 +179,9 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         commit_owned(config.path("."), [paths.models], f"ai-ops state after the cycle of {iso(now)}", git_config,
                      secrets.secret_values())
     if fetch_errors:
-        raise SourceError(f"{len(fetch_errors)} series could not be fetched, so no threshold changed this cycle "
-                          f"(reasons in {paths.ledger}): " + "; ".join(dict.fromkeys(fetch_errors.values())))
+        where = f"recorded in {paths.ledger}" if persist else "dry run: nothing recorded"
+        raise SourceError(f"{iso(now)} cycle: no threshold changed: {len(fetch_errors)} series could not be fetched "
+                          f"({where}): " + "; ".join(summarize_reasons(fetch_errors)))
     result = CycleResult(now, decision, quality, anomalies, wrote, commit, observation)
     if not dry_run:
         cycle_notice(config, result, secrets)

@@ -48,6 +48,14 @@ class QueryError(SourceError):
     """One query was refused (bad PromQL, execution error): only its metric is lost."""
 
 
+class BreakerOpen(SourceError):
+    """Raised without a request while the circuit breaker is open.
+
+    Its message is the failure that opened the breaker, word for word, so a dead server gives
+    one reason however many queries it fails (the opening itself is logged once).
+    """
+
+
 class _Transient(Exception):
     """A failure worth retrying (timeout, connection error, 429, 5xx)."""
 
@@ -111,10 +119,12 @@ def endpoint_from(kind: Kind, secrets: Secrets, settings: SourcesConfig) -> Endp
 class CircuitBreaker:
     """Opens after `failures` failed attempts in a row; while open, requests fail without a call."""
 
-    def __init__(self, failures: int, reset_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, failures: int, reset_seconds: float, clock: Callable[[], float] = time.monotonic,
+                 name: str = "") -> None:
         self.failures = failures
         self.reset_seconds = reset_seconds
         self.clock = clock
+        self.name = name
         self._lock = threading.Lock()
         self._streak = 0
         self._opened_at: float | None = None
@@ -128,8 +138,7 @@ class CircuitBreaker:
                 self._opened_at = None  # half-open: let one attempt through
                 self._streak = self.failures - 1
                 return
-        raise SourceError(f"{url} is failing ({self.last_reason}); circuit breaker open, not retrying for "
-                          f"{self.reset_seconds:g} s")
+        raise BreakerOpen(self.last_reason or f"{url} is failing")
 
     def success(self) -> None:
         with self._lock:
@@ -142,6 +151,9 @@ class CircuitBreaker:
             self.last_reason = reason
             if self._streak >= self.failures and self._opened_at is None:
                 self._opened_at = self.clock()
+                log.warning("%s: %d failed attempts in a row; circuit breaker open: for %g s every request "
+                            "fails at once with the same reason", self.name or "source", self._streak,
+                            self.reset_seconds)
 
 
 @dataclass(frozen=True)
@@ -225,7 +237,8 @@ class PrometheusClient:
         self.settings = settings
         self.sleep = sleep
         self.rng = rng or random.Random()
-        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds)
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds,
+                                      name=endpoint.shown_url)
         self._last_response = threading.local()
         session = requests.Session()
         session.verify = endpoint.verify
@@ -290,10 +303,12 @@ class PrometheusClient:
                     if not isinstance(error, QueryError):
                         self.breaker.failure(str(error))
                     raise error from None
-                self.breaker.failure(str(error))
+                where = f"{self.endpoint.kind} at {self.endpoint.shown_url}: {error}"
                 if attempt + 1 >= attempts:
-                    raise SourceError(f"{self.endpoint.kind} at {self.endpoint.shown_url}: {error} "
-                                      f"(after {attempts} attempts)") from None
+                    # The breaker keeps the final words, so queries it stops later say exactly this.
+                    self.breaker.failure(f"{where} (after {attempts} attempts)")
+                    raise SourceError(f"{where} (after {attempts} attempts)") from None
+                self.breaker.failure(where)
                 delay = min(self.settings.backoff_max_seconds, self.settings.backoff_seconds * 2 ** attempt)
                 delay = self.rng.uniform(delay / 2, delay)
                 log.warning("%s: %s; retry %d/%d in %.2f s", self.endpoint.shown_url, error, attempt + 1,
