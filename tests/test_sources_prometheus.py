@@ -373,6 +373,11 @@ def test_a_refused_credential_is_said_once_with_the_number_of_series(
     if dry_run:  # a dry run writes nothing, so it must not point at the ledger
         assert "decisions.jsonl" not in output and "dry run: nothing recorded" in result.stderr
         assert not ledger.exists() or not ledger.read_text().strip()
+        as_json = _cli(config_path, env, "cycle", "--dry-run", "--json")
+        assert as_json.returncode == 3
+        document = json.loads(as_json.stdout)
+        assert document["ok"] is False and document["exit_code"] == 3 and document["changed"] is False
+        assert len(document["fetch_errors"]) == 1 and "(18 series: " in document["fetch_errors"][0]
     else:
         assert f"recorded in {ledger}" in result.stderr
         entry = json.loads(ledger.read_text().splitlines()[-1])
@@ -409,6 +414,11 @@ def test_sources_check_prints_the_table_and_exit_status(tmp_path: Path, prom: Pr
     assert bad.returncode == 3
     assert "3 series, expected 1" in bad.stdout and "parse error" in bad.stdout
     assert "2 of 6 queries have a problem" in bad.stderr
+    as_json = _cli(config_path, env, "sources", "check", "--json")
+    assert as_json.returncode == 3
+    document = json.loads(as_json.stdout)
+    assert document["ok"] is False and document["problems"] == 2 and len(document["rows"]) == 6
+    assert {r["metric"] for r in document["rows"] if not r["ok"]} == {"replicas", "error_rate"}
 
     env.pop("PROMETHEUS_URL")
     missing = _cli(config_path, env, "sources", "check")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,38 @@ class CycleResult:
     wrote_tfvars: bool
     commit: CommitResult | None
     observation: Observation
+    dry_run: bool = False
+    fetch_errors: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as plain JSON (`ai-ops cycle --json`): what was decided, written and why."""
+        commit = None
+        if self.commit is not None:
+            c = self.commit
+            commit = {"mode": c.mode, "committed": c.committed, "sha": c.sha, "branch": c.branch, "pushed": c.pushed,
+                      "pull_request_url": c.pull_request_url, "warning": c.warning}
+        unusable = {f"{s}/{m}": q.reason for s, qs in self.quality.items() for m, q in qs.items() if not q.usable}
+        return json_safe({
+            "time": self.time, "time_iso": iso(self.time), "dry_run": self.dry_run,
+            "changed": self.decision.changed, "summary": self.decision.summary, "status": self.decision.status,
+            "old": self.decision.old, "new": self.decision.new,
+            "changes": {k: {"old": o, "new": n} for k, (o, n) in self.decision.changes.items()},
+            "reasons": self.decision.reasons, "applied": self.wrote_tfvars, "commit": commit,
+            "anomaly_count": len(self.anomalies),
+            "anomalies_by_severity": {s: sum(a.severity == s for a in self.anomalies)
+                                      for s in sorted({a.severity for a in self.anomalies})},
+            "data_quality": {s: {m: q.__dict__ for m, q in qs.items()} for s, qs in self.quality.items()},
+            "unusable": summarize_reasons(unusable),
+            "fetch_errors": summarize_reasons(self.fetch_errors),
+        })
+
+
+class CycleFetchError(SourceError):
+    """Series could not be fetched, so nothing changed; `result` is what the cycle still decided and recorded."""
+
+    def __init__(self, message: str, result: CycleResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def combine(observations: list[Observation]) -> Observation:
@@ -178,11 +211,11 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     if persist and git_config.mode == "pr":  # each CI run is a fresh checkout: learned state travels on the state branch
         commit_owned(config.path("."), [paths.models], f"ai-ops state after the cycle of {iso(now)}", git_config,
                      secrets.secret_values())
+    result = CycleResult(now, decision, quality, anomalies, wrote, commit, observation, dry_run, fetch_errors)
     if fetch_errors:
         where = f"recorded in {paths.ledger}" if persist else "dry run: nothing recorded"
-        raise SourceError(f"{iso(now)} cycle: no threshold changed: {len(fetch_errors)} series could not be fetched "
-                          f"({where}): " + "; ".join(summarize_reasons(fetch_errors)))
-    result = CycleResult(now, decision, quality, anomalies, wrote, commit, observation)
+        raise CycleFetchError(f"{iso(now)} cycle: no threshold changed: {len(fetch_errors)} series could not be "
+                              f"fetched ({where}): " + "; ".join(summarize_reasons(fetch_errors)), result)
     if not dry_run:
         cycle_notice(config, result, secrets)
     return result

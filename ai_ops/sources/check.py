@@ -7,7 +7,8 @@ and the error (Prometheus's own words) when a query fails.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,13 @@ class CheckRow:
     @property
     def ok(self) -> bool:
         return not self.error
+
+    def to_dict(self) -> dict[str, Any]:
+        """For `sources check --json`: every field, staleness null when there is no sample at all."""
+        data = asdict(self)
+        data["ok"] = self.ok
+        data["staleness_minutes"] = self.staleness_minutes if np.isfinite(self.staleness_minutes) else None
+        return data
 
 
 def check_sources(config: OpsConfig, secrets: Secrets, now: float) -> list[CheckRow]:
