@@ -388,16 +388,18 @@ def sources_check(options: Options) -> None:
     With --json: one JSON document on stdout ({"ok", "rows": [...]}), the same exit status.
     """
     import time
+    from dataclasses import asdict
 
     from ai_ops.config import Secrets
     from ai_ops.errors import SourceError
     from ai_ops.sources.check import check_sources
 
-    rows = check_sources(options.load(), Secrets(), time.time())
+    checked = check_sources(options.load(), Secrets(), time.time())
+    rows = checked.rows
     failed = [r for r in rows if not r.ok]
     if options.json_output:
         _print_json({"ok": not failed, "problems": len(failed), "queries": len(rows),
-                     "rows": [r.to_dict() for r in rows]})
+                     "rows": [r.to_dict() for r in rows], "sources": [asdict(s) for s in checked.sources]})
         if failed:
             click.echo(f"error: {len(failed)} of {len(rows)} queries have a problem (see \"error\" in the rows)",
                        err=True)
@@ -412,7 +414,10 @@ def sources_check(options: Options) -> None:
         table.add_row(row.service, row.metric, row.query, str(row.series), str(row.samples), f"{row.coverage:.0%}",
                       staleness, row.error or row.note)
     if options.verbosity >= 0:
-        Console(width=max(console.width, 160)).print(table)
+        wide = Console(width=max(console.width, 160))
+        for source in checked.sources:
+            wide.print(source.line(), markup=False, highlight=False)
+        wide.print(table)
     if failed:
         raise SourceError(f"{len(failed)} of {len(rows)} queries have a problem (see the error column)")
 

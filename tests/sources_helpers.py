@@ -190,11 +190,17 @@ class Proxy:
     """A local HTTP proxy in front of the real Prometheus: fault injection, or Grafana's datasource proxy."""
 
     def __init__(self, upstream: str, grafana_uid: str | None = None, grafana_token: str | None = None,
-                 tls: tuple[Path, Path] | None = None) -> None:
+                 tls: tuple[Path, Path] | None = None, datasources: list[dict[str, object]] | None = None) -> None:
         self.upstream = upstream
         self.state = ProxyState()
         self.grafana_uid = grafana_uid
         self.grafana_token = grafana_token
+        self.datasources = datasources if datasources is not None else [
+            {"id": 1, "uid": grafana_uid, "orgId": 1, "name": "Prometheus", "type": "prometheus",
+             "typeName": "Prometheus", "access": "proxy", "url": upstream, "isDefault": True, "readOnly": False}]
+        """What Grafana's `GET /api/datasources` lists (its JSON shape); only the uid in `grafana_uid` proxies."""
+        self.datasources_status = 200
+        """403 imitates a token without datasources:read (Grafana's Viewer role)."""
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -244,6 +250,12 @@ class Proxy:
             prefix = f"/api/datasources/proxy/uid/{self.grafana_uid}"
             if handler.headers.get("Authorization") != f"Bearer {self.grafana_token}":
                 return self._reply(handler, 401, b'{"message":"Unauthorized","traceID":""}')
+            if path == "/api/datasources":
+                if self.datasources_status != 200:
+                    return self._reply(handler, self.datasources_status,
+                                       b'{"accessErrorId":"ACE0","message":"You\'ll need additional permissions '
+                                       b'to perform this action. Permissions needed: datasources:read"}')
+                return self._reply(handler, 200, json.dumps(self.datasources).encode())
             if not path.startswith(prefix + "/"):
                 return self._reply(handler, 404, b'{"message":"Data source not found"}')
             path = path[len(prefix):]

@@ -35,7 +35,7 @@ from sources_helpers import (
 )
 
 from ai_ops.config import QueriesConfig, Secrets, ServiceConfig, SourcesConfig, load_config
-from ai_ops.errors import SourceError
+from ai_ops.errors import ConfigError, SourceError
 from ai_ops.metrics import METRICS
 from ai_ops.sources.prometheus import (
     BreakerOpen,
@@ -203,6 +203,67 @@ def test_grafana_source_reads_the_same_values_through_the_datasource_proxy(prom:
         grafana.close()
 
 
+GRAFANA_LIST = [
+    {"id": 3, "uid": "logs", "name": "Loki", "type": "loki", "isDefault": False},
+    {"id": 1, "uid": "prom-uid", "name": "Prometheus main", "type": "prometheus", "isDefault": True},
+    {"id": 2, "uid": "old-prom", "name": "Prometheus old", "type": "prometheus", "isDefault": False},
+]
+
+
+def test_grafana_without_a_uid_uses_the_default_prometheus_datasource(prom: PrometheusServer,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    grafana = Proxy(prom.url, grafana_uid="prom-uid", grafana_token="glsa_t", datasources=GRAFANA_LIST)
+    try:
+        env = Secrets(GRAFANA_URL=grafana.url, GRAFANA_API_KEY=SecretStr("glsa_t"))
+        with caplog.at_level("INFO", logger="ai_ops"):
+            endpoint = endpoint_from("grafana", env, FAST)
+        assert endpoint.url == f"{grafana.url}/api/datasources/proxy/uid/prom-uid"
+        assert "'Prometheus main' (uid prom-uid, the default Prometheus datasource" in endpoint.datasource
+        assert "no datasource uid configured; using datasource 'Prometheus main'" in caplog.text
+        metrics = GrafanaSource(PrometheusClient(endpoint, FAST)).fetch(service("checkout"), *window(prom), STEP)
+        np.testing.assert_array_equal(metrics["replicas"], expected("checkout", "replicas", prom.first))
+        assert grafana.state.requests[0] == "/api/datasources"
+        assert set(grafana.state.authorizations) == {"Bearer glsa_t"}
+
+        grafana.datasources = [d for d in GRAFANA_LIST if d["uid"] != "prom-uid"]  # only "Prometheus old" left
+        assert endpoint_from("grafana", env, FAST).url.endswith("/uid/old-prom")
+        grafana.datasources = [{**d, "isDefault": False} for d in GRAFANA_LIST]
+        with pytest.raises(ConfigError, match=r"2 Prometheus datasources.*'Prometheus main' \(uid prom-uid\), "
+                                              r"'Prometheus old' \(uid old-prom\)"):
+            endpoint_from("grafana", env, FAST)
+        grafana.datasources_status = 403
+        with pytest.raises(SourceError, match=r"HTTP 403.*datasources:read.*GRAFANA_DATASOURCE_UID"):
+            endpoint_from("grafana", env, FAST)
+        with pytest.raises(SourceError, match=r"HTTP 401.*GRAFANA_API_KEY"):
+            endpoint_from("grafana", Secrets(GRAFANA_URL=grafana.url, GRAFANA_API_KEY=SecretStr("bad")), FAST)
+    finally:
+        grafana.close()
+
+
+def test_sources_check_says_which_grafana_datasource_it_found(tmp_path: Path, prom: PrometheusServer) -> None:
+    grafana = Proxy(prom.url, grafana_uid="prom-uid", grafana_token="glsa_t", datasources=GRAFANA_LIST)
+    try:
+        config_path, env = _workspace(tmp_path, "", source="grafana")
+        env = {k: v for k, v in env.items() if not k.startswith(("PROMETHEUS_", "GRAFANA_"))}
+        env.update(GRAFANA_URL=grafana.url, GRAFANA_API_KEY="glsa_t")
+        text = _cli(config_path, env, "sources", "check")
+        assert text.returncode == 0, text.stdout + text.stderr
+        said = "datasource 'Prometheus main' (uid prom-uid, the default Prometheus datasource"
+        assert said in text.stdout  # the log line and the line above the table
+        as_json = _cli(config_path, env, "sources", "check", "--json")
+        assert as_json.returncode == 0, as_json.stderr
+        document = json.loads(as_json.stdout)
+        assert document["sources"][0]["kind"] == "grafana" and said in document["sources"][0]["datasource"]
+        assert said in as_json.stderr  # the log line went to stderr in --json mode
+
+        grafana.datasources = [{**d, "isDefault": False} for d in GRAFANA_LIST]
+        ambiguous = _cli(config_path, env, "sources", "check")
+        assert ambiguous.returncode == 2 and "Traceback" not in ambiguous.stderr
+        assert "'Prometheus main' (uid prom-uid), 'Prometheus old' (uid old-prom)" in ambiguous.stderr
+    finally:
+        grafana.close()
+
+
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_tls_verification_and_ca_bundle(prom: PrometheusServer, tmp_path: Path) -> None:
     tls = self_signed_certificate(tmp_path)
@@ -289,11 +350,11 @@ def test_connection_refused_fails_after_retries_and_opens_the_breaker(prom: Prom
 
 
 def _workspace(tmp_path: Path, url: str, queries: QueriesConfig = QUERIES,
-               services: tuple[str, ...] = ("checkout",)) -> tuple[Path, dict[str, str]]:
+               services: tuple[str, ...] = ("checkout",), source: str = "prometheus") -> tuple[Path, dict[str, str]]:
     from ai_ops.jobs.workspace import prepare_workspace
 
     data = {
-        "services": [{"name": name, "source": "prometheus", "queries": queries.model_dump()} for name in services],
+        "services": [{"name": name, "source": source, "queries": queries.model_dump()} for name in services],
         "sources": {"timeout_seconds": 0.5, "retries": 1, "backoff_seconds": 0.01},
         "outputs": {"workspace": str(tmp_path / "ws"), "git": {"mode": "commit"}},
     }
