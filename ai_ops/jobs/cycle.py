@@ -9,11 +9,12 @@ from typing import Any
 
 import numpy as np
 
+from ai_ops import monitoring
 from ai_ops.actuators.git import CommitResult, check_ready, commit_owned, propose_change
 from ai_ops.actuators.github import client_from_env
 from ai_ops.actuators.terraform import current_thresholds, write_tfvars
 from ai_ops.config import OpsConfig, Secrets
-from ai_ops.errors import SourceError
+from ai_ops.errors import ActuatorError, SourceError
 from ai_ops.jobs.observing import Anomaly, Sources, detect
 from ai_ops.jobs.workspace import Paths, iso, json_safe, paths_for
 from ai_ops.learner.learner import Decision, ThresholdLearner
@@ -95,6 +96,13 @@ def combine(observations: list[Observation]) -> Observation:
     )
 
 
+def decision_kind(decision: Decision, observation: Observation) -> str:
+    """The self-monitoring label of a decision: changed, rollback, unusable_data or no_change."""
+    if decision.changed:
+        return "rollback" if any(r.startswith("rollback") for r in decision.reasons.values()) else "changed"
+    return "unusable_data" if not observation.usable else "no_change"
+
+
 def load_learner(config: OpsConfig, paths: Paths) -> ThresholdLearner:
     state = read_json(paths.learner_state)
     return ThresholdLearner(config.learner, config.thresholds, config.sla.target, config.cost.monthly_budget, state)
@@ -125,6 +133,7 @@ def commit_message(decision: Decision, observation: Observation, quality: dict[s
     return "\n".join(lines)
 
 
+@monitoring.instrumented("cycle")
 def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False,
               secrets: Secrets | None = None) -> CycleResult:
     """OBSERVE -> DETECT -> DECIDE -> ACT for one window ending at `now`.
@@ -155,6 +164,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
             log.debug("%s: metrics could not be fetched: %s", service.name, exc)
             metrics = unavailable(service.name, start, now, config.step_seconds, str(exc))
         fetch_errors.update({f"{service.name}/{m}": reason for m, reason in metrics.errors.items()})
+        monitoring.record_fetch_errors(service.source, len(metrics.errors))
         quality[service.name] = assess(metrics, now, start, config.data_quality)
         found, share = detect(config, paths, metrics, persist) if len(metrics.errors) < len(metrics.values) else ([], 0.0)
         anomalies += found
@@ -175,7 +185,11 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     learner = load_learner(config, paths)
     decision = learner.step(observation, current)
     apply = decision.changed and not dry_run and config.outputs.git.mode != "dry-run"
-    wrote = write_tfvars(config, decision.new) if apply else False
+    try:
+        wrote = write_tfvars(config, decision.new) if apply else False
+    except ActuatorError:
+        monitoring.record_decision("refused")
+        raise
 
     if persist:
         for a in anomalies:
@@ -194,8 +208,12 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         # Only what a reviewer must read: the values, and the learner state/ledger that explain them.
         # Detector parameters change every cycle; the daily train and report commits carry them.
         reviewed = [config.tfvars_path, paths.learner_state, paths.ledger]
-        commit = propose_change(config.path("."), reviewed, message, git_config,
-                                decision.summary, now, secrets.secret_values(), client_from_env(secrets))
+        try:
+            commit = propose_change(config.path("."), reviewed, message, git_config,
+                                    decision.summary, now, secrets.secret_values(), client_from_env(secrets))
+        except ActuatorError:
+            monitoring.record_decision("refused")
+            raise
         ledger["commit"] = commit.sha
         log.info("%s cycle: %s%s", iso(now), decision.summary, f" (commit {commit.sha[:8]})" if commit.sha else "")
         if commit.pull_request_url or commit.warning:
@@ -211,6 +229,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     if persist and git_config.mode == "pr":  # each CI run is a fresh checkout: learned state travels on the state branch
         commit_owned(config.path("."), [paths.models], f"ai-ops state after the cycle of {iso(now)}", git_config,
                      secrets.secret_values())
+    monitoring.record_decision(decision_kind(decision, observation))
     result = CycleResult(now, decision, quality, anomalies, wrote, commit, observation, dry_run, fetch_errors)
     if fetch_errors:
         where = f"recorded in {paths.ledger}" if persist else "dry run: nothing recorded"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ai_ops import monitoring
 from ai_ops.actuators.git import commit_owned
 from ai_ops.actuators.terraform import current_thresholds
 from ai_ops.config import OpsConfig, Secrets
@@ -60,6 +61,7 @@ def _main_series(metrics: ServiceMetrics, anomalies: list[dict[str, Any]], now: 
     return series
 
 
+@monitoring.instrumented("report")
 def run_report(config: OpsConfig, now: float | None = None, dry_run: bool = False,
                secrets: Secrets | None = None, charts: bool = True) -> ReportResult:
     """Numbers, words, local files (first), then Slack and Notion; a channel's failure never stops the rest."""

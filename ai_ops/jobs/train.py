@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ai_ops import monitoring
 from ai_ops.actuators.git import CommitResult, commit_owned
 from ai_ops.config import OpsConfig, Secrets
 from ai_ops.detectors.batch import SeriesHistory, train_many
@@ -25,6 +26,7 @@ class TrainResult:
     commit: CommitResult | None
 
 
+@monitoring.instrumented("train")
 def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False,
               secrets: Secrets | None = None) -> TrainResult:
     """Refit every series' detectors on its recent history and log the training."""
@@ -37,6 +39,7 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
     histories: list[SeriesHistory] = []
     for service in config.services:
         metrics = sources.fetch(service, start, now)
+        monitoring.record_fetch_errors(service.source, len(metrics.errors))
         for metric, values in metrics.values.items():
             # Start from yesterday's model so the GMM refit is warm-started (incremental training).
             state = load_ensemble(config, paths, service.name, metric).get_state()
@@ -52,6 +55,7 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
                         "seconds": round(result.seconds, 4), "time": iso(now)})
         if not report.trained:
             untrained[result.key] = report.message
+    monitoring.record_training(len(untrained))
     for line in summarize_reasons(untrained):  # one line per distinct reason, not one per series
         log.warning("%s train: model unchanged: %s", iso(now), line)
     commit = None
