@@ -21,21 +21,25 @@ from __future__ import annotations
 
 import functools
 import inspect
+import itertools
 import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Metric, disable_created_metrics
 from prometheus_client.exposition import (
     basic_auth_handler,
     default_handler,
-    push_to_gateway,
+    pushadd_to_gateway,
     write_to_textfile,
 )
+from prometheus_client.registry import Collector
 
 from ai_ops import __version__
 from ai_ops.config import MonitoringConfig, OpsConfig, Secrets
@@ -48,20 +52,26 @@ disable_created_metrics()  # `_created` samples would restart with every one-sho
 REGISTRY = CollectorRegistry(auto_describe=True)
 """Only ai-ops' own metrics (no process/platform collectors: one-shot pushes stay small and stable)."""
 
+JOB = "ai_ops_job"
+"""The label naming the job (cycle, train, report). Not `job`: Prometheus sets `job` to the scrape job."""
+
 JOB_LAST_SUCCESS = Gauge("ai_ops_job_last_success_timestamp_seconds",
-                         "Unix time at which the job last finished without error.", ["job"], registry=REGISTRY)
+                         "Unix time at which the job last finished without error.", [JOB], registry=REGISTRY)
 JOB_LAST_RUN = Gauge("ai_ops_job_last_run_timestamp_seconds",
-                     "Unix time at which the job last finished, with or without error.", ["job"], registry=REGISTRY)
+                     "Unix time at which the job last finished, with or without error.", [JOB], registry=REGISTRY)
 JOB_LAST_DURATION = Gauge("ai_ops_job_last_duration_seconds", "Wall-clock duration of the job's last run.",
-                          ["job"], registry=REGISTRY)
-JOB_LAST_OK = Gauge("ai_ops_job_last_run_ok", "1 if the job's last run succeeded, 0 if it failed.", ["job"],
+                          [JOB], registry=REGISTRY)
+JOB_LAST_OK = Gauge("ai_ops_job_last_run_ok", "1 if the job's last run succeeded, 0 if it failed.", [JOB],
                     registry=REGISTRY)
+JOB_INTERVAL = Gauge("ai_ops_job_schedule_interval_seconds",
+                     "Longest gap between two scheduled runs of the job (from its cron in `schedule:`).", [JOB],
+                     registry=REGISTRY)
 JOB_RUNS = Counter("ai_ops_job_runs", "Job runs by outcome: ok, failed (a reported error), crashed (a bug), "
-                   "skipped (the workspace lock was held).", ["job", "outcome"], registry=REGISTRY)
+                   "skipped (the workspace lock was held).", [JOB, "outcome"], registry=REGISTRY)
 DECISIONS = Counter("ai_ops_decisions", "Cycle decisions by kind: changed, rollback, no_change, unusable_data, "
                     "refused (Terraform or Git refused the write).", ["kind"], registry=REGISTRY)
-FETCH_ERRORS = Counter("ai_ops_fetch_errors", "Series a job could not fetch, by source kind (prometheus, grafana).",
-                       ["source"], registry=REGISTRY)
+FETCH_ERRORS = Counter("ai_ops_fetch_errors", "Series a job could not fetch, by job and source kind "
+                       "(prometheus, grafana).", [JOB, "source"], registry=REGISTRY)
 TRAINING_FAILURES = Counter("ai_ops_detector_training_failures",
                             "Series whose detectors a training run could not train (model kept).",
                             registry=REGISTRY)
@@ -77,12 +87,16 @@ _COUNTERS: dict[str, Counter] = {"ai_ops_job_runs": JOB_RUNS, "ai_ops_decisions"
                                  "ai_ops_fetch_errors": FETCH_ERRORS,
                                  "ai_ops_detector_training_failures": TRAINING_FAILURES}
 _GAUGES: dict[str, Gauge] = {"ai_ops_job_last_success_timestamp_seconds": JOB_LAST_SUCCESS,
+                             "ai_ops_job_schedule_interval_seconds": JOB_INTERVAL,
                              "ai_ops_job_last_run_timestamp_seconds": JOB_LAST_RUN,
                              "ai_ops_job_last_duration_seconds": JOB_LAST_DURATION,
                              "ai_ops_job_last_run_ok": JOB_LAST_OK,
                              "ai_ops_detector_last_training_failed_series": TRAINING_LAST_FAILED}
 STATE_FILE = "monitoring.json"
 _loaded: set[Path] = set()
+_last_outcome: dict[str, str] = {}
+"""Outcome of each job's last run in this process."""
+_current_job: ContextVar[str] = ContextVar("ai_ops_current_job", default="")
 _suppressed: list[bool] = []
 """Non-empty inside `suppressed()` (a stack, so nested uses restore correctly)."""
 
@@ -101,9 +115,9 @@ def record_decision(kind: str) -> None:
 
 
 def record_fetch_errors(source: str, series: int) -> None:
-    """`series` series of a `source` kind could not be fetched in this job."""
+    """`series` series of a `source` kind could not be fetched in the running job."""
     if series > 0:
-        FETCH_ERRORS.labels(source).inc(series)
+        FETCH_ERRORS.labels(_current_job.get() or "other", source).inc(series)
 
 
 def record_training(failed: int) -> None:
@@ -122,6 +136,7 @@ def job_run(job: str) -> Iterator[None]:
     """Time one run of `job` and record its outcome (the error, if any, propagates unchanged)."""
     began = time.monotonic()
     outcome = "crashed"
+    token = _current_job.set(job)
     try:
         yield
         outcome = "ok"
@@ -132,6 +147,8 @@ def job_run(job: str) -> Iterator[None]:
         outcome = "failed"
         raise
     finally:
+        _current_job.reset(token)
+        _last_outcome[job] = outcome
         now = time.time()
         JOB_RUNS.labels(job, outcome).inc()
         if outcome != "skipped":
@@ -157,13 +174,14 @@ def instrumented(job: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             if not isinstance(config, OpsConfig):
                 raise TypeError(f"{func.__name__}: the first argument must be the OpsConfig")
             load_state(config)
+            set_schedule(config, [job])
             try:
                 with job_run(job):
                     return func(*args, **kwargs)
             finally:
-                if not dry_run and not _suppressed:
+                if not dry_run:
                     save_state(config)
-                    export(config, secrets if isinstance(secrets, Secrets) else None)
+                    export(config, job, secrets if isinstance(secrets, Secrets) else None)
 
         return run
 
@@ -178,6 +196,33 @@ def suppressed() -> Iterator[None]:
         yield
     finally:
         _suppressed.pop()
+
+
+def set_schedule(config: OpsConfig, jobs: list[str]) -> None:
+    """Publish each job's schedule interval, so one alert rule fits any `schedule:` (docs/monitoring.md)."""
+    for job in jobs:
+        expression = getattr(config.schedule, job, None)
+        if isinstance(expression, str):
+            JOB_INTERVAL.labels(job).set(schedule_interval(expression))
+
+
+def schedule_interval(expression: str) -> float:
+    """The longest gap, in seconds, between consecutive fire times of a 5-field cron (UTC) over two weeks."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    trigger = CronTrigger.from_crontab(expression, timezone=UTC)
+    start = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday: two full weeks cover weekly patterns
+    fires: list[datetime] = []
+    previous: datetime | None = None
+    moment = start
+    while moment < start + timedelta(days=14) and len(fires) < 5000:
+        fire = trigger.get_next_fire_time(previous, moment)
+        if fire is None:
+            break
+        fires.append(fire)
+        previous, moment = fire, fire + timedelta(seconds=1)
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(fires)]
+    return max(gaps) if gaps else 14 * 86400.0
 
 
 # ---------------------------------------------------------------- state kept between one-shot runs
@@ -237,7 +282,7 @@ def save_state(config: OpsConfig) -> None:
     """Keep the values in `<models>/monitoring.json`; never creates the models folder (a job that failed
     before writing anything leaves the workspace as it was; its failure is still exported)."""
     path = state_path(config)
-    if not path.parent.is_dir():
+    if _suppressed or not path.parent.is_dir():
         return
     try:
         atomic_write_json(path, snapshot())
@@ -260,8 +305,10 @@ def _sample(sample: Any) -> tuple[dict[str, str] | None, float]:
 # ---------------------------------------------------------------- getting the numbers out
 
 
-def export(config: OpsConfig, secrets: Secrets | None = None) -> None:
+def export(config: OpsConfig, job: str, secrets: Secrets | None = None) -> None:
     """After a job: write the textfile and push to the Pushgateway, as configured. Never raises."""
+    if _suppressed:
+        return
     settings = config.monitoring
     if settings.textfile is not None:
         path = config.path(settings.textfile) if not settings.textfile.is_absolute() else settings.textfile
@@ -272,11 +319,42 @@ def export(config: OpsConfig, secrets: Secrets | None = None) -> None:
             log.warning("monitoring: cannot write %s (%s); fix monitoring.textfile", path, exc.strerror or exc)
     url = (secrets or Secrets()).AI_OPS_PUSHGATEWAY_URL or settings.pushgateway_url
     if url:
-        push(url, settings)
+        push(url, settings, job)
 
 
-def push(url: str, settings: MonitoringConfig) -> None:
-    """Replace this controller's group on the Pushgateway (job=`job_label`); a failure is one warning."""
+class _JobView(Collector):
+    """What one job's push carries: its own series (its last success only if this run succeeded), the
+    counters it owns, and the build info. Other jobs' series stay as their own last push left them."""
+
+    OWNED: ClassVar[dict[str, set[str]]] = {
+        "cycle": {"ai_ops_decisions"},
+        "train": {"ai_ops_detector_training_failures", "ai_ops_detector_last_training_failed_series"},
+    }
+
+    def __init__(self, job: str) -> None:
+        self.job = job
+
+    def collect(self) -> Iterator[Metric]:
+        succeeded = _last_outcome.get(self.job) == "ok"
+        for family in REGISTRY.collect():
+            if family.name == "ai_ops_job_last_success_timestamp_seconds" and not succeeded:
+                continue
+            if family.name in self.OWNED.get(self.job, set()) or family.name == "ai_ops_build_info":
+                yield family
+                continue
+            samples = [s for s in family.samples if s.labels.get(JOB) == self.job]
+            if samples:
+                kept = Metric(family.name, family.documentation, family.type, family.unit)
+                kept.samples = samples
+                yield kept
+
+
+def push(url: str, settings: MonitoringConfig, job: str) -> None:
+    """Update this job's group on the Pushgateway (job=`job_label`, ai_ops_job=<job>); a failure is one warning.
+
+    One group per job, updated with POST (only the pushed metric names are replaced): a failed run
+    leaves the group's last-success time as the last successful run pushed it.
+    """
     parts = urlsplit(url)
     shown = urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
     handler: Callable[..., Callable[[], None]] = default_handler
@@ -287,8 +365,11 @@ def push(url: str, settings: MonitoringConfig) -> None:
                     data: bytes) -> Callable[[], None]:
             return basic_auth_handler(url, method, timeout, headers, data, user, password)
 
+    view = CollectorRegistry(auto_describe=False)
+    view.register(_JobView(job))
     try:
-        push_to_gateway(shown, job=settings.job_label, registry=REGISTRY, timeout=10, handler=handler)
+        pushadd_to_gateway(shown, job=settings.job_label, registry=view, grouping_key={JOB: job}, timeout=10,
+                           handler=handler)
     except OSError as exc:  # URLError, HTTPError, timeouts: all OSError
         log.warning("monitoring: cannot push to the Pushgateway at %s (%s); the job itself is unaffected",
                     shown, exc)

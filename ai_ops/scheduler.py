@@ -106,6 +106,7 @@ def run_daemon(config: OpsConfig, dry_run: bool) -> None:
     """Block until SIGTERM/SIGINT; a job that is running then finishes before the process exits."""
     scheduler = build_scheduler(config, dry_run)
     monitoring.load_state(config)  # last successes and counters of earlier runs, before the first job
+    monitoring.set_schedule(config, list(JOBS))
     server = monitoring.MetricsServer(config.monitoring) if config.monitoring.port is not None else None
     if server is not None:
         log.info("serving the controller's metrics on %s", server.url)

@@ -141,10 +141,20 @@ def backfill(lines: Iterable[str], folder: Path) -> Path:
     return data
 
 
-def start_prometheus(data: Path, folder: Path, first: float) -> PrometheusServer:
-    """The real server on 127.0.0.1 at a free port. Lookback 4m: a grid point sees only its own sample."""
+def start_prometheus(data: Path, folder: Path, first: float,
+                     scrape_targets: dict[str, str] | None = None) -> PrometheusServer:
+    """The real server on 127.0.0.1 at a free port. Lookback 4m: a grid point sees only its own sample.
+
+    `scrape_targets` (scrape job name -> host:port) are scraped every second, labels honoured (as for
+    a Pushgateway); without them nothing is scraped.
+    """
     config = folder / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1h\n")
+    text = "global:\n  scrape_interval: 1h\n"
+    if scrape_targets:
+        text += "scrape_configs:\n" + "".join(
+            f"  - job_name: {name}\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    honor_labels: true\n"
+            f"    static_configs: [{{targets: ['{target}']}}]\n" for name, target in scrape_targets.items())
+    config.write_text(text)
     port = free_port()
     log = (folder / "prometheus.log").open("wb")
     process = subprocess.Popen(

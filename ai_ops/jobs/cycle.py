@@ -227,6 +227,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     if persist:
         append_jsonl(paths.ledger, json_safe(ledger))
     if persist and git_config.mode == "pr":  # each CI run is a fresh checkout: learned state travels on the state branch
+        monitoring.save_state(config)  # so the next fresh checkout's counters continue from this run's
         commit_owned(config.path("."), [paths.models], f"ai-ops state after the cycle of {iso(now)}", git_config,
                      secrets.secret_values())
     monitoring.record_decision(decision_kind(decision, observation))

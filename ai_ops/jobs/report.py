@@ -96,6 +96,7 @@ def run_report(config: OpsConfig, now: float | None = None, dry_run: bool = Fals
     atomic_write_json(folder / "report.json", report)
     for d in deliveries:
         log.info("%s report %s", iso(now), d.line())
+    monitoring.save_state(config)  # the self-monitoring counters travel with models/ (fresh CI checkouts)
     commit_owned(config.path("."), [folder, paths_for(config).models],
                  f"ai-ops: daily report {report['date']} (health {report['health_score']}/100)\n\n"
                  f"Report: {folder.relative_to(config.path('.'))}/report.md", config.outputs.git,

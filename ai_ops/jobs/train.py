@@ -64,6 +64,7 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
         training_log["runs"] = ([*training_log.get("runs", []), {"time": iso(now), "series": entries}])[-60:]
         atomic_write_json(paths.training_log, training_log)
         trained = sum(e["trained"] for e in entries)
+        monitoring.save_state(config)  # the self-monitoring counters travel with models/ (fresh CI checkouts)
         commit = commit_owned(config.path("."), [paths.models],
                               f"ai-ops: train detectors ({trained}/{len(entries)} series)\n\n"
                               f"Training log: models/training_log.json", config.outputs.git,
