@@ -304,6 +304,11 @@ def config_check(options: Options) -> None:
         options.echo(f"  {name}: {spec.initial:g}{spec.unit} in [{spec.min:g}, {spec.max:g}], step {spec.max_step:g}"
                      + (" (pinned)" if spec.pin else ""))
     options.echo(f"  git mode {config.outputs.git.mode}, workspace {config.path('.')}")
+    m = config.monitoring
+    outlets = ([f"/metrics on {m.bind_address}:{m.port} (daemon)"] if m.port else []) + \
+        (["Pushgateway (monitoring.pushgateway_url)"] if m.pushgateway_url else []) + \
+        ([f"textfile {m.textfile}"] if m.textfile else [])
+    options.echo(f"  self-monitoring: {', '.join(outlets) or 'off'} (docs/monitoring.md)")
 
 
 @cli.command()
