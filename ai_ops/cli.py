@@ -36,16 +36,94 @@ class Options:
     config_path: Path | None
     dry_run: bool
     verbosity: int
+    log_format: str = "text"
+    json_output: bool = False
+    """`--json`: the result goes to stdout as JSON, so logs go to stderr."""
 
     def echo(self, line: str) -> None:
-        if self.verbosity >= 0:
+        if self.verbosity >= 0 and not self.json_output:
             click.echo(line)
 
     def load(self) -> OpsConfig:
         return load_config(self.config_path)
 
+    def configure_logging(self) -> None:
+        configure_logging(self.verbosity, self.log_format, stderr=self.json_output)
 
-def _fail(message: str, code: int) -> None:
+
+def _late_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """A global option given after the subcommand: it overrides the value given before it.
+
+    These options default to "not given" (None, False, 0), so any other value was typed by the user
+    (click 8.4 sets the parameter source only after the callback, so it cannot tell us).
+    """
+    if value is None or value is False or value == 0:
+        return
+    options = ctx.find_object(Options)
+    if options is None:  # pragma: no cover - the group callback always sets it
+        return
+    if param.name == "config_path":
+        options.config_path = value
+    elif param.name == "dry_run":
+        options.dry_run = bool(value)
+    elif param.name == "verbose":
+        options.verbosity = int(value)
+    elif param.name == "quiet":
+        options.verbosity = -1 if value else options.verbosity
+    elif param.name == "log_format":
+        options.log_format = str(value)
+    elif param.name == "json_output":
+        options.json_output = bool(value)
+    options.configure_logging()
+
+
+def _global_params() -> list[click.Parameter]:
+    """The group's options, accepted after any subcommand too (`ai-ops config check --config FILE`)."""
+    late: dict[str, Any] = {"expose_value": False, "callback": _late_option}
+    return [
+        click.Option(["--config", "config_path"], type=click.Path(path_type=Path, dir_okay=False), default=None,
+                     help="ops_config.yaml to use (also accepted before the command).", **late),
+        click.Option(["--dry-run"], is_flag=True, default=False,
+                     help="Decide and show, but write nothing (also accepted before the command).", **late),
+        click.Option(["-v", "--verbose"], count=True, help="More log output (repeat for debug).", **late),
+        click.Option(["-q", "--quiet"], is_flag=True, default=False, help="Only errors.", **late),
+        click.Option(["--log-format"], type=click.Choice(["text", "json"]), default=None,
+                     help="text or json log lines (also accepted before the command).", **late),
+    ]
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """`--json`: print the result as one JSON document on stdout; logs go to stderr."""
+    return click.option("--json", "json_output", is_flag=True, default=False, expose_value=False,
+                        callback=_late_option,
+                        help="Print the result as JSON on stdout (logs go to stderr).")(func)
+
+
+class OpsGroup(click.Group):
+    """A group whose commands also accept the global options after their name (most CLIs do)."""
+
+    group_class = type  # subgroups (`config`, `sources`) are OpsGroups too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not isinstance(cmd, click.Group):
+            taken = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
+            cmd.params.extend(p for p in _global_params() if not taken & set(p.opts))
+        super().add_command(cmd, name)
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    import json
+
+    click.echo(json.dumps(document, indent=2, allow_nan=False))
+
+
+def _fail(message: str, code: int, result: Any = None) -> None:
+    """The error on stderr; with --json also a JSON document on stdout (with what the run still produced)."""
+    context = click.get_current_context(silent=True)
+    options = context.find_object(Options) if context else None
+    if options is not None and options.json_output:
+        partial = result.to_dict() if result is not None and hasattr(result, "to_dict") else {}
+        _print_json({"ok": False, "error": message, "exit_code": code, **partial})
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -59,14 +137,14 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except OpsError as exc:
-            _fail(str(exc), exc.exit_code)
+            _fail(str(exc), exc.exit_code, getattr(exc, "result", None))
         except KeyboardInterrupt:
             _fail("interrupted", 130)
 
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OpsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ai-ops")
 @click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
               help="ops_config.yaml to use. Without it: the embedded simulated service.")
@@ -79,9 +157,8 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def cli(ctx: click.Context, config_path: Path | None, dry_run: bool, verbose: int, quiet: bool,
         log_format: str) -> None:
     """Self-tuning ops controller: detect anomalies, learn thresholds, propose them as Terraform in Git."""
-    verbosity = -1 if quiet else verbose
-    configure_logging(verbosity, log_format)
-    ctx.obj = Options(config_path, dry_run, verbosity)
+    ctx.obj = Options(config_path, dry_run, -1 if quiet else verbose, log_format)
+    ctx.obj.configure_logging()
 
 
 def _prepared(options: Options) -> OpsConfig:
@@ -102,13 +179,20 @@ def _locked_run(options: Options, func: Callable[..., Any]) -> Any:
 
 
 @cli.command()
+@json_option
 @click.pass_obj
 @handle_errors
 def cycle(options: Options) -> None:
-    """Run one ops cycle: observe, detect, decide, act (every 6 h)."""
+    """Run one ops cycle: observe, detect, decide, act (every 6 h).
+
+    With --json: the decision, what was written and the data quality as JSON on stdout
+    (also when the cycle fails: then with "ok": false, the error and the exit status).
+    """
     from ai_ops.jobs.cycle import run_cycle
 
-    _locked_run(options, run_cycle)
+    result = _locked_run(options, run_cycle)
+    if options.json_output:
+        _print_json({"ok": True, **result.to_dict()})
 
 
 @cli.command()
@@ -237,6 +321,11 @@ def config_check(options: Options) -> None:
         options.echo(f"  {name}: {spec.initial:g}{spec.unit} in [{spec.min:g}, {spec.max:g}], step {spec.max_step:g}"
                      + (" (pinned)" if spec.pin else ""))
     options.echo(f"  git mode {config.outputs.git.mode}, workspace {config.path('.')}")
+    m = config.monitoring
+    outlets = ([f"/metrics on {m.bind_address}:{m.port} (daemon)"] if m.port else []) + \
+        (["Pushgateway (monitoring.pushgateway_url)"] if m.pushgateway_url else []) + \
+        ([f"textfile {m.textfile}"] if m.textfile else [])
+    options.echo(f"  self-monitoring: {', '.join(outlets) or 'off'} (docs/monitoring.md)")
 
 
 @cli.command()
@@ -314,20 +403,33 @@ def sources() -> None:
 
 
 @sources.command("check")
+@json_option
 @click.pass_obj
 @handle_errors
 def sources_check(options: Options) -> None:
     """Run each configured query once over the last cycle window and print what came back.
 
     Exit status: 0 when every query returned one usable series, 3 otherwise (see docs/sources.md).
+    With --json: one JSON document on stdout ({"ok", "rows": [...]}), the same exit status.
     """
     import time
+    from dataclasses import asdict
 
     from ai_ops.config import Secrets
     from ai_ops.errors import SourceError
     from ai_ops.sources.check import check_sources
 
-    rows = check_sources(options.load(), Secrets(), time.time())
+    checked = check_sources(options.load(), Secrets(), time.time())
+    rows = checked.rows
+    failed = [r for r in rows if not r.ok]
+    if options.json_output:
+        _print_json({"ok": not failed, "problems": len(failed), "queries": len(rows),
+                     "rows": [r.to_dict() for r in rows], "sources": [asdict(s) for s in checked.sources]})
+        if failed:
+            click.echo(f"error: {len(failed)} of {len(rows)} queries have a problem (see \"error\" in the rows)",
+                       err=True)
+            sys.exit(SourceError.exit_code)
+        return
     table = Table(title="ai-ops sources check (last cycle window)")
     for name in ("service", "metric", "query", "series", "samples", "coverage", "staleness", "error"):
         table.add_column(name, justify="right" if name in ("series", "samples", "coverage", "staleness") else "left",
@@ -337,8 +439,10 @@ def sources_check(options: Options) -> None:
         table.add_row(row.service, row.metric, row.query, str(row.series), str(row.samples), f"{row.coverage:.0%}",
                       staleness, row.error or row.note)
     if options.verbosity >= 0:
-        Console(width=max(console.width, 160)).print(table)
-    failed = [r for r in rows if not r.ok]
+        wide = Console(width=max(console.width, 160))
+        for source in checked.sources:
+            wide.print(source.line(), markup=False, highlight=False)
+        wide.print(table)
     if failed:
         raise SourceError(f"{len(failed)} of {len(rows)} queries have a problem (see the error column)")
 

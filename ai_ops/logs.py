@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 PACKAGE = "ai_ops"
 
@@ -22,22 +23,28 @@ class PlainFormatter(logging.Formatter):
         return message if record.levelno == logging.INFO else f"{record.levelname.lower()}: {message}"
 
 
-def configure(verbosity: int = 0, fmt: str = "text") -> None:
-    """Route ai_ops' log records to stdout at the level `verbosity` asks for (-1 quiet .. 2 debug all)."""
+def configure(verbosity: int = 0, fmt: str = "text", stderr: bool = False) -> None:
+    """Route ai_ops' log records at the level `verbosity` asks for (-1 quiet .. 2 debug all).
+
+    To stdout by default; to stderr with `stderr` (when stdout carries a machine-readable
+    result, e.g. `--json`). Calling it again replaces the previous set-up.
+    """
+    stream: TextIO = sys.stderr if stderr else sys.stdout
     handler: logging.Handler
     if fmt == "json":
         from pythonjsonlogger.json import JsonFormatter
 
-        handler = logging.StreamHandler(sys.stdout)
+        handler = logging.StreamHandler(stream)
         handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
                                            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"}))
-    elif sys.stdout.isatty():
+    elif stream.isatty():
         from rich.console import Console
         from rich.logging import RichHandler
 
-        handler = RichHandler(console=Console(), show_path=verbosity > 0, markup=False, rich_tracebacks=False)
+        handler = RichHandler(console=Console(stderr=stderr), show_path=verbosity > 0, markup=False,
+                              rich_tracebacks=False)
     else:
-        handler = logging.StreamHandler(sys.stdout)
+        handler = logging.StreamHandler(stream)
         handler.setFormatter(PlainFormatter("%(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -27,6 +27,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from ai_ops import monitoring
 from ai_ops.config import OpsConfig
 from ai_ops.errors import LockedError, OpsError
 from ai_ops.jobs.cycle import run_cycle
@@ -67,6 +68,7 @@ def make_job(name: str, config: OpsConfig, dry_run: bool) -> Callable[[], str]:
                 func(config, dry_run=dry_run)
         except LockedError as exc:
             log.warning("%s skipped: %s", name, exc)
+            monitoring.record_skipped(name)
             return "locked"
         except OpsError as exc:
             log.error("%s failed: %s", name, exc)
@@ -103,6 +105,11 @@ def build_scheduler(config: OpsConfig, dry_run: bool, scheduler: BaseScheduler |
 def run_daemon(config: OpsConfig, dry_run: bool) -> None:
     """Block until SIGTERM/SIGINT; a job that is running then finishes before the process exits."""
     scheduler = build_scheduler(config, dry_run)
+    monitoring.load_state(config)  # last successes and counters of earlier runs, before the first job
+    monitoring.set_schedule(config, list(JOBS))
+    server = monitoring.MetricsServer(config.monitoring) if config.monitoring.port is not None else None
+    if server is not None:
+        log.info("serving the controller's metrics on %s", server.url)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s; stopping (a running job finishes first)", signal.Signals(signum).name)
@@ -123,4 +130,6 @@ def run_daemon(config: OpsConfig, dry_run: bool) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if server is not None:
+            server.close()
     log.info("ai-ops daemon stopped")

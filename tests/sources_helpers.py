@@ -141,10 +141,20 @@ def backfill(lines: Iterable[str], folder: Path) -> Path:
     return data
 
 
-def start_prometheus(data: Path, folder: Path, first: float) -> PrometheusServer:
-    """The real server on 127.0.0.1 at a free port. Lookback 4m: a grid point sees only its own sample."""
+def start_prometheus(data: Path, folder: Path, first: float,
+                     scrape_targets: dict[str, str] | None = None) -> PrometheusServer:
+    """The real server on 127.0.0.1 at a free port. Lookback 4m: a grid point sees only its own sample.
+
+    `scrape_targets` (scrape job name -> host:port) are scraped every second, labels honoured (as for
+    a Pushgateway); without them nothing is scraped.
+    """
     config = folder / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1h\n")
+    text = "global:\n  scrape_interval: 1h\n"
+    if scrape_targets:
+        text += "scrape_configs:\n" + "".join(
+            f"  - job_name: {name}\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    honor_labels: true\n"
+            f"    static_configs: [{{targets: ['{target}']}}]\n" for name, target in scrape_targets.items())
+    config.write_text(text)
     port = free_port()
     log = (folder / "prometheus.log").open("wb")
     process = subprocess.Popen(
@@ -190,11 +200,17 @@ class Proxy:
     """A local HTTP proxy in front of the real Prometheus: fault injection, or Grafana's datasource proxy."""
 
     def __init__(self, upstream: str, grafana_uid: str | None = None, grafana_token: str | None = None,
-                 tls: tuple[Path, Path] | None = None) -> None:
+                 tls: tuple[Path, Path] | None = None, datasources: list[dict[str, object]] | None = None) -> None:
         self.upstream = upstream
         self.state = ProxyState()
         self.grafana_uid = grafana_uid
         self.grafana_token = grafana_token
+        self.datasources = datasources if datasources is not None else [
+            {"id": 1, "uid": grafana_uid, "orgId": 1, "name": "Prometheus", "type": "prometheus",
+             "typeName": "Prometheus", "access": "proxy", "url": upstream, "isDefault": True, "readOnly": False}]
+        """What Grafana's `GET /api/datasources` lists (its JSON shape); only the uid in `grafana_uid` proxies."""
+        self.datasources_status = 200
+        """403 imitates a token without datasources:read (Grafana's Viewer role)."""
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -244,6 +260,12 @@ class Proxy:
             prefix = f"/api/datasources/proxy/uid/{self.grafana_uid}"
             if handler.headers.get("Authorization") != f"Bearer {self.grafana_token}":
                 return self._reply(handler, 401, b'{"message":"Unauthorized","traceID":""}')
+            if path == "/api/datasources":
+                if self.datasources_status != 200:
+                    return self._reply(handler, self.datasources_status,
+                                       b'{"accessErrorId":"ACE0","message":"You\'ll need additional permissions '
+                                       b'to perform this action. Permissions needed: datasources:read"}')
+                return self._reply(handler, 200, json.dumps(self.datasources).encode())
             if not path.startswith(prefix + "/"):
                 return self._reply(handler, 404, b'{"message":"Data source not found"}')
             path = path[len(prefix):]

@@ -36,9 +36,10 @@ from sources_helpers import (
 )
 
 from ai_ops.config import QueriesConfig, Secrets, ServiceConfig, SourcesConfig, load_config
-from ai_ops.errors import SourceError
+from ai_ops.errors import ConfigError, SourceError
 from ai_ops.metrics import METRICS
 from ai_ops.sources.prometheus import (
+    BreakerOpen,
     GrafanaSource,
     PrometheusClient,
     PrometheusSource,
@@ -203,6 +204,67 @@ def test_grafana_source_reads_the_same_values_through_the_datasource_proxy(prom:
         grafana.close()
 
 
+GRAFANA_LIST = [
+    {"id": 3, "uid": "logs", "name": "Loki", "type": "loki", "isDefault": False},
+    {"id": 1, "uid": "prom-uid", "name": "Prometheus main", "type": "prometheus", "isDefault": True},
+    {"id": 2, "uid": "old-prom", "name": "Prometheus old", "type": "prometheus", "isDefault": False},
+]
+
+
+def test_grafana_without_a_uid_uses_the_default_prometheus_datasource(prom: PrometheusServer,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    grafana = Proxy(prom.url, grafana_uid="prom-uid", grafana_token="glsa_t", datasources=GRAFANA_LIST)
+    try:
+        env = Secrets(GRAFANA_URL=grafana.url, GRAFANA_API_KEY=SecretStr("glsa_t"))
+        with caplog.at_level("INFO", logger="ai_ops"):
+            endpoint = endpoint_from("grafana", env, FAST)
+        assert endpoint.url == f"{grafana.url}/api/datasources/proxy/uid/prom-uid"
+        assert "'Prometheus main' (uid prom-uid, the default Prometheus datasource" in endpoint.datasource
+        assert "no datasource uid configured; using datasource 'Prometheus main'" in caplog.text
+        metrics = GrafanaSource(PrometheusClient(endpoint, FAST)).fetch(service("checkout"), *window(prom), STEP)
+        np.testing.assert_array_equal(metrics["replicas"], expected("checkout", "replicas", prom.first))
+        assert grafana.state.requests[0] == "/api/datasources"
+        assert set(grafana.state.authorizations) == {"Bearer glsa_t"}
+
+        grafana.datasources = [d for d in GRAFANA_LIST if d["uid"] != "prom-uid"]  # only "Prometheus old" left
+        assert endpoint_from("grafana", env, FAST).url.endswith("/uid/old-prom")
+        grafana.datasources = [{**d, "isDefault": False} for d in GRAFANA_LIST]
+        with pytest.raises(ConfigError, match=r"2 Prometheus datasources.*'Prometheus main' \(uid prom-uid\), "
+                                              r"'Prometheus old' \(uid old-prom\)"):
+            endpoint_from("grafana", env, FAST)
+        grafana.datasources_status = 403
+        with pytest.raises(SourceError, match=r"HTTP 403.*datasources:read.*GRAFANA_DATASOURCE_UID"):
+            endpoint_from("grafana", env, FAST)
+        with pytest.raises(SourceError, match=r"HTTP 401.*GRAFANA_API_KEY"):
+            endpoint_from("grafana", Secrets(GRAFANA_URL=grafana.url, GRAFANA_API_KEY=SecretStr("bad")), FAST)
+    finally:
+        grafana.close()
+
+
+def test_sources_check_says_which_grafana_datasource_it_found(tmp_path: Path, prom: PrometheusServer) -> None:
+    grafana = Proxy(prom.url, grafana_uid="prom-uid", grafana_token="glsa_t", datasources=GRAFANA_LIST)
+    try:
+        config_path, env = _workspace(tmp_path, "", source="grafana")
+        env = {k: v for k, v in env.items() if not k.startswith(("PROMETHEUS_", "GRAFANA_"))}
+        env.update(GRAFANA_URL=grafana.url, GRAFANA_API_KEY="glsa_t")
+        text = _cli(config_path, env, "sources", "check")
+        assert text.returncode == 0, text.stdout + text.stderr
+        said = "datasource 'Prometheus main' (uid prom-uid, the default Prometheus datasource"
+        assert said in text.stdout  # the log line and the line above the table
+        as_json = _cli(config_path, env, "sources", "check", "--json")
+        assert as_json.returncode == 0, as_json.stderr
+        document = json.loads(as_json.stdout)
+        assert document["sources"][0]["kind"] == "grafana" and said in document["sources"][0]["datasource"]
+        assert said in as_json.stderr  # the log line went to stderr in --json mode
+
+        grafana.datasources = [{**d, "isDefault": False} for d in GRAFANA_LIST]
+        ambiguous = _cli(config_path, env, "sources", "check")
+        assert ambiguous.returncode == 2 and "Traceback" not in ambiguous.stderr
+        assert "'Prometheus main' (uid prom-uid), 'Prometheus old' (uid old-prom)" in ambiguous.stderr
+    finally:
+        grafana.close()
+
+
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_tls_verification_and_ca_bundle(prom: PrometheusServer, tmp_path: Path) -> None:
     tls = self_signed_certificate(tmp_path)
@@ -277,20 +339,23 @@ def test_garbage_json_is_a_clear_source_error(prom: PrometheusServer, faults: Pr
 def test_connection_refused_fails_after_retries_and_opens_the_breaker(prom: PrometheusServer) -> None:
     settings = FAST.model_copy(update={"breaker_failures": 3, "breaker_reset_seconds": 600})
     client = source_at(f"http://127.0.0.1:{free_port()}", settings).client
-    with pytest.raises(SourceError, match="cannot connect"):
+    with pytest.raises(SourceError, match="cannot connect") as first:
         client.query_range("up", *window(prom), STEP)
-    with pytest.raises(SourceError, match="circuit breaker open"):
+    # Open: it fails at once, with the same words (one reason, however many queries it stops).
+    with pytest.raises(BreakerOpen) as second:
         client.query_range("up", *window(prom), STEP)
+    assert str(second.value) == str(first.value)
 
 
 # ---------------------------------------------------------------- end to end through the CLI
 
 
-def _workspace(tmp_path: Path, url: str, queries: QueriesConfig = QUERIES) -> tuple[Path, dict[str, str]]:
+def _workspace(tmp_path: Path, url: str, queries: QueriesConfig = QUERIES,
+               services: tuple[str, ...] = ("checkout",), source: str = "prometheus") -> tuple[Path, dict[str, str]]:
     from ai_ops.jobs.workspace import prepare_workspace
 
     data = {
-        "services": [{"name": "checkout", "source": "prometheus", "queries": queries.model_dump()}],
+        "services": [{"name": name, "source": source, "queries": queries.model_dump()} for name in services],
         "sources": {"timeout_seconds": 0.5, "retries": 1, "backoff_seconds": 0.01},
         "outputs": {"workspace": str(tmp_path / "ws"), "git": {"mode": "commit"}},
     }
@@ -349,6 +414,40 @@ def test_cycle_on_a_fetch_failure_changes_nothing_records_why_and_exits_3(
     assert _git_commits(ws) == commits
 
 
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_refused_credential_is_said_once_with_the_number_of_series(
+        tmp_path: Path, prom: PrometheusServer, faults: Proxy, dry_run: bool) -> None:
+    """Three services behind one server answering 401: one reason, "18 series", not 18 copies of it."""
+    faults.reset(mode="status", status=401, body=b'{"status":"error","error":"invalid token"}')
+    config_path, env = _workspace(tmp_path, faults.url, services=("checkout", "search", "cart"))
+
+    result = _cli(config_path, env, *(["--dry-run"] if dry_run else []), "cycle")
+
+    assert result.returncode == 3, result.stderr
+    output = result.stdout + result.stderr
+    reason = "refused the credentials (HTTP 401: invalid token)"
+    assert output.count(reason) == 1, output
+    assert "18 series could not be fetched" in result.stderr
+    assert "checkout (all 6 metrics), search (all 6 metrics), cart (all 6 metrics)" in result.stderr
+    assert len(output) < 1500, output
+    assert len(faults.state.requests) < 18, "the open breaker stops the other services' queries"
+    ledger = tmp_path / "ws" / "models" / "decisions.jsonl"
+    if dry_run:  # a dry run writes nothing, so it must not point at the ledger
+        assert "decisions.jsonl" not in output and "dry run: nothing recorded" in result.stderr
+        assert not ledger.exists() or not ledger.read_text().strip()
+        as_json = _cli(config_path, env, "cycle", "--dry-run", "--json")
+        assert as_json.returncode == 3
+        document = json.loads(as_json.stdout)
+        assert document["ok"] is False and document["exit_code"] == 3 and document["changed"] is False
+        assert len(document["fetch_errors"]) == 1 and "(18 series: " in document["fetch_errors"][0]
+    else:
+        assert f"recorded in {ledger}" in result.stderr
+        entry = json.loads(ledger.read_text().splitlines()[-1])
+        assert len(entry["fetch_errors"]) == 18
+        assert entry["reasons"]  # the decision's own reason is grouped too
+        assert sum(str(v).count(reason) for v in entry["reasons"].values()) == 1, entry["reasons"]
+
+
 def test_cycle_against_healthy_prometheus_exits_0(tmp_path: Path, prom: PrometheusServer, faults: Proxy) -> None:
     config_path, env = _workspace(tmp_path, faults.url)
     result = _cli(config_path, env, "cycle")
@@ -380,6 +479,11 @@ def test_sources_check_prints_the_table_and_exit_status(tmp_path: Path, prom: Pr
     assert bad.returncode == 3
     assert "3 series, expected 1" in bad.stdout and "parse error" in bad.stdout
     assert "2 of 6 queries have a problem" in bad.stderr
+    as_json = _cli(config_path, env, "sources", "check", "--json")
+    assert as_json.returncode == 3
+    document = json.loads(as_json.stdout)
+    assert document["ok"] is False and document["problems"] == 2 and len(document["rows"]) == 6
+    assert {r["metric"] for r in document["rows"] if not r["ok"]} == {"replicas", "error_rate"}
 
     env.pop("PROMETHEUS_URL")
     missing = _cli(config_path, env, "sources", "check")

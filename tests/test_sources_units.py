@@ -15,10 +15,13 @@ from ai_ops.config import QueriesConfig, Secrets, ServiceConfig, SourcesConfig, 
 from ai_ops.errors import ConfigError, SourceError
 from ai_ops.metrics import METRICS
 from ai_ops.sources.prometheus import (
+    BreakerOpen,
     CircuitBreaker,
+    Datasource,
     PrometheusClient,
     PrometheusSource,
     align,
+    choose_datasource,
     chunk_ranges,
     counter_increase,
     counter_rate,
@@ -101,7 +104,7 @@ def test_breaker_opens_after_consecutive_failures_and_half_opens_after_reset() -
     breaker.failure("boom")
     breaker.check("u")
     breaker.failure("boom")
-    with pytest.raises(SourceError, match="circuit breaker open"):
+    with pytest.raises(BreakerOpen, match=r"^boom$"):  # the reason that opened it, word for word
         breaker.check("u")
     now[0] = 31.0
     breaker.check("u")  # half-open: one attempt allowed
@@ -146,12 +149,31 @@ def test_endpoints_from_the_environment() -> None:
     assert by_config.url.endswith("/uid/xyz")
 
 
+def test_datasource_choice_default_then_only_then_an_error_naming_the_candidates() -> None:
+    prom_a = Datasource("a", "Prom A", "prometheus", False)
+    prom_b = Datasource("b", "Prom B", "prometheus", True)
+    loki = Datasource("l", "Logs", "loki", True)
+    assert choose_datasource([loki, prom_a, prom_b], "g").uid == "b"
+    assert choose_datasource([loki, prom_b], "g").why == "the default Prometheus datasource"
+    only = choose_datasource([loki, prom_a], "g")
+    assert only.uid == "a" and only.why == "the only Prometheus datasource"
+    with pytest.raises(ConfigError, match=r"2 Prometheus datasources.*'Prom A' \(uid a\), 'Prom C' \(uid c\)"):
+        choose_datasource([prom_a, Datasource("c", "Prom C", "prometheus", False), loki], "g")
+    with pytest.raises(ConfigError, match=r"no Prometheus datasource.*'Logs' \(loki\).*GRAFANA_DATASOURCE_UID"):
+        choose_datasource([loki], "g")
+
+
+def test_unreachable_grafana_discovery_says_how_to_skip_it() -> None:
+    secrets = Secrets(GRAFANA_URL=f"http://127.0.0.1:{free_port()}", GRAFANA_API_KEY=SecretStr("k"))
+    with pytest.raises(SourceError, match=r"cannot list Grafana's datasources.*GRAFANA_DATASOURCE_UID"):
+        endpoint_from("grafana", secrets, SourcesConfig(timeout_seconds=1))
+
+
 @pytest.mark.parametrize(
     ("kind", "secrets", "needle"),
     [
         ("prometheus", {}, "PROMETHEUS_URL is not set"),
         ("grafana", {"GRAFANA_API_KEY": "k", "GRAFANA_DATASOURCE_UID": "u"}, "GRAFANA_URL is not set"),
-        ("grafana", {"GRAFANA_URL": "https://g", "GRAFANA_API_KEY": "k"}, "GRAFANA_DATASOURCE_UID"),
         ("grafana", {"GRAFANA_URL": "https://g", "GRAFANA_DATASOURCE_UID": "u"}, "GRAFANA_API_KEY is not set"),
     ],
 )

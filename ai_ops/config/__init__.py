@@ -289,6 +289,37 @@ class SourcesConfig(Strict):
     )
 
 
+class MonitoringConfig(Strict):
+    """The controller's own metrics (docs/monitoring.md): served by the daemon, pushed or written by one-shot runs."""
+
+    port: int | None = Field(
+        None, ge=1, le=65535,
+        description="Daemon: serve /metrics on this port (e.g. 9108). Unset: no HTTP server.",
+    )
+    bind_address: str = Field(
+        "127.0.0.1", min_length=1,
+        description="Daemon: address the /metrics server binds; 0.0.0.0 to be scraped from another host or pod.",
+    )
+    pushgateway_url: str | None = Field(
+        None, pattern=r"^https?://",
+        description="One-shot runs: push the metrics here after each job (or set AI_OPS_PUSHGATEWAY_URL).",
+    )
+    textfile: Path | None = Field(
+        None,
+        description="One-shot runs: write the metrics to this .prom file after each job (node_exporter textfile collector).",
+    )
+    job_label: str = Field(
+        "ai-ops", min_length=1, description="The `job` grouping label of pushed metrics.",
+    )
+
+    @field_validator("textfile")
+    @classmethod
+    def _prom_suffix(cls, value: Path | None) -> Path | None:
+        if value is not None and value.suffix != ".prom":
+            raise ValueError(f"'{value}' must end in .prom (node_exporter's textfile collector reads only *.prom)")
+        return value
+
+
 class OpsConfig(Strict):
     version: Literal[1] = 1
     step_seconds: int = Field(300, ge=10, le=3600, description="Resolution of fetched metrics.")
@@ -309,6 +340,7 @@ class OpsConfig(Strict):
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
     notifiers: NotifiersConfig = Field(default_factory=NotifiersConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
     @model_validator(mode="after")
     def _unique_services(self) -> OpsConfig:

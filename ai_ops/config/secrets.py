@@ -53,6 +53,8 @@ class Secrets(BaseSettings):
     GITHUB_TOKEN: SecretStr | None = None
     GITHUB_REPOSITORY: str | None = None
     GITHUB_API_URL: str = "https://api.github.com"
+    AI_OPS_PUSHGATEWAY_URL: str | None = None
+    """Pushgateway for one-shot runs' metrics (overrides monitoring.pushgateway_url); may carry user:password@."""
 
     def secret_values(self) -> list[str]:
         """Every secret's plain value, for redaction."""

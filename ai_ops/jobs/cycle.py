@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
+from ai_ops import monitoring
 from ai_ops.actuators.git import CommitResult, check_ready, commit_owned, propose_change
 from ai_ops.actuators.github import client_from_env
 from ai_ops.actuators.terraform import current_thresholds, write_tfvars
 from ai_ops.config import OpsConfig, Secrets
-from ai_ops.errors import SourceError
+from ai_ops.errors import ActuatorError, SourceError
 from ai_ops.jobs.observing import Anomaly, Sources, detect
 from ai_ops.jobs.workspace import Paths, iso, json_safe, paths_for
 from ai_ops.learner.learner import Decision, ThresholdLearner
 from ai_ops.learner.observation import Observation, observe
 from ai_ops.sources.base import unavailable
-from ai_ops.sources.quality import SeriesQuality, assess
+from ai_ops.sources.quality import SeriesQuality, assess, summarize_reasons
 from ai_ops.state import append_jsonl, atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,38 @@ class CycleResult:
     wrote_tfvars: bool
     commit: CommitResult | None
     observation: Observation
+    dry_run: bool = False
+    fetch_errors: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as plain JSON (`ai-ops cycle --json`): what was decided, written and why."""
+        commit = None
+        if self.commit is not None:
+            c = self.commit
+            commit = {"mode": c.mode, "committed": c.committed, "sha": c.sha, "branch": c.branch, "pushed": c.pushed,
+                      "pull_request_url": c.pull_request_url, "warning": c.warning}
+        unusable = {f"{s}/{m}": q.reason for s, qs in self.quality.items() for m, q in qs.items() if not q.usable}
+        return json_safe({
+            "time": self.time, "time_iso": iso(self.time), "dry_run": self.dry_run,
+            "changed": self.decision.changed, "summary": self.decision.summary, "status": self.decision.status,
+            "old": self.decision.old, "new": self.decision.new,
+            "changes": {k: {"old": o, "new": n} for k, (o, n) in self.decision.changes.items()},
+            "reasons": self.decision.reasons, "applied": self.wrote_tfvars, "commit": commit,
+            "anomaly_count": len(self.anomalies),
+            "anomalies_by_severity": {s: sum(a.severity == s for a in self.anomalies)
+                                      for s in sorted({a.severity for a in self.anomalies})},
+            "data_quality": {s: {m: q.__dict__ for m, q in qs.items()} for s, qs in self.quality.items()},
+            "unusable": summarize_reasons(unusable),
+            "fetch_errors": summarize_reasons(self.fetch_errors),
+        })
+
+
+class CycleFetchError(SourceError):
+    """Series could not be fetched, so nothing changed; `result` is what the cycle still decided and recorded."""
+
+    def __init__(self, message: str, result: CycleResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def combine(observations: list[Observation]) -> Observation:
@@ -62,6 +96,13 @@ def combine(observations: list[Observation]) -> Observation:
     )
 
 
+def decision_kind(decision: Decision, observation: Observation) -> str:
+    """The self-monitoring label of a decision: changed, rollback, unusable_data or no_change."""
+    if decision.changed:
+        return "rollback" if any(r.startswith("rollback") for r in decision.reasons.values()) else "changed"
+    return "unusable_data" if not observation.usable else "no_change"
+
+
 def load_learner(config: OpsConfig, paths: Paths) -> ThresholdLearner:
     state = read_json(paths.learner_state)
     return ThresholdLearner(config.learner, config.thresholds, config.sla.target, config.cost.monthly_budget, state)
@@ -82,8 +123,8 @@ def commit_message(decision: Decision, observation: Observation, quality: dict[s
     if r is not None:
         lines.append(f"- reward {r.total:+.4f} = {r.sla_weight:g} x SLA met {r.sla_met:g} - cost variance "
                      f"{r.cost_variance:+.4f} (cost {r.cost_per_hour:.3f}/h vs budget {r.budget_per_hour:.3f}/h)")
-    bad = [f"{svc}/{q.metric}: {q.reason}" for svc, qs in quality.items() for q in qs.values() if not q.usable]
-    lines.append(f"- data quality: {'all series usable' if not bad else '; '.join(bad)}")
+    bad = {f"{svc}/{q.metric}": q.reason for svc, qs in quality.items() for q in qs.values() if not q.usable}
+    lines.append(f"- data quality: {'all series usable' if not bad else '; '.join(summarize_reasons(bad))}")
     lines += ["", "Why:"] + [f"- {k}: {v}" for k, v in decision.reasons.items() if v]
     lines += ["", f"Learning status: {decision.status}. Decision ledger: models/decisions.jsonl."]
     reports = sorted(p for p in config.reports_path.glob("*/report.md")) if config.reports_path.exists() else []
@@ -92,6 +133,7 @@ def commit_message(decision: Decision, observation: Observation, quality: dict[s
     return "\n".join(lines)
 
 
+@monitoring.instrumented("cycle")
 def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False,
               secrets: Secrets | None = None) -> CycleResult:
     """OBSERVE -> DETECT -> DECIDE -> ACT for one window ending at `now`.
@@ -112,14 +154,17 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
 
     observations, quality, anomalies = [], {}, []
     fetch_errors: dict[str, str] = {}
+    unusable: dict[str, str] = {}
     sources = Sources(config, secrets)
     for service in config.services:
         try:
             metrics = sources.fetch(service, start, now)
         except SourceError as exc:  # no data is not "normal data": mark it unusable, record why, exit non-zero
-            log.warning("%s: metrics could not be fetched: %s", service.name, exc)
+            # Said once, at the end of the cycle, with every series it affected (not once per service).
+            log.debug("%s: metrics could not be fetched: %s", service.name, exc)
             metrics = unavailable(service.name, start, now, config.step_seconds, str(exc))
         fetch_errors.update({f"{service.name}/{m}": reason for m, reason in metrics.errors.items()})
+        monitoring.record_fetch_errors(service.source, len(metrics.errors))
         quality[service.name] = assess(metrics, now, start, config.data_quality)
         found, share = detect(config, paths, metrics, persist) if len(metrics.errors) < len(metrics.values) else ([], 0.0)
         anomalies += found
@@ -127,16 +172,24 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         flagged = np.isin(metrics.timestamps, [a.time for a in found])
         obs = observe(now, metrics.step, metrics.values, current, config.sla.latency_objective_ms, share,
                       config.sla.target, surges, flagged)
-        bad = [f"{service.name}/{q.metric}: {q.reason}" for q in quality[service.name].values() if not q.usable]
+        bad = {f"{service.name}/{q.metric}": q.reason for q in quality[service.name].values() if not q.usable}
         if bad:
-            obs = Observation(**{**obs.__dict__, "usable": False, "unusable_reason": "unusable data: " + "; ".join(bad)})
+            unusable.update(bad)
+            obs = replace(obs, usable=False, unusable_reason="unusable data: " + "; ".join(summarize_reasons(bad)))
         observations.append(obs)
     observation = combine(observations)
+    if unusable:  # one reason per cause across services, with the number of series it affects
+        observation = replace(observation, usable=False,
+                              unusable_reason="unusable data: " + "; ".join(summarize_reasons(unusable)))
 
     learner = load_learner(config, paths)
     decision = learner.step(observation, current)
     apply = decision.changed and not dry_run and config.outputs.git.mode != "dry-run"
-    wrote = write_tfvars(config, decision.new) if apply else False
+    try:
+        wrote = write_tfvars(config, decision.new) if apply else False
+    except ActuatorError:
+        monitoring.record_decision("refused")
+        raise
 
     if persist:
         for a in anomalies:
@@ -155,27 +208,34 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         # Only what a reviewer must read: the values, and the learner state/ledger that explain them.
         # Detector parameters change every cycle; the daily train and report commits carry them.
         reviewed = [config.tfvars_path, paths.learner_state, paths.ledger]
-        commit = propose_change(config.path("."), reviewed, message, git_config,
-                                decision.summary, now, secrets.secret_values(), client_from_env(secrets))
+        try:
+            commit = propose_change(config.path("."), reviewed, message, git_config,
+                                    decision.summary, now, secrets.secret_values(), client_from_env(secrets))
+        except ActuatorError:
+            monitoring.record_decision("refused")
+            raise
         ledger["commit"] = commit.sha
         log.info("%s cycle: %s%s", iso(now), decision.summary, f" (commit {commit.sha[:8]})" if commit.sha else "")
         if commit.pull_request_url or commit.warning:
             log.info("%s", commit.warning or f"pull request: {commit.pull_request_url}")
         if commit.mode == "dry-run" and commit.diff:
             log.info("%s", commit.diff)
-    else:
+    elif not fetch_errors:  # with fetch errors the SourceError below says it, once
         log.info("%s cycle: %s", iso(now), decision.summary)
     if fetch_errors:
         ledger["fetch_errors"] = fetch_errors
     if persist:
         append_jsonl(paths.ledger, json_safe(ledger))
     if persist and git_config.mode == "pr":  # each CI run is a fresh checkout: learned state travels on the state branch
+        monitoring.save_state(config)  # so the next fresh checkout's counters continue from this run's
         commit_owned(config.path("."), [paths.models], f"ai-ops state after the cycle of {iso(now)}", git_config,
                      secrets.secret_values())
+    monitoring.record_decision(decision_kind(decision, observation))
+    result = CycleResult(now, decision, quality, anomalies, wrote, commit, observation, dry_run, fetch_errors)
     if fetch_errors:
-        raise SourceError(f"{len(fetch_errors)} series could not be fetched, so no threshold changed this cycle "
-                          f"(reasons in {paths.ledger}): " + "; ".join(dict.fromkeys(fetch_errors.values())))
-    result = CycleResult(now, decision, quality, anomalies, wrote, commit, observation)
+        where = f"recorded in {paths.ledger}" if persist else "dry run: nothing recorded"
+        raise CycleFetchError(f"{iso(now)} cycle: no threshold changed: {len(fetch_errors)} series could not be "
+                              f"fetched ({where}): " + "; ".join(summarize_reasons(fetch_errors)), result)
     if not dry_run:
         cycle_notice(config, result, secrets)
     return result

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ai_ops import monitoring
 from ai_ops.actuators.git import commit_owned
 from ai_ops.actuators.terraform import current_thresholds
 from ai_ops.config import OpsConfig, Secrets
@@ -68,6 +69,7 @@ def _main_series(metrics: ServiceMetrics, anomalies: list[dict[str, Any]], now: 
     return series
 
 
+@monitoring.instrumented("report")
 def run_report(config: OpsConfig, now: float | None = None, dry_run: bool = False,
                secrets: Secrets | None = None, charts: bool = True) -> ReportResult:
     """Numbers, words, local files (first), then Slack and Notion; a channel's failure never stops the rest."""
@@ -102,6 +104,7 @@ def run_report(config: OpsConfig, now: float | None = None, dry_run: bool = Fals
     atomic_write_json(folder / "report.json", report.to_json())
     for d in deliveries:
         log.info("%s report %s", iso(now), d.line())
+    monitoring.save_state(config)  # the self-monitoring counters travel with models/ (fresh CI checkouts)
     commit_owned(config.path("."), [folder, paths_for(config).models],
                  f"ai-ops: daily report {report.date} (health {report.health_score}/100)\n\n"
                  f"Report: {folder.relative_to(config.path('.'))}/report.md", config.outputs.git,

@@ -7,11 +7,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ai_ops import monitoring
 from ai_ops.actuators.git import CommitResult, commit_owned
 from ai_ops.config import OpsConfig, Secrets
 from ai_ops.detectors.batch import SeriesHistory, train_many
 from ai_ops.jobs.observing import Sources, load_ensemble
 from ai_ops.jobs.workspace import DAY, iso, paths_for
+from ai_ops.sources.quality import summarize_reasons
 from ai_ops.state import atomic_write_json, read_json, save_model
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,7 @@ class TrainResult:
     commit: CommitResult | None
 
 
+@monitoring.instrumented("train")
 def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False,
               secrets: Secrets | None = None) -> TrainResult:
     """Refit every series' detectors on its recent history and log the training."""
@@ -36,10 +39,12 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
     histories: list[SeriesHistory] = []
     for service in config.services:
         metrics = sources.fetch(service, start, now)
+        monitoring.record_fetch_errors(service.source, len(metrics.errors))
         for metric, values in metrics.values.items():
             # Start from yesterday's model so the GMM refit is warm-started (incremental training).
             state = load_ensemble(config, paths, service.name, metric).get_state()
             histories.append(SeriesHistory(f"{service.name}/{metric}", metrics.timestamps, values, state))
+    untrained: dict[str, str] = {}
     for result in train_many(config.anomaly, histories, workers=config.anomaly.train_workers):
         service_name, metric = result.key.split("/", 1)
         report = result.report
@@ -49,18 +54,23 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
                         "loss": report.loss, "converged": report.converged, "message": report.message,
                         "seconds": round(result.seconds, 4), "time": iso(now)})
         if not report.trained:
-            log.warning("%s: %s; model unchanged", result.key, report.message)
+            untrained[result.key] = report.message
+    monitoring.record_training(len(untrained))
+    for line in summarize_reasons(untrained):  # one line per distinct reason, not one per series
+        log.warning("%s train: model unchanged: %s", iso(now), line)
     commit = None
     if not dry_run:
         training_log = read_json(paths.training_log, {"runs": []})
         training_log["runs"] = ([*training_log.get("runs", []), {"time": iso(now), "series": entries}])[-60:]
         atomic_write_json(paths.training_log, training_log)
         trained = sum(e["trained"] for e in entries)
+        monitoring.save_state(config)  # the self-monitoring counters travel with models/ (fresh CI checkouts)
         commit = commit_owned(config.path("."), [paths.models],
                               f"ai-ops: train detectors ({trained}/{len(entries)} series)\n\n"
                               f"Training log: models/training_log.json", config.outputs.git,
                               secrets.secret_values())
-    log.info("%s train: %d/%d series trained", iso(now), sum(e["trained"] for e in entries), len(entries))
+    log.info("%s train: %d/%d series trained%s", iso(now), sum(e["trained"] for e in entries), len(entries),
+             " (dry run: nothing saved)" if dry_run else "")
     return TrainResult(now, entries, commit)
 
 

@@ -7,7 +7,8 @@ and the error (Prometheus's own words) when a query fails.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -36,9 +37,34 @@ class CheckRow:
     def ok(self) -> bool:
         return not self.error
 
+    def to_dict(self) -> dict[str, Any]:
+        """For `sources check --json`: every field, staleness null when there is no sample at all."""
+        data = asdict(self)
+        data["ok"] = self.ok
+        data["staleness_minutes"] = self.staleness_minutes if np.isfinite(self.staleness_minutes) else None
+        return data
 
-def check_sources(config: OpsConfig, secrets: Secrets, now: float) -> list[CheckRow]:
-    """One row per (service, metric) over the last cycle window ending at `now`."""
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Where one kind of source points: for Grafana, also which datasource and why."""
+
+    kind: str
+    url: str
+    datasource: str = ""
+
+    def line(self) -> str:
+        return f"{self.kind}: {self.url}" + (f", {self.datasource}" if self.datasource else "")
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    rows: list[CheckRow]
+    sources: list[SourceInfo]
+
+
+def check_sources(config: OpsConfig, secrets: Secrets, now: float) -> CheckReport:
+    """One row per (service, metric) over the last cycle window ending at `now`, and the endpoints used."""
     start = now - config.cycle_window_hours * 3600
     step = config.step_seconds
     rows: list[CheckRow] = []
@@ -57,7 +83,8 @@ def check_sources(config: OpsConfig, secrets: Secrets, now: float) -> list[Check
     finally:
         for client in clients.values():
             client.close()
-    return rows
+    infos = [SourceInfo(kind, c.endpoint.shown_url, c.endpoint.datasource) for kind, c in clients.items()]
+    return CheckReport(rows, infos)
 
 
 def _check_one(client: PrometheusClient, service: str, metric: str, query: str, start: float, now: float,

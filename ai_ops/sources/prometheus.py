@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -48,6 +48,14 @@ class QueryError(SourceError):
     """One query was refused (bad PromQL, execution error): only its metric is lost."""
 
 
+class BreakerOpen(SourceError):
+    """Raised without a request while the circuit breaker is open.
+
+    Its message is the failure that opened the breaker, word for word, so a dead server gives
+    one reason however many queries it fails (the opening itself is logged once).
+    """
+
+
 class _Transient(Exception):
     """A failure worth retrying (timeout, connection error, 429, 5xx)."""
 
@@ -63,14 +71,13 @@ class Endpoint:
     verify: bool | str = True
     credential_hint: str = ""
     """What to fix when the server answers 401/403 (names the environment variables)."""
+    datasource: str = ""
+    """Grafana only: which datasource is queried and why (configured uid, or how discovery chose it)."""
 
     @property
     def shown_url(self) -> str:
         """The URL for messages: any user:password@ part removed."""
-        parts = urlsplit(self.url)
-        if "@" not in parts.netloc:
-            return self.url
-        return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+        return _shown(self.url)
 
     def __repr__(self) -> str:  # never show headers: they hold the token
         return f"Endpoint({self.kind}, {self.shown_url})"
@@ -95,26 +102,104 @@ def endpoint_from(kind: Kind, secrets: Secrets, settings: SourcesConfig) -> Endp
                         "check PROMETHEUS_TOKEN (bearer) or PROMETHEUS_USERNAME/PROMETHEUS_PASSWORD (basic auth)")
     if not secrets.GRAFANA_URL:
         raise ConfigError("GRAFANA_URL is not set; export GRAFANA_URL=https://your-grafana")
-    uid = settings.grafana_datasource_uid or secrets.GRAFANA_DATASOURCE_UID
-    if not uid:
-        raise ConfigError("no Grafana datasource uid: set sources.grafana_datasource_uid in the config "
-                          "or export GRAFANA_DATASOURCE_UID (Grafana: Connections > Data sources > the uid in the URL)")
     if secrets.GRAFANA_API_KEY is None:
         raise ConfigError("GRAFANA_API_KEY is not set; create a Grafana service account with the Viewer role "
                           "and export its token as GRAFANA_API_KEY")
     headers["Authorization"] = f"Bearer {secrets.GRAFANA_API_KEY.get_secret_value()}"
-    return Endpoint("grafana", f"{secrets.GRAFANA_URL.rstrip('/')}/api/datasources/proxy/uid/{uid}", headers, None,
+    base = secrets.GRAFANA_URL.rstrip("/")
+    uid = settings.grafana_datasource_uid or secrets.GRAFANA_DATASOURCE_UID
+    if uid:
+        where = "sources.grafana_datasource_uid" if settings.grafana_datasource_uid else "GRAFANA_DATASOURCE_UID"
+        chosen = f"datasource uid {uid} (from {where})"
+    else:
+        found = discover_datasource(base, headers, verify, settings.timeout_seconds)
+        uid = found.uid
+        chosen = f"datasource '{found.name}' (uid {found.uid}, {found.why}; set GRAFANA_DATASOURCE_UID to choose)"
+        log.info("grafana at %s: no datasource uid configured; using %s", _shown(base), chosen)
+    return Endpoint("grafana", f"{base}/api/datasources/proxy/uid/{uid}", headers, None,
                     verify, "check GRAFANA_API_KEY: a service-account token whose role can query the datasource "
-                    "(Viewer, or datasources:query on it)")
+                    "(Viewer, or datasources:query on it)", chosen)
+
+
+@dataclass(frozen=True)
+class Datasource:
+    """One entry of Grafana's `GET /api/datasources`, and why discovery picked it."""
+
+    uid: str
+    name: str
+    type: str
+    is_default: bool
+    why: str = ""
+
+
+def choose_datasource(listed: Sequence[Datasource], grafana: str) -> Datasource:
+    """The default Prometheus datasource, else the only Prometheus one; otherwise a ConfigError naming them."""
+    prometheus = [d for d in listed if d.type == "prometheus"]
+    default = [d for d in prometheus if d.is_default]
+    if default:
+        return replace(default[0], why="the default Prometheus datasource")
+    if len(prometheus) == 1:
+        return replace(prometheus[0], why="the only Prometheus datasource")
+    if prometheus:
+        names = ", ".join(f"'{d.name}' (uid {d.uid})" for d in prometheus)
+        raise ConfigError(f"Grafana at {grafana} has {len(prometheus)} Prometheus datasources and none is the "
+                          f"default: {names}; set GRAFANA_DATASOURCE_UID (or sources.grafana_datasource_uid) "
+                          f"to the uid of the one to query")
+    others = ", ".join(f"'{d.name}' ({d.type})" for d in listed) or "none"
+    raise ConfigError(f"Grafana at {grafana} has no Prometheus datasource the token can see (datasources: "
+                      f"{others}); add one, or set GRAFANA_DATASOURCE_UID to its uid")
+
+
+def discover_datasource(base: str, headers: dict[str, str], verify: bool | str, timeout: float) -> Datasource:
+    """Ask Grafana (`GET /api/datasources`) which Prometheus datasource to use when no uid is configured."""
+    url = f"{base}/api/datasources"
+    shown = _shown(base)
+    skip = "or set GRAFANA_DATASOURCE_UID to skip discovery"
+    try:
+        response = requests.get(url, headers=headers, verify=verify, timeout=timeout)
+    except requests.exceptions.SSLError:
+        raise SourceError(f"TLS error talking to {shown}; set sources.ca_bundle to the CA that signed its "
+                          f"certificate (or sources.verify_tls: false for a test server)") from None
+    except requests.exceptions.RequestException as exc:
+        raise SourceError(f"cannot list Grafana's datasources at {shown} ({exc.__class__.__name__}); is "
+                          f"GRAFANA_URL right and Grafana up? {skip}") from None
+    if response.status_code == 401:
+        raise SourceError(f"grafana at {shown} refused the credentials (HTTP 401); check GRAFANA_API_KEY "
+                          f"(a service-account token)")
+    if response.status_code == 403:
+        raise SourceError(f"grafana at {shown}: the token may not list datasources (HTTP 403; listing needs "
+                          f"datasources:read, which the Viewer role lacks); set GRAFANA_DATASOURCE_UID to the "
+                          f"datasource's uid, or grant the service account datasources:read")
+    if response.status_code != 200:
+        raise SourceError(f"grafana at {shown}: GET /api/datasources answered HTTP {response.status_code}"
+                          f"{': ' + _error_detail(response) if _error_detail(response) else ''}; {skip}")
+    try:
+        body = response.json()
+        listed = [Datasource(str(d["uid"]), str(d.get("name", "")), str(d.get("type", "")),
+                             bool(d.get("isDefault", False))) for d in body]
+    except (ValueError, KeyError, TypeError):
+        raise SourceError(f"{shown}/api/datasources did not answer with Grafana's datasource list; is "
+                          f"GRAFANA_URL Grafana's base URL? {skip}") from None
+    return choose_datasource(listed, shown)
+
+
+def _shown(url: str) -> str:
+    """A URL for messages: any user:password@ part removed."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 class CircuitBreaker:
     """Opens after `failures` failed attempts in a row; while open, requests fail without a call."""
 
-    def __init__(self, failures: int, reset_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, failures: int, reset_seconds: float, clock: Callable[[], float] = time.monotonic,
+                 name: str = "") -> None:
         self.failures = failures
         self.reset_seconds = reset_seconds
         self.clock = clock
+        self.name = name
         self._lock = threading.Lock()
         self._streak = 0
         self._opened_at: float | None = None
@@ -128,8 +213,7 @@ class CircuitBreaker:
                 self._opened_at = None  # half-open: let one attempt through
                 self._streak = self.failures - 1
                 return
-        raise SourceError(f"{url} is failing ({self.last_reason}); circuit breaker open, not retrying for "
-                          f"{self.reset_seconds:g} s")
+        raise BreakerOpen(self.last_reason or f"{url} is failing")
 
     def success(self) -> None:
         with self._lock:
@@ -142,6 +226,9 @@ class CircuitBreaker:
             self.last_reason = reason
             if self._streak >= self.failures and self._opened_at is None:
                 self._opened_at = self.clock()
+                log.warning("%s: %d failed attempts in a row; circuit breaker open: for %g s every request "
+                            "fails at once with the same reason", self.name or "source", self._streak,
+                            self.reset_seconds)
 
 
 @dataclass(frozen=True)
@@ -225,7 +312,8 @@ class PrometheusClient:
         self.settings = settings
         self.sleep = sleep
         self.rng = rng or random.Random()
-        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds)
+        self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds,
+                                      name=endpoint.shown_url)
         self._last_response = threading.local()
         session = requests.Session()
         session.verify = endpoint.verify
@@ -290,10 +378,12 @@ class PrometheusClient:
                     if not isinstance(error, QueryError):
                         self.breaker.failure(str(error))
                     raise error from None
-                self.breaker.failure(str(error))
+                where = f"{self.endpoint.kind} at {self.endpoint.shown_url}: {error}"
                 if attempt + 1 >= attempts:
-                    raise SourceError(f"{self.endpoint.kind} at {self.endpoint.shown_url}: {error} "
-                                      f"(after {attempts} attempts)") from None
+                    # The breaker keeps the final words, so queries it stops later say exactly this.
+                    self.breaker.failure(f"{where} (after {attempts} attempts)")
+                    raise SourceError(f"{where} (after {attempts} attempts)") from None
+                self.breaker.failure(where)
                 delay = min(self.settings.backoff_max_seconds, self.settings.backoff_seconds * 2 ** attempt)
                 delay = self.rng.uniform(delay / 2, delay)
                 log.warning("%s: %s; retry %d/%d in %.2f s", self.endpoint.shown_url, error, attempt + 1,

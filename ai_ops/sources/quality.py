@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ai_ops.config import DataQualityConfig
-from ai_ops.metrics import ServiceMetrics
+from ai_ops.metrics import METRICS, ServiceMetrics
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,25 @@ def assess(metrics: ServiceMetrics, now: float, expected_start: float, rules: Da
         out[name] = SeriesQuality(name, samples, expected, round(coverage, 4),
                                   round(staleness, 1) if np.isfinite(staleness) else float("inf"), not reason, reason)
     return out
+
+
+def summarize_reasons(reasons: Mapping[str, str]) -> list[str]:
+    """Each distinct reason once, with the series it affects: `reason (18 series: a (all 6 metrics), b/cpu)`.
+
+    `reasons` maps `service/metric` to why that series is unusable; the order of first
+    appearance is kept. A source that fails every query of three services gives one line, not 18.
+    """
+    by_reason: dict[str, list[str]] = {}
+    for key, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(key)
+    lines = []
+    for reason, keys in by_reason.items():
+        per_service: dict[str, list[str]] = {}
+        for key in keys:
+            service, _, metric = key.rpartition("/")
+            per_service.setdefault(service, []).append(metric)
+        names = [f"{service} (all {len(metrics)} metrics)" if set(metrics) >= set(METRICS)
+                 else ", ".join(f"{service}/{m}" for m in metrics) for service, metrics in per_service.items()]
+        count = f"{len(keys)} series" if len(keys) > 1 else "1 series"
+        lines.append(f"{reason} ({count}: {', '.join(names)})")
+    return lines
