@@ -36,10 +36,13 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets) -> dict[str, A
     start = min(now - 7 * DAY, month_bounds(now)[0])
     sources = Sources(config, secrets)
     metrics = {s.name: sources.fetch(s, start, now) for s in config.services}
-    learner_state = read_json(paths.learner_state) or {}
-    learner = load_learner(config, paths) if learner_state else None
-    learning = learning_status(learner.status() if learner else "exploring", learner_state,
+    learners = {s.name: load_learner(config, paths, s.name) for s in config.services}
+    statuses = {name: learner.learning_status(now) for name, learner in learners.items()}
+    order = ["exploring", "converging", "converged"]
+    least_settled = min((st.status for st in statuses.values()), key=lambda v: order.index(v) if v in order else -1)
+    learning = learning_status(least_settled, {"cycles": min(learner.cycles for learner in learners.values())},
                                read_json(paths.training_log, {"runs": []}))
+    learning["learners"] = {name: {**st.to_dict(), "cycles": learners[name].cycles} for name, st in statuses.items()}
     settings = ReportSettings(config.sla.target, config.sla.latency_objective_ms, config.cost.monthly_budget,
                               config.cost.currency, {k: (t.min, t.max) for k, t in config.thresholds.items()})
     week = now - 7 * DAY
@@ -72,8 +75,8 @@ def run_report(config: OpsConfig, now: float | None = None, dry_run: bool = Fals
     secrets = secrets or Secrets()
     report = build_report(config, now, secrets)
     main_series = report.pop("_main_series")
-    recommendations = [r.to_dict() for r in recommend(report, {k: (t.min, t.max) for k, t in config.thresholds.items()},
-                                                      config.cost.currency)]
+    bounds = {s: {k: (t.min, t.max) for k, t in config.thresholds_for(s).items()} for s in config.service_names}
+    recommendations = [r.to_dict() for r in recommend(report, bounds, config.cost.currency)]
     report["recommendations"] = recommendations
     state_path = paths_for(config).llm_state
     narrative = write_narrative(report, recommendations, evidence_values(report), config.llm, secrets,

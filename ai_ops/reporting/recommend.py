@@ -37,15 +37,20 @@ def evidence_values(report: dict[str, Any]) -> dict[str, Any]:
         for name, t in metrics.items():
             out[f"trends.{service}.{name}.change_pct"] = t["change_pct"]
             out[f"trends.{service}.{name}.mean_24h"] = t["mean_24h"]
-    for name, value in report["thresholds"].items():
-        out[f"thresholds.{name}"] = value
+    for service, values in report["thresholds"].items():
+        for name, value in values.items():
+            out[f"thresholds.{service}.{name}"] = value
+    for service, sla in report.get("service_sla", {}).items():
+        for k in ("sla_attainment", "error_budget_burn", "bad_step_share"):
+            out[f"service_sla.{service}.{k}"] = sla.get(k)
     out["actions.count"] = len(report["actions"])
     out["learning.detectors_not_converged"] = report["learning"]["detectors_not_converged"]
     out["learning.learner_status"] = report["learning"]["learner_status"]
     return {k: v for k, v in out.items() if v is not None}
 
 
-def recommend(report: dict[str, Any], bounds: dict[str, tuple[float, float]], currency: str) -> list[Recommendation]:
+def recommend(report: dict[str, Any], bounds: dict[str, dict[str, tuple[float, float]]],
+              currency: str) -> list[Recommendation]:
     """The five most useful things a person could do today, most urgent first."""
     h, cost, learning = report["health"], report["cost"], report["learning"]
     inputs = h["inputs"]
@@ -82,14 +87,16 @@ def recommend(report: dict[str, Any], bounds: dict[str, tuple[float, float]], cu
                     f"24 h, {t['change_pct']:+.1f}% against the 7-day baseline {t['mean_7d']:g}; beyond its normal "
                     "day-to-day variation: check whether a release or traffic change explains it.",
                     f"trends.{service}.{name}.change_pct", t["change_pct"], 70))
-    for name, value in report["thresholds"].items():
-        lo, hi = bounds.get(name, (float("-inf"), float("inf")))
-        if value in (lo, hi):
-            side = "lower" if value == lo else "upper"
-            recs.append(Recommendation(
-                f"{name} at its {side} bound", f"{name} sits at its configured {side} bound {value:g}: the learner "
-                "wants to go further; widen the bound in ops_config.yaml if that is safe, or pin it.",
-                f"thresholds.{name}", value, 60))
+    for service, values in report["thresholds"].items():
+        for name, value in values.items():
+            lo, hi = bounds.get(service, {}).get(name, (float("-inf"), float("inf")))
+            if value in (lo, hi):
+                side = "lower" if value == lo else "upper"
+                recs.append(Recommendation(
+                    f"{service}/{name} at its {side} bound", f"{name} of {service} sits at its configured {side} "
+                    f"bound {value:g}: the learner wants to go further; widen the bound (services[{service}]."
+                    f"thresholds.{name} in ops_config.yaml) if that is safe, or pin it.",
+                    f"thresholds.{service}.{name}", value, 60))
     if learning["detectors_not_converged"]:
         n = learning["detectors_not_converged"]
         recs.append(Recommendation(
