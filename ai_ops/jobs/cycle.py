@@ -186,6 +186,8 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     if dry_run:
         git_config = git_config.model_copy(update={"mode": "dry-run"})
     check_ready(config.path("."), git_config)  # fail before writing anything if Git cannot take the change
+    if persist:
+        migrate_learner_state(config, paths)
     learners = {s.name: load_learner(config, paths, s.name) for s in config.services}  # refuse bad state early
 
     observations: dict[str, Observation] = {}
@@ -219,7 +221,6 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     wrote = write_tfvars(config, decision.new) if apply else False
 
     if persist:
-        migrate_learner_state(config, paths)
         for a in anomalies:
             append_jsonl(paths.anomalies, a.__dict__)
         for name, learner in learners.items():

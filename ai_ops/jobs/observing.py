@@ -54,7 +54,7 @@ def source_for(config: OpsConfig, service: ServiceConfig, secrets: Secrets) -> M
     if service.source == "simulated":
         return simulated_source(config)
     if service.source in ("prometheus", "grafana"):
-        return source_from(service.source, secrets, config.sources)
+        return source_from(service.source, secrets, config.sources, config.sla.latency_objective_ms)
     raise ConfigError(f"service '{service.name}': source '{service.source}' is not available in this build")
 
 

@@ -69,7 +69,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     thresholds = report.get("thresholds") or {}
     names = sorted({n for values in thresholds.values() for n in values})
     if names:
-        out += ["", "## Thresholds per service", "", "| service | " + " | ".join(names) + " |",
+        out += ["", "Thresholds per service, as deployed now (each service learns its own):", "",
+                "| service | " + " | ".join(names) + " |",
                 "|---|" + "---|" * len(names)]
         out += [f"| {service} | " + " | ".join(_f(values.get(n)) for n in names) + " |"
                 for service, values in thresholds.items()]
@@ -176,7 +177,7 @@ def draw_charts(report: dict[str, Any], main_series: dict[str, Any] | None, fold
                 t, v = zip(*points, strict=True)
                 ax.step(dates(t), v, where="post", label=service)
         ax.set_ylabel(name, fontsize=7)
-    if len(services) > 1 and names:
+    if len(services) > 1 and names and axes[0, 0].get_legend_handles_labels()[0]:
         axes[0, 0].legend(fontsize=6, loc="upper right")
     axes[-1, 0].xaxis.set_major_formatter(DateFormatter("%m-%d"))
     fig.suptitle(CHARTS["thresholds"])
