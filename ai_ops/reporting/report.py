@@ -26,7 +26,7 @@ from ai_ops.reporting.health import (
 )
 from ai_ops.reporting.trends import trends
 
-REPORT_SCHEMA_VERSION = 2
+REPORT_SCHEMA_VERSION = 3
 DAY = 86_400
 MAIN_METRIC = "latency_p95_ms"
 
