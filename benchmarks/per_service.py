@@ -130,7 +130,7 @@ def harness(config: OpsConfig, shared: bool) -> dict[str, list[tuple[float, floa
                                                  config.sla.latency_objective_ms, 0.0, config.sla.target)
         if shared:
             decision = learners["*"].step(combine(list(observations.values())), current[names[0]])
-            decided = {s: decision.new for s in names}
+            decided = dict.fromkeys(names, decision.new)
         else:
             decided = {s: learners[s].step(observations[s], current[s]).new for s in names}
         for s in names:

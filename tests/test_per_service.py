@@ -209,14 +209,14 @@ def test_a_damaged_old_state_stops_the_cycle_naming_the_file(tmp_path: Path) -> 
     paths = paths_for(config)
     paths.models.mkdir(parents=True, exist_ok=True)
     paths.legacy_learner_state.write_text(json.dumps({"version": 3, "cycles": "many"}))
-    with pytest.raises(LearnerStateError, match="learner_state.json is damaged"):
+    with pytest.raises(LearnerStateError, match=r"learner_state\.json is damaged"):
         run_cycle(config, NOW)
     assert not config.tfvars_path.exists() and not paths.learner_dir.exists()
     # A damaged per-service file is named as such.
     paths.legacy_learner_state.unlink()
     paths.learner_state("a").parent.mkdir(parents=True)
     paths.learner_state("a").write_text(json.dumps({"version": 3, "cycles": "many"}))
-    with pytest.raises(LearnerStateError, match=r"learner/a.json is damaged"):
+    with pytest.raises(LearnerStateError, match=r"learner/a\.json is damaged"):
         run_cycle(config, NOW)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from ai_ops.jobs.report import run_report
 from ai_ops.jobs.train import run_train
 from ai_ops.jobs.workspace import DAY, iso, locked, paths_for, prepare_workspace
 from ai_ops.reporting.report import daily_series
+
 
 @dataclass
 class DemoResult:
@@ -32,7 +33,7 @@ class DemoResult:
     services: list[str] = field(default_factory=list)
 
 
-DEMO_START = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()  # a Monday, 00:00 UTC
+DEMO_START = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday, 00:00 UTC
 """Simulated time starts at a fixed date so the same seed gives the same demo."""
 
 
