@@ -53,7 +53,7 @@ def measure(config: OpsConfig, timelines: dict[str, TargetTimeline], start: floa
     total_cost = 0.0
     for service in config.services:
         window = simulate(service.simulation, start, end, config.step_seconds, timelines[service.name],
-                          config.sla.latency_objective_ms)
+                          latency_objective_ms=config.sla.latency_objective_ms)
         m = window.metrics
         cost = float(np.sum(m["cost_per_hour"]) * config.step_seconds / 3600.0)
         total_cost += cost
@@ -125,7 +125,7 @@ def harness(config: OpsConfig, shared: bool) -> dict[str, list[tuple[float, floa
         for service in config.services:
             timeline = step_timeline(changes[service.name], specs[service.name][SCALING].initial)
             sim = simulate(service.simulation, now - window, now, config.step_seconds, timeline,
-                           config.sla.latency_objective_ms)
+                           latency_objective_ms=config.sla.latency_objective_ms)
             observations[service.name] = observe(now, config.step_seconds, sim.metrics, current[service.name],
                                                  config.sla.latency_objective_ms, 0.0, config.sla.target)
         if shared:

@@ -158,7 +158,8 @@ def _autoscale(
 
 
 def serve(cfg: SimulationConfig, timestamps: np.ndarray, rate: np.ndarray, target_percent: np.ndarray,
-          incidents: list[Incident] | None = None, latency_objective_ms: float | None = None) -> dict[str, np.ndarray]:
+          incidents: list[Incident] | None = None, *,
+          latency_objective_ms: float | None = None) -> dict[str, np.ndarray]:
     """The service's response to a given demand: autoscaler, latency, errors, cost on every step.
 
     Separate from `demand` so a recorded trace (a backtest) gets exactly the same service model.
@@ -192,7 +193,7 @@ def serve(cfg: SimulationConfig, timestamps: np.ndarray, rate: np.ndarray, targe
 
 
 def simulate(
-    cfg: SimulationConfig, start: float, end: float, step: int, cpu_target: TargetTimeline,
+    cfg: SimulationConfig, start: float, end: float, step: int, cpu_target: TargetTimeline, *,
     latency_objective_ms: float | None = None,
 ) -> SimulatedWindow:
     """Metrics on the grid [start, end) every `step` seconds (with the SLI series when an objective is given)."""
@@ -203,7 +204,7 @@ def simulate(
     grid = np.arange(warm_start, end, step, dtype=np.float64)
     incidents = incidents_between(cfg, warm_start, end)
     rate = demand(cfg, grid, step, incidents)
-    metrics = serve(cfg, grid, rate, cpu_target(grid), incidents, latency_objective_ms)
+    metrics = serve(cfg, grid, rate, cpu_target(grid), incidents, latency_objective_ms=latency_objective_ms)
     keep = grid >= first
     return SimulatedWindow(
         timestamps=grid[keep],

@@ -25,7 +25,7 @@ class SimulatedSource:
         """The six metrics, plus the exact SLI series (`sli_total`, `sli_good`) when the source knows
         the latency objective: what a latency histogram's buckets and an error counter would give."""
         window = simulate(service.simulation, start, end, step, self.timeline(service.name),
-                          self.latency_objective_ms)
+                          latency_objective_ms=self.latency_objective_ms)
         return ServiceMetrics(service.name, window.timestamps, step, window.metrics)
 
     def incidents(self, service: ServiceConfig, start: float, end: float) -> list[Incident]:
