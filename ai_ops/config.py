@@ -470,8 +470,8 @@ class OpsConfig(Strict):
                                     f"({bound:g} {sli.histogram_unit}) is not a bucket bound of "
                                     f"{sli.latency_histogram} ({', '.join(f'{b:g}' for b in sli.buckets)}); set "
                                     "sla.latency_objective_ms to one of them, or the SLI cannot be exact")
-        if problems:
-            raise ValueError("; ".join(problems))
+        if problems:  # one line each, like pydantic's own errors
+            raise ValueError("\n  - ".join(problems))
         return self
 
     def thresholds_for(self, service: str) -> dict[str, ThresholdConfig]:

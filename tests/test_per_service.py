@@ -226,3 +226,17 @@ def test_sla_attainment_lower_bound_is_below_the_exact_bad_share() -> None:
     exact_bad = slow_share(40.0, p95, 300.0)[0]
     approx = sla_attainment(np.array([100.0]), np.array([0.0]), p95, 300.0)
     assert 100.0 - approx == pytest.approx(5.0) and exact_bad > 0.3
+
+
+def test_config_check_names_every_bad_service_key_and_exits_2(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ai_ops.cli import cli
+
+    bad = tmp_path / "ops.yaml"
+    bad.write_text("services:\n  - name: api\n    thresholds: {autoscaling_cpu_target: {min: 95}}\n"
+                   "  - name: web\n    sli: {latency_histogram: h, buckets: [0.25]}\n")
+    result = CliRunner().invoke(cli, ["--config", str(bad), "config", "check"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "services[api].thresholds: bounds inverted" in result.output
+    assert "\n  - services[web].sli: the latency objective 300 ms" in result.output
