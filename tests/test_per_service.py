@@ -240,3 +240,25 @@ def test_config_check_names_every_bad_service_key_and_exits_2(tmp_path: Path) ->
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "services[api].thresholds: bounds inverted" in result.output
     assert "\n  - services[web].sli: the latency objective 300 ms" in result.output
+
+
+def test_slack_notice_lists_each_services_changes(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from ai_ops.config import Secrets
+    from tests.report_fakes import fake_server
+
+    config = fleet(tmp_path, [
+        {"name": "hot", "simulation": {"seed": 3, "max_replicas": 4}},
+        {"name": "calm", "simulation": {"seed": 5, "noise": 0.02, "incidents_per_day": 0},
+         "thresholds": {SCALING: {"initial": 55}}},
+    ])
+    with fake_server() as (url, state):
+        result = run_cycle(config, NOW, secrets=Secrets(SLACK_WEBHOOK_URL=SecretStr(f"{url}/hooks/T0/B0/xyz")))
+        posted = [r.body for r in state.to("/hooks/")]
+    assert len(posted) == 1 and state.violations == []
+    text = posted[0]["text"]
+    hot = result.decision.decisions["hot"]
+    assert f"- hot: autoscaling_cpu_target {hot.old[SCALING]:g} -> {hot.new[SCALING]:g}" in text
+    calm = result.decision.decisions["calm"]
+    assert ("- calm:" in text) == calm.changed  # a service without a change is not listed
