@@ -400,7 +400,8 @@ def test_cycle_against_healthy_prometheus_exits_0(tmp_path: Path, prom: Promethe
     assert result.returncode == 0, result.stderr
     ledger = [json.loads(line) for line in (tmp_path / "ws" / "models" / "decisions.jsonl").read_text().splitlines()]
     assert "fetch_errors" not in ledger[0]
-    quality = ledger[0]["data_quality"]["checkout"]
+    assert ledger[0]["service"] == "checkout"  # one record per service and cycle
+    quality = ledger[0]["data_quality"]
     assert all(q["usable"] for q in quality.values()), quality
 
 
