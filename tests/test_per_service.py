@@ -262,3 +262,23 @@ def test_slack_notice_lists_each_services_changes(tmp_path: Path) -> None:
     assert f"- hot: autoscaling_cpu_target {hot.old[SCALING]:g} -> {hot.new[SCALING]:g}" in text
     calm = result.decision.decisions["calm"]
     assert ("- calm:" in text) == calm.changed  # a service without a change is not listed
+
+
+def test_fleet_summary_stays_a_readable_title() -> None:
+    from ai_ops.jobs.cycle import SUMMARY_MAX, FleetDecision
+    from ai_ops.learner.learner import Decision
+
+    def decision(changes: dict[str, tuple[float, float]]) -> Decision:
+        old = {k: o for k, (o, _) in changes.items()}
+        new = {k: n for k, (_, n) in changes.items()}
+        summary = "; ".join(f"{k} {o:g} -> {n:g}" for k, (o, n) in changes.items()) or "no change: cooldown"
+        return Decision(NOW, old, new, None, {}, "exploring", summary)
+
+    one = FleetDecision({"a": decision({SCALING: (80, 75)}), "b": decision({})})
+    assert one.summary == "a: autoscaling_cpu_target 80 -> 75" and one.changes == {"a": {SCALING: (80, 75)}}
+    many = {f"service{i}": decision({SCALING: (80, 75), "alert_cpu_utilization": (90, 85)}) for i in range(4)}
+    fleet_decision = FleetDecision(many)
+    assert len(fleet_decision.summary) <= SUMMARY_MAX
+    assert fleet_decision.summary.startswith("8 threshold changes for service0, service1")
+    quiet = FleetDecision({"a": decision({}), "b": decision({})})
+    assert not quiet.changed and quiet.summary == "no change (a: cooldown; b: cooldown)"

@@ -26,6 +26,10 @@ from ai_ops.state import append_jsonl, atomic_write_json, read_json
 log = logging.getLogger(__name__)
 
 
+SUMMARY_MAX = 120
+"""A longer summary (it is the commit subject and the PR title) is replaced by a count."""
+
+
 @dataclass(frozen=True)
 class FleetDecision:
     """The decisions of one cycle, one per service (each service has its own learner)."""
@@ -54,7 +58,11 @@ class FleetDecision:
         if len(self.decisions) == 1:
             return next(iter(self.decisions.values())).summary
         if self.changed:
-            return "; ".join(f"{s}: {d.summary}" for s, d in self.decisions.items() if d.changed)
+            text = "; ".join(f"{s}: {d.summary}" for s, d in self.decisions.items() if d.changed)
+            if len(text) <= SUMMARY_MAX:
+                return text
+            count = sum(len(d.changes) for d in self.decisions.values())
+            return f"{count} threshold changes for {', '.join(self.changes)} (table in the message)"
         return "no change (" + "; ".join(f"{s}: {d.summary.removeprefix('no change: ')}"
                                          for s, d in self.decisions.items()) + ")"
 
