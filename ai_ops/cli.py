@@ -275,31 +275,48 @@ def demo(options: Options, workspace: Path, days: int, seed: int | None) -> None
         _print_demo(result)
 
 
+SCALING = "autoscaling_cpu_target"
+
+
 def _short(name: str) -> str:
     """Column label for a threshold: `alert_latency_p95_ms` -> `alert latency p95 ms`."""
     return name.replace("autoscaling_", "scale ").replace("_", " ")
 
 
 def _print_demo(result: DemoResult) -> None:
-    table = Table(title=f"ai-ops demo: {len(result.days)} simulated day(s), seed {result.seed}")
-    names = [k for k in result.threshold_path[0] if k != "time_iso"] if result.threshold_path else []
-    for column in ["day", "SLA %", "cost"] + [_short(n) for n in names]:
-        if column == "day":
-            table.add_column(column, no_wrap=True, min_width=10)
-        else:
-            table.add_column(column, justify="right", overflow="fold")
+    services = result.services or sorted({p["service"] for p in result.threshold_path})
+    table = Table(title=f"ai-ops demo: {len(result.days)} simulated day(s), seed {result.seed}, "
+                        f"{len(services)} service(s)")
+    table.add_column("day", no_wrap=True, min_width=10)
+    table.add_column("fleet cost", justify="right")
+    for service in services:
+        table.add_column(f"{service}\nSLA %", justify="right", overflow="fold")
+        table.add_column(f"{service}\ntarget", justify="right", overflow="fold")
     for day in result.days:
-        ends = [p for p in result.threshold_path if p["time_iso"].startswith(day["date"])]
-        row = [day["date"], f"{day['sla']:.3f}", f"{day['cost']:.2f}"]
-        row += [f"{ends[-1][n]:g}" if ends else "" for n in names]
+        row = [day["date"], f"{day['cost']:.2f}"]
+        for service in services:
+            ends = [p for p in result.threshold_path if p["time_iso"].startswith(day["date"]) and p["service"] == service]
+            sla = day["services"].get(service, {}).get("sla")
+            row += [f"{sla:.3f}" if sla is not None else "", f"{ends[-1].get(SCALING, float('nan')):g}" if ends else ""]
         table.add_row(*row)
     console.print(table)
-    console.print("thresholds shown as at the end of each day; SLA is the share of good requests")
+    console.print("scale target as at the end of each day; SLA is the share of good requests (exact SLI: from the "
+                  "simulated latency histogram and errors)")
+    last = {p["service"]: p for p in result.threshold_path}
+    names = [k for k in next(iter(last.values()), {}) if k not in ("time_iso", "service")]
+    if last:
+        final = Table(title="thresholds at the end, per service")
+        final.add_column("service", no_wrap=True)
+        for name in names:
+            final.add_column(_short(name), justify="right", overflow="fold")
+        for service in services:
+            final.add_row(service, *[f"{last[service][n]:g}" if service in last else "" for n in names])
+        console.print(final)
     console.print(f"incidents injected: {result.incidents}, detected: {result.incidents_detected}")
     console.print(f"commits made: {result.commits}  (see: git -C {result.workspace} log)")
     console.print(f"reports: {result.reports}")
-    if result.learning:
-        console.print(f"learner: {result.learning['status']} ({result.learning['criterion']})")
+    for service, learning in result.learning.items():
+        console.print(f"learner {service}: {learning['status']} ({learning['criterion']})")
 
 
 @cli.group()
@@ -320,6 +337,16 @@ def config_check(options: Options) -> None:
     for name, spec in config.thresholds.items():
         options.echo(f"  {name}: {spec.initial:g}{spec.unit} in [{spec.min:g}, {spec.max:g}], step {spec.max_step:g}"
                      + (" (pinned)" if spec.pin else ""))
+    for service in config.services:
+        for name in service.thresholds:
+            spec = config.thresholds_for(service.name)[name]
+            options.echo(f"    {service.name}: {name} {spec.initial:g}{spec.unit} in [{spec.min:g}, {spec.max:g}], "
+                         f"step {spec.max_step:g}" + (" (pinned)" if spec.pin else ""))
+        sli = service.sli
+        how = ("exact (simulated histogram)" if service.source == "simulated" else
+               "exact (" + (f"histogram {sli.latency_histogram}" if sli.latency_histogram else "given queries") + ")"
+               if sli else "APPROXIMATE (p95 lower bound; add an sli block)")
+        options.echo(f"  {service.name}: SLI {how}")
     options.echo(f"  git mode {config.outputs.git.mode}, workspace {config.path('.')}")
     m = config.monitoring
     outlets = ([f"/metrics on {m.bind_address}:{m.port} (daemon)"] if m.port else []) + \

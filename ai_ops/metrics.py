@@ -16,6 +16,11 @@ METRICS: tuple[str, ...] = (
 )
 """Units: req/s, percent, milliseconds, percent of requests, count, currency per hour."""
 
+SLI_METRICS: tuple[str, ...] = ("sli_total", "sli_good")
+"""Optional series of the exact request-based SLI, both in req/s: all requests, and the good ones
+(at or under the latency objective's histogram bucket and not failed). A source that has them
+adds them to `ServiceMetrics.values`; detectors never score them (they are the SLI, not a signal)."""
+
 
 @dataclass(frozen=True)
 class ServiceMetrics:

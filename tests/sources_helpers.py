@@ -83,6 +83,41 @@ def counter_values() -> np.ndarray:
     return np.where(index < COUNTER_RESET_AT, index * 30.0, (index - COUNTER_RESET_AT + 1) * 30.0)
 
 
+HISTOGRAM = "app_request_duration_seconds"
+HISTOGRAM_LE = ("0.1", "0.3", "1.0", "+Inf")
+"""checkout's latency histogram bucket bounds, written as a Python client writes them ("1.0")."""
+
+
+def histogram_increments() -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """checkout's requests per step in each cumulative bucket, and its failed requests per step.
+
+    60 requests a step; 0..6 of them slower than 0.3 s (cycling), 10 more slower than 0.1 s, half
+    of the slow ones slower than 1 s; 2 failed requests every fifth step.
+    """
+    index = np.arange(POINTS)
+    total = np.full(POINTS, 60.0)
+    over_03 = (index % 7).astype(float)
+    buckets = {"0.1": total - over_03 - 10, "0.3": total - over_03, "1.0": total - np.floor(over_03 / 2),
+               "+Inf": total}
+    failed = np.where(index % 5 == 0, 2.0, 0.0)
+    return buckets, failed
+
+
+def _histogram_lines(first: float) -> Iterator[str]:
+    buckets, failed = histogram_increments()
+    cumulative = {le: np.cumsum(v) for le, v in buckets.items()}
+    yield f"# TYPE {HISTOGRAM} histogram\n"
+    for i in range(POINTS):
+        ts = int(first + i * STEP)
+        for le in HISTOGRAM_LE:
+            yield f'{HISTOGRAM}_bucket{{service="checkout",le="{le}"}} {_fmt(cumulative[le][i])} {ts}\n'
+        yield f'{HISTOGRAM}_count{{service="checkout"}} {_fmt(cumulative["+Inf"][i])} {ts}\n'
+        yield f'{HISTOGRAM}_sum{{service="checkout"}} {_fmt(0.05 * cumulative["+Inf"][i])} {ts}\n'
+    yield "# TYPE app_requests_failed counter\n"
+    for i, value in enumerate(np.cumsum(failed)):
+        yield f'app_requests_failed_total{{service="checkout"}} {_fmt(value)} {int(first + i * STEP)}\n'
+
+
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -106,6 +141,7 @@ def history_lines(first: float) -> Iterator[str]:
     yield "# TYPE app_requests counter\n"
     for i, value in enumerate(counter_values()):
         yield f'app_requests_total{{service="checkout"}} {_fmt(value)} {int(first + i * STEP)}\n'
+    yield from _histogram_lines(first)
 
 
 @dataclass

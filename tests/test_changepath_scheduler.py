@@ -71,7 +71,8 @@ def test_a_job_waits_for_then_skips_a_manual_run_holding_the_lock(
 def test_a_job_runs_under_the_lock_and_failures_do_not_escape(
         sim_config: OpsConfig, caplog: pytest.LogCaptureFixture) -> None:
     assert make_job("cycle", sim_config, False)() == "ok"
-    assert len(read_jsonl(sim_config.models_path / "decisions.jsonl")) == 1
+    # One decision per service and cycle.
+    assert len(read_jsonl(sim_config.models_path / "decisions.jsonl")) == len(sim_config.services)
     (sim_config.models_path / "learner_state.json").write_text("{not json")
     assert make_job("cycle", sim_config, False)() == "failed"
     assert any("cycle failed:" in m and "learner_state.json" in m for m in caplog.messages)

@@ -20,8 +20,15 @@ from ai_ops.config import OpsConfig
 from ai_ops.errors import ActuatorError
 
 ROOT = Path(__file__).resolve().parents[1]
-VALUES = {"alert_cpu_utilization": 90.0, "alert_error_rate": 1.0, "alert_latency_p95_ms": 500.0,
-          "autoscaling_cpu_target": 75.0}
+ONE = {"alert_cpu_utilization": 90.0, "alert_error_rate": 1.0, "alert_latency_p95_ms": 500.0,
+       "autoscaling_cpu_target": 75.0}
+SERVICES = ("checkout", "search", "recommendations")
+"""The embedded default's fleet (sim_config)."""
+VALUES = {s: dict(ONE) for s in SERVICES}
+
+
+def with_value(service: str, name: str, value: float) -> dict[str, dict[str, float]]:
+    return {s: {**v, name: value} if s == service else dict(v) for s, v in VALUES.items()}
 
 
 def tf_dir(config: OpsConfig) -> Path:
@@ -31,8 +38,8 @@ def tf_dir(config: OpsConfig) -> Path:
 def test_reads_types_and_bounds_from_the_example_variables() -> None:
     declared = read_declared_variables(ROOT / "terraform")
     cpu = declared["autoscaling_cpu_target"]
-    assert cpu.type == "number" and (cpu.lower, cpu.upper) == (30, 90) and cpu.file == "variables.tf"
-    assert declared["service_name"].type == "string"
+    assert cpu.type == "map(number)" and (cpu.lower, cpu.upper) == (30, 90) and cpu.file == "variables.tf"
+    assert declared["namespace"].type == "string"
 
 
 @pytest.mark.parametrize(("condition", "expected"), [
@@ -41,6 +48,9 @@ def test_reads_types_and_bounds_from_the_example_variables() -> None:
     ("var.x >= 2 && var.x > 2", (2, float("inf"), False, True)),
     ("var.x < 1 || var.x > 5", (float("-inf"), float("inf"), True, True)),
     ("contains([1, 2], var.x)", (float("-inf"), float("inf"), True, True)),
+    ("alltrue([for v in values(var.x) : v >= 30 && v <= 90])", (30, 90, True, True)),
+    ("alltrue([for k, value in var.x : value > 0 && 10 > value])", (0, 10, False, False)),
+    ("alltrue([for v in values(var.y) : v >= 30])", (float("-inf"), float("inf"), True, True)),
 ])
 def test_validation_bounds(condition: str, expected: tuple[float, float, bool, bool]) -> None:
     assert validation_bounds("x", [condition]) == expected
@@ -49,8 +59,11 @@ def test_validation_bounds(condition: str, expected: tuple[float, float, bool, b
 def test_write_is_atomic_deterministic_and_only_on_change(sim_config: OpsConfig) -> None:
     assert write_tfvars(sim_config, VALUES)
     text = sim_config.tfvars_path.read_text()
-    assert text == render_tfvars(VALUES) and text.endswith("}\n") and '"alert_error_rate": 1,' in text
-    assert list(json.loads(text)) == sorted(VALUES)
+    assert text == render_tfvars(VALUES) and text.endswith("}\n") and '"checkout": 1,' in text
+    # One map per threshold, keyed by service: what a `map(number)` variable takes.
+    data = json.loads(text)
+    assert list(data) == sorted(ONE) and all(list(m) == sorted(SERVICES) for m in data.values())
+    assert data["autoscaling_cpu_target"] == dict.fromkeys(SERVICES, 75)
     stamp = sim_config.tfvars_path.stat().st_mtime_ns
     assert not write_tfvars(sim_config, dict(reversed(list(VALUES.items()))))
     assert sim_config.tfvars_path.stat().st_mtime_ns == stamp
@@ -71,18 +84,22 @@ def test_refuses_an_undeclared_variable_and_writes_nothing(sim_config: OpsConfig
 def test_refuses_an_incompatible_type(sim_config: OpsConfig) -> None:
     variables = tf_dir(sim_config) / "variables.tf"
     variables.write_text(variables.read_text().replace(
-        'variable "alert_error_rate" {\n  type        = number', 'variable "alert_error_rate" {\n  type        = string'))
-    with pytest.raises(ActuatorError, match=r"alert_error_rate: declared in variables\.tf with type `string`"):
+        'variable "alert_error_rate" {\n  type        = map(number)',
+        'variable "alert_error_rate" {\n  type        = number'))
+    with pytest.raises(ActuatorError, match=r"alert_error_rate: declared in variables.tf with type `number`, but "
+                                            r"ai-ops writes one value per service .* use `type = map\(number\)`"):
         check_terraform(sim_config, VALUES)
 
 
 def test_refuses_a_value_outside_the_validation_bounds(sim_config: OpsConfig) -> None:
     variables = tf_dir(sim_config) / "variables.tf"
-    variables.write_text(variables.read_text().replace("var.autoscaling_cpu_target <= 90",
-                                                       "var.autoscaling_cpu_target < 70"))
+    variables.write_text(variables.read_text().replace("values(var.autoscaling_cpu_target) : v >= 30 && v <= 90",
+                                                       "values(var.autoscaling_cpu_target) : v >= 30 && v < 70"))
     with pytest.raises(ActuatorError) as info:
-        write_tfvars(sim_config, VALUES)
-    assert "autoscaling_cpu_target = 75 is outside the validation bounds [30, 70)" in str(info.value)
+        write_tfvars(sim_config, with_value("search", "autoscaling_cpu_target", 65.0))
+    message = str(info.value)
+    assert 'autoscaling_cpu_target["checkout"] = 75 is outside the validation bounds [30, 70)' in message
+    assert '"search"' not in message  # 65 fits: only the offending keys are named
     assert not sim_config.tfvars_path.exists()
 
 
@@ -104,9 +121,30 @@ def test_invalid_hcl_is_named(sim_config: OpsConfig) -> None:
 
 def test_refuses_values_outside_the_config_bounds(sim_config: OpsConfig) -> None:
     with pytest.raises(ActuatorError, match="outside its bounds"):
-        write_tfvars(sim_config, {**VALUES, "autoscaling_cpu_target": 95.0})
+        write_tfvars(sim_config, with_value("search", "autoscaling_cpu_target", 95.0))
     with pytest.raises(ActuatorError, match="not a threshold"):
-        write_tfvars(sim_config, {**VALUES, "unknown": 1.0})
+        write_tfvars(sim_config, with_value("search", "unknown", 1.0))
+    with pytest.raises(ActuatorError, match="not a service in the config"):
+        write_tfvars(sim_config, {**VALUES, "billing": dict(ONE)})
+    assert not sim_config.tfvars_path.exists()
+
+
+def test_per_service_bounds_are_checked_by_the_controller(tmp_path: Path) -> None:
+    """Terraform checks the widest bounds; the controller checks each service's own."""
+    from ai_ops.actuators.terraform import render_variables_tf
+    from ai_ops.config import load_config, parse_config
+    from ai_ops.jobs.workspace import prepare_workspace
+
+    base = load_config(None).model_dump(mode="json")
+    base["services"][2]["thresholds"] = {"autoscaling_cpu_target": {"min": 40, "max": 70}}
+    config = parse_config(json.dumps(base)).with_workspace(tmp_path / "ws")
+    prepare_workspace(config, fresh=True)
+    assert config.thresholds_for("recommendations")["autoscaling_cpu_target"].max == 70
+    assert config.thresholds_for("search")["autoscaling_cpu_target"].max == 90
+    assert "v >= 30 && v <= 90" in render_variables_tf(config)  # the widest: documented choice
+    with pytest.raises(ActuatorError, match=r"autoscaling_cpu_target\['recommendations'\] = 75.0: outside its bounds"):
+        write_tfvars(config, VALUES)
+    assert write_tfvars(config, with_value("recommendations", "autoscaling_cpu_target", 70.0))
 
 
 # ---------------------------------------------------------------- a real Terraform binary (optional)
@@ -142,6 +180,30 @@ def test_plan_accepts_the_controllers_values_and_enforces_validation(module: Pat
     ok = terraform(module, "plan", "-input=false", "-lock=false")
     assert ok.returncode == 0, ok.stderr
     assert "averageUtilization" in ok.stdout and "80" in ok.stdout
-    (module / "ai_ops.auto.tfvars.json").write_text(render_tfvars({**VALUES, "autoscaling_cpu_target": 95.0}))
+    # The controller's map, one key per service: each service's HPA gets its own target.
+    (module / "ai_ops.auto.tfvars.json").write_text(render_tfvars(with_value("search", "autoscaling_cpu_target", 62.0)))
+    ok = terraform(module, "plan", "-input=false", "-lock=false")
+    assert ok.returncode == 0, ok.stderr
+    assert "averageUtilization = 62" in ok.stdout and "averageUtilization = 75" in ok.stdout
+    # One out-of-bounds value in the map is enough for plan to refuse.
+    (module / "ai_ops.auto.tfvars.json").write_text(render_tfvars(with_value("search", "autoscaling_cpu_target", 95.0)))
     bad = terraform(module, "plan", "-input=false", "-lock=false")
-    assert bad.returncode != 0 and "autoscaling_cpu_target must be between 30 and 90" in bad.stderr.replace("\n", " ")
+    assert bad.returncode != 0
+    assert "Every value of autoscaling_cpu_target must be between 30 and 90" in bad.stderr.replace("\n", " ")
+
+
+@needs_terraform
+def test_a_single_service_config_is_a_map_with_one_key(tmp_path: Path) -> None:
+    from ai_ops.actuators.terraform import render_variables_tf
+    from ai_ops.config import parse_config
+
+    config = parse_config("services: [{name: api}]").with_workspace(tmp_path)
+    folder = tmp_path / "terraform"
+    shutil.copytree(ROOT / "terraform", folder, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+    (folder / "variables.tf").write_text(render_variables_tf(config))
+    (folder / "ai_ops.auto.tfvars.json").write_text(render_tfvars({"api": dict(ONE)}))
+    assert terraform(folder, "init", "-backend=false", "-input=false").returncode == 0
+    assert terraform(folder, "fmt", "-check").returncode == 0
+    plan = terraform(folder, "plan", "-input=false", "-lock=false")
+    assert plan.returncode == 0, plan.stderr
+    assert '"api"' in plan.stdout and "averageUtilization = 75" in plan.stdout

@@ -35,7 +35,7 @@ def test_terraform_variables_declare_every_configured_threshold() -> None:
     from ai_ops.actuators.terraform import render_variables_tf
 
     config = load_config(ROOT / "config" / "ops_config.yaml")
-    assert (ROOT / "terraform" / "variables.tf").read_text() == render_variables_tf(config.thresholds)
+    assert (ROOT / "terraform" / "variables.tf").read_text() == render_variables_tf(config)
 
 
 @pytest.mark.parametrize(

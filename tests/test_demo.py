@@ -20,8 +20,8 @@ def test_demo_runs_the_loop_and_is_deterministic(tmp_path: Path) -> None:
     assert len(targets) > 1
     repo = git.Repo(first.workspace)
     messages = [c.message for c in repo.iter_commits()]
-    changes = [m for m in messages if "| threshold | old | new |" in m]
-    assert changes and all("SLA attainment" in m and "Why:" in m for m in changes)
+    changes = [m for m in messages if "| service | threshold | old | new | why |" in m]
+    assert changes and all("SLA attainment" in m and "- why:" in m and "exact SLI" in m for m in changes)
     # Changes made after the first daily report point to where it is.
     assert any("Latest daily report: reports/" in m for m in changes)
     # Reports and state on disk.
@@ -29,7 +29,10 @@ def test_demo_runs_the_loop_and_is_deterministic(tmp_path: Path) -> None:
     assert len(reports) == 3
     assert json.loads(reports[-1].read_text())["health_score"] in range(101)
     ledger = (first.workspace / "models" / "decisions.jsonl").read_text().splitlines()
-    assert len(ledger) == 3 * 4
+    assert len(ledger) == 3 * 4 * len(first.services)  # one decision per service and cycle
+    # Each service followed its own path (different load shapes, its own learner).
+    final = {p["service"]: p["autoscaling_cpu_target"] for p in first.threshold_path[-len(first.services):]}
+    assert set(final) == set(first.services) == {"checkout", "search", "recommendations"}
     # Only controller-owned state may be left uncommitted (the cycles after the last report).
     dirty = {item.a_path for item in repo.index.diff(None)}
     assert dirty and all(p.startswith("models/") for p in dirty)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ai_ops.config import load_config
-from ai_ops.jobs.cycle import commit_message
+from ai_ops.jobs.cycle import FleetDecision, commit_message
 from ai_ops.learner.learner import Decision
 from ai_ops.learner.observation import Observation
 from ai_ops.learner.reward import HOURS_PER_MONTH, RewardWeights, reward
@@ -34,7 +34,7 @@ def test_commit_message_labels_the_cost_part_cost_variance() -> None:
     r = reward(obs, config.sla.target, monthly, config.learner.cost_weight)
     decision = Decision(0.0, {"autoscaling_cpu_target": 80.0}, {"autoscaling_cpu_target": 75.0}, r,
                         {"autoscaling_cpu_target": "test"}, "exploring", "autoscaling_cpu_target 80 -> 75")
-    message = commit_message(decision, obs, {}, [], config)
+    message = commit_message(FleetDecision({"checkout": decision}), {"checkout": obs}, {}, [], config)
     assert "cost variance +0.2000" in message
     assert "cost term" not in message
     assert f"reward {r.total:+.4f} = 1 x SLA met 1 - cost variance" in message

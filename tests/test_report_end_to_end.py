@@ -43,7 +43,7 @@ def test_report_writes_json_md_html_and_charts_and_skips_missing_channels(
     folder = result.folder
     assert folder is not None and folder.name == "2026-01-13"
     report = json.loads((folder / "report.json").read_text())
-    assert report["schema_version"] == 2 and 0 <= report["health"]["score"] <= 100
+    assert report["schema_version"] == 3 and 0 <= report["health"]["score"] <= 100
     assert report["health"]["score"] == round(sum(report["health"]["parts"].values()))
     assert report["cost"]["method"].startswith("ets") and report["cost"]["lower"] <= report["cost"]["upper"]
     assert len(report["recommendations"]) == 5 and len(report["narrative"]["recommendations"]) == 5

@@ -100,6 +100,51 @@ def window(prom: PrometheusServer) -> tuple[float, float]:
 # ---------------------------------------------------------------- values, exactly
 
 
+def test_exact_sli_from_histogram_buckets_matches_a_hand_computation(prom: PrometheusServer) -> None:
+    """good = requests in the objective's bucket - failed requests; total = the histogram's count."""
+    from sources_helpers import HISTOGRAM, histogram_increments
+
+    from ai_ops.config import SLIConfig
+    from ai_ops.learner.observation import exact_attainment
+
+    sli = SLIConfig(latency_histogram=HISTOGRAM, selector='service="{service}"', buckets=[0.1, 0.3, 1.0],
+                    requests_failed='sum(rate(app_requests_failed_total{service="{service}"}[300s]))')
+    svc = service("checkout").model_copy(update={"sli": sli})
+    src = PrometheusSource(source_at(prom.url).client, latency_objective_ms=300)
+    metrics = src.fetch(svc, *window(prom), STEP)
+    assert metrics.errors == {}
+    buckets, failed = histogram_increments()
+    # Hand computation, per 5-minute step: the counters' increase over the step / 300 s.
+    want_total = buckets["+Inf"] / STEP
+    want_good = (buckets["0.3"] - failed) / STEP
+    got_total, got_good = metrics["sli_total"], metrics["sli_good"]
+    assert np.isnan(got_total[0])  # a rate needs the sample before the window
+    np.testing.assert_allclose(got_total[1:], want_total[1:], rtol=1e-9)
+    np.testing.assert_allclose(got_good[1:], want_good[1:], rtol=1e-9)
+    hand = 100.0 * (buckets["0.3"][1:] - failed[1:]).sum() / buckets["+Inf"][1:].sum()
+    assert exact_attainment(got_total, got_good) == pytest.approx(hand, rel=1e-12)
+    # A 1 s objective reads the bucket written as le="1.0" (client libraries differ on "1" / "1.0").
+    one = PrometheusSource(source_at(prom.url).client, latency_objective_ms=1000).fetch(svc, *window(prom), STEP)
+    np.testing.assert_allclose(one["sli_good"][1:], (buckets["1.0"] - failed)[1:] / STEP, rtol=1e-9)
+    # Without requests_failed, failures come from the error_rate series (percent of all requests).
+    plain = svc.model_copy(update={"sli": sli.model_copy(update={"requests_failed": None})})
+    derived = src.fetch(plain, *window(prom), STEP)
+    errors = expected("checkout", "error_rate", prom.first) / 100.0
+    want = np.clip(buckets["0.3"] / STEP - errors * want_total, 0, None)
+    np.testing.assert_allclose(derived["sli_good"][1:], np.minimum(want, want_total)[1:], rtol=1e-9)
+
+
+def test_an_objective_that_is_not_a_bucket_bound_is_named(prom: PrometheusServer) -> None:
+    from sources_helpers import HISTOGRAM
+
+    from ai_ops.config import SLIConfig
+
+    sli = SLIConfig(latency_histogram=HISTOGRAM, selector='service="{service}"')
+    svc = service("checkout").model_copy(update={"sli": sli})
+    metrics = PrometheusSource(source_at(prom.url).client, latency_objective_ms=250).fetch(svc, *window(prom), STEP)
+    assert "must be one of the histogram's bucket bounds" in metrics.errors["sli_good"]
+
+
 @pytest.mark.parametrize("name", ["checkout", "search", "weird"])
 def test_prometheus_values_match_the_generated_data_exactly(prom: PrometheusServer, name: str) -> None:
     svc = service("weird", service='we"ird\\svc') if name == "weird" else service(name)
@@ -454,7 +499,8 @@ def test_cycle_against_healthy_prometheus_exits_0(tmp_path: Path, prom: Promethe
     assert result.returncode == 0, result.stderr
     ledger = [json.loads(line) for line in (tmp_path / "ws" / "models" / "decisions.jsonl").read_text().splitlines()]
     assert "fetch_errors" not in ledger[0]
-    quality = ledger[0]["data_quality"]["checkout"]
+    assert ledger[0]["service"] == "checkout"  # one record per service and cycle
+    quality = ledger[0]["data_quality"]
     assert all(q["usable"] for q in quality.values()), quality
 
 

@@ -212,7 +212,8 @@ def test_cycle_with_unreachable_prometheus_records_why_and_changes_nothing(tmp_p
     ledger = [json.loads(line) for line in (config.models_path / "decisions.jsonl").read_text().splitlines()]
     assert ledger[0]["changes"] == {} and not ledger[0]["applied"]
     assert set(ledger[0]["fetch_errors"]) == {f"checkout/{m}" for m in METRICS}
-    assert ledger[0]["data_quality"]["checkout"]["cpu_utilization"]["staleness_minutes"] is None
+    assert ledger[0]["service"] == "checkout"  # one record per service and cycle
+    assert ledger[0]["data_quality"]["cpu_utilization"]["staleness_minutes"] is None
     assert not config.tfvars_path.exists()
 
 

@@ -1,5 +1,8 @@
 """Terraform variables: the controller owns one `*.auto.tfvars.json` file and nothing else.
 
+Each threshold is one `map(number)` variable keyed by service name (a single-service config is a
+map with one key), so a module reads `var.autoscaling_cpu_target["checkout"]`.
+
 Before it writes, it reads the user's Terraform (python-hcl2, read-only: hand-written HCL is
 never rewritten) and refuses when a threshold has no declared variable, a declared type that
 cannot hold a number, a value outside the variable's `validation` bounds, or is also set by a
@@ -17,33 +20,55 @@ from typing import Any
 
 import hcl2
 
-from ai_ops.config import OpsConfig, ThresholdConfig
+from ai_ops.config import OpsConfig
 from ai_ops.errors import ActuatorError
 from ai_ops.state import atomic_write_text, dumps
 
-NUMERIC_TYPES = {"number", "any", None}
-"""Declared types that accept a number; no `type` at all means `any`."""
+MAP_TYPES = {"map(number)", "map(any)", "any", None}
+"""Declared types that accept a map of numbers keyed by service; no `type` at all means `any`."""
 
 _NUMBER = r"(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
 
 
-def render_variables_tf(thresholds: dict[str, ThresholdConfig]) -> str:
-    """`variables.tf` declaring every tunable threshold with its bounds as a validation block."""
+def widest_bounds(config: OpsConfig, name: str) -> tuple[float, float]:
+    """The widest [min, max] of a threshold over every service: what the Terraform validation checks.
+
+    One `validation` block covers every key of the map, so per-service bounds cannot be told apart
+    there; the controller checks each service's own (narrower) bounds before it writes.
+    """
+    specs = [config.thresholds_for(s)[name] for s in config.service_names]
+    return min(s.min for s in specs), max(s.max for s in specs)
+
+
+def _hcl_key(service: str) -> str:
+    return json.dumps(service)
+
+
+def render_variables_tf(config: OpsConfig) -> str:
+    """`variables.tf` declaring every tunable threshold as a `map(number)` keyed by service, with
+    one validation block checking every value against the widest bounds of the services."""
     blocks = []
-    for name, spec in sorted(thresholds.items()):
+    services = config.service_names
+    width = max(len(_hcl_key(s)) for s in services)
+    for name, spec in sorted(config.thresholds.items()):
         unit = f" ({spec.unit})" if spec.unit else ""
+        low, high = widest_bounds(config, name)
+        defaults = "".join(f"    {_hcl_key(s).ljust(width)} = {config.thresholds_for(s)[name].initial:g}\n"
+                           for s in services)
         blocks.append(
             f'variable "{name}" {{\n'
-            f'  type        = number\n'
-            f'  description = "Tuned by ai-ops{unit}. Bounds {spec.min:g}..{spec.max:g}, max step {spec.max_step:g}."\n'
-            f"  default     = {spec.initial:g}\n\n"
+            f'  type        = map(number)\n'
+            f'  description = "Tuned by ai-ops{unit}, one value per service. Bounds {low:g}..{high:g}, '
+            f'max step {spec.max_step:g}."\n'
+            f"  default = {{\n{defaults}  }}\n\n"
             f"  validation {{\n"
-            f"    condition     = var.{name} >= {spec.min:g} && var.{name} <= {spec.max:g}\n"
-            f'    error_message = "The value of {name} must be between {spec.min:g} and {spec.max:g}."\n'
+            f"    condition     = alltrue([for v in values(var.{name}) : v >= {low:g} && v <= {high:g}])\n"
+            f'    error_message = "Every value of {name} must be between {low:g} and {high:g}."\n'
             f"  }}\n"
             f"}}\n"
         )
-    header = "# Thresholds tuned by ai-ops. The controller writes their values to ai_ops.auto.tfvars.json.\n\n"
+    header = ("# Thresholds tuned by ai-ops, one value per service (a map keyed by service name).\n"
+              "# The controller writes their values to ai_ops.auto.tfvars.json.\n\n")
     return header + "\n".join(blocks)
 
 
@@ -82,16 +107,29 @@ def _strip_interpolation(text: Any) -> str | None:
     return value
 
 
+def _map_condition(name: str, condition: str) -> tuple[str, str] | None:
+    """`alltrue([for v in values(var.x) : <cond>])` or `alltrue([for k, v in var.x : <cond>])` ->
+    (the loop variable, <cond>); None for any other form."""
+    match = re.fullmatch(
+        rf"alltrue\(\s*\[\s*for\s+(?:\w+\s*,\s*)?(\w+)\s+in\s+(?:values\(\s*var\.{re.escape(name)}\s*\)"
+        rf"|var\.{re.escape(name)})\s*:\s*(.*)\]\s*\)", condition.strip(), re.S)
+    return (match.group(1), match.group(2)) if match else None
+
+
 def validation_bounds(name: str, conditions: list[str]) -> tuple[float, float, bool, bool]:
     """The numeric interval the `validation` conditions allow, from comparisons with literals.
 
-    Only `var.x >= 1`, `var.x < 2`, `1 <= var.x` ... joined by `&&` are understood; anything
-    else (functions, `||`) is not a bound the controller can check, so it adds none and
+    Only `var.x >= 1`, `var.x < 2`, `1 <= var.x` ... joined by `&&` are understood, directly or
+    inside `alltrue([for v in values(var.x) : ...])` (a map variable: every value); anything else
+    (other functions, `||`) is not a bound the controller can check, so it adds none and
     `terraform plan` stays the final judge.
     """
     lower, upper, lower_inc, upper_inc = -math.inf, math.inf, True, True
-    var = rf"var\.{re.escape(name)}\b"
-    for condition in conditions:
+    for written in conditions:
+        var, condition = rf"var\.{re.escape(name)}\b", written
+        loop = _map_condition(name, written)
+        if loop is not None:
+            var, condition = rf"\b{re.escape(loop[0])}\b", loop[1]
         if "||" in condition:
             continue
         for raw in condition.split("&&"):
@@ -161,27 +199,45 @@ def _tfvars_keys(path: Path) -> set[str]:
     return set(_load_hcl(path))
 
 
-def check_terraform(config: OpsConfig, values: dict[str, float]) -> None:
-    """Refuse (ActuatorError naming every problem) unless Terraform would accept exactly these values."""
+def by_threshold(values: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """{service: {threshold: value}} -> {threshold: {service: value}} (the tfvars layout)."""
+    out: dict[str, dict[str, float]] = {}
+    for service, thresholds in values.items():
+        for name, value in thresholds.items():
+            out.setdefault(name, {})[service] = value
+    return out
+
+
+def check_terraform(config: OpsConfig, values: dict[str, dict[str, float]]) -> None:
+    """Refuse (ActuatorError naming every problem) unless Terraform would accept exactly these values.
+
+    `values` is {service: {threshold: value}}; each threshold is one `map(number)` variable.
+    """
     terraform_dir = config.path(config.outputs.terraform_dir)
     if not terraform_dir.is_dir():
         raise ActuatorError(f"Terraform folder {terraform_dir} does not exist; set outputs.terraform_dir "
                             "to the folder holding your variables.tf")
     declared = read_declared_variables(terraform_dir)
     problems: list[str] = []
-    for name, value in sorted(values.items()):
+    maps = by_threshold(values)
+    for name, per_service in sorted(maps.items()):
         variable = declared.get(name)
         if variable is None:
             problems.append(f"{name}: no `variable \"{name}\"` is declared in {terraform_dir}/*.tf; "
-                            f"declare it (type = number, see terraform/variables.tf) or remove the threshold")
-        elif variable.type not in NUMERIC_TYPES:
-            problems.append(f"{name}: declared in {variable.file} with type `{variable.type}`, "
-                            f"which cannot hold the number {value:g}; use `type = number`")
-        elif not variable.admits(value):
-            problems.append(f"{name} = {value:g} is outside the validation bounds {variable.bounds_text()} in "
-                            f"{variable.file}; narrow thresholds.{name}.min/max in the config to fit them")
+                            f"declare it (type = map(number), see terraform/variables.tf) or remove the threshold")
+        elif variable.type not in MAP_TYPES:
+            problems.append(f"{name}: declared in {variable.file} with type `{variable.type}`, but ai-ops writes "
+                            f"one value per service (a map like {{\"{next(iter(per_service))}\" = "
+                            f"{next(iter(per_service.values())):g}}}); use `type = map(number)` and read it as "
+                            f"var.{name}[\"<service>\"] (docs/terraform.md)")
+        else:
+            for service, value in sorted(per_service.items()):
+                if not variable.admits(value):
+                    problems.append(f"{name}[\"{service}\"] = {value:g} is outside the validation bounds "
+                                    f"{variable.bounds_text()} in {variable.file}; narrow thresholds.{name}.min/max "
+                                    f"(or services[{service}].thresholds.{name}) in the config to fit them")
     for path in human_tfvars_files(terraform_dir, config.outputs.tfvars_file):
-        for name in sorted(_tfvars_keys(path) & set(values)):
+        for name in sorted(_tfvars_keys(path) & set(maps)):
             problems.append(f"{name} is also set in {path.name}; Terraform would let "
                             f"{config.outputs.tfvars_file} override it silently. Remove it from {path.name} "
                             f"(ai-ops owns it) or remove the threshold from the config")
@@ -192,7 +248,9 @@ def check_terraform(config: OpsConfig, values: dict[str, float]) -> None:
 # ---------------------------------------------------------------- the controller's own file
 
 
-def read_tfvars(path: Path) -> dict[str, float]:
+def read_tfvars(path: Path) -> dict[str, dict[str, float] | float]:
+    """The controller's file: {threshold: {service: value}}. A bare number (the layout before
+    per-service thresholds) is returned as is: it applies to every service until rewritten."""
     if not path.exists():
         return {}
     try:
@@ -201,28 +259,58 @@ def read_tfvars(path: Path) -> dict[str, float]:
         raise ActuatorError(f"{path} is not valid JSON ({exc}); restore it from Git") from None
     if not isinstance(data, dict):
         raise ActuatorError(f"{path} must hold a JSON object of variable values")
-    return {k: float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    out: dict[str, dict[str, float] | float] = {}
+    for name, value in data.items():
+        if _is_number(value):
+            out[name] = float(value)
+        elif isinstance(value, dict):
+            out[name] = {s: float(v) for s, v in value.items() if _is_number(v)}
+    return out
 
 
-def current_thresholds(config: OpsConfig) -> dict[str, float]:
-    """What is deployed: the tfvars values, falling back to each threshold's initial value."""
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def current_thresholds(config: OpsConfig) -> dict[str, dict[str, float]]:
+    """What is deployed, per service: the tfvars values, falling back to each threshold's initial value."""
     written = read_tfvars(config.tfvars_path)
-    return {name: written.get(name, spec.initial) for name, spec in config.thresholds.items()}
+    out: dict[str, dict[str, float]] = {}
+    for service in config.service_names:
+        values = {}
+        for name, spec in config.thresholds_for(service).items():
+            value = written.get(name)
+            if isinstance(value, dict):
+                values[name] = value.get(service, spec.initial)
+            else:
+                values[name] = spec.initial if value is None else value
+        out[service] = values
+    return out
 
 
-def render_tfvars(values: dict[str, float]) -> str:
-    """Deterministic bytes: sorted keys, integers without `.0`, trailing newline."""
-    return dumps({k: (int(v) if float(v).is_integer() else v) for k, v in sorted(values.items())})
+def render_tfvars(values: dict[str, dict[str, float]]) -> str:
+    """Deterministic bytes: {threshold: {service: value}}, sorted keys, integers without `.0`."""
+    return dumps({name: {s: (int(v) if float(v).is_integer() else v) for s, v in sorted(per_service.items())}
+                  for name, per_service in sorted(by_threshold(values).items())})
 
 
-def write_tfvars(config: OpsConfig, values: dict[str, float]) -> bool:
-    """Write the controller's file if (and only if) a value changed. Returns whether it wrote."""
-    for name, value in values.items():
-        spec = config.thresholds.get(name)
-        if spec is None:
-            raise ActuatorError(f"refusing to write {name}: it is not a threshold in the config")
-        if not math.isfinite(value) or not spec.min <= value <= spec.max:
-            raise ActuatorError(f"refusing to write {name} = {value}: outside its bounds [{spec.min}, {spec.max}]")
+def write_tfvars(config: OpsConfig, values: dict[str, dict[str, float]]) -> bool:
+    """Write the controller's file if (and only if) a value changed. Returns whether it wrote.
+
+    `values` is {service: {threshold: value}}; each value is checked against its service's bounds.
+    """
+    known = set(config.service_names)
+    for service, thresholds in values.items():
+        if service not in known:
+            raise ActuatorError(f"refusing to write thresholds of {service!r}: it is not a service in the config")
+        specs = config.thresholds_for(service)
+        for name, value in thresholds.items():
+            spec = specs.get(name)
+            if spec is None:
+                raise ActuatorError(f"refusing to write {name}: it is not a threshold in the config")
+            if not math.isfinite(value) or not spec.min <= value <= spec.max:
+                raise ActuatorError(f"refusing to write {name}[{service!r}] = {value}: outside its bounds "
+                                    f"[{spec.min}, {spec.max}] for that service")
     path = config.tfvars_path
     text = render_tfvars(values)
     if path.exists() and path.read_text(encoding="utf-8") == text:

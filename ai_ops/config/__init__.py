@@ -80,6 +80,55 @@ class QueriesConfig(Strict):
         return value
 
 
+class ThresholdOverride(Strict):
+    """Per-service changes to a threshold of the top-level `thresholds` block; unset fields are shared."""
+
+    initial: float | None = Field(None, description="This service's start value.")
+    min: float | None = Field(None, description="This service's hard lower bound.")
+    max: float | None = Field(None, description="This service's hard upper bound.")
+    max_step: float | None = Field(None, gt=0, description="This service's largest change in one cycle.")
+    pin: bool | None = Field(None, description="Freeze this threshold for this service only.")
+
+
+class SLIConfig(Strict):
+    """How the exact request-based SLI is read (docs/learner.md#the-sli).
+
+    Either give the queries directly (`requests_total` and `requests_good`, PromQL for req/s), or
+    name a latency histogram: then `sum(rate(<h>_bucket{<selector>,le="<objective>"}[<step>]))` are
+    the fast requests and `sum(rate(<h>_count{<selector>}[<step>]))` all requests. Failed requests
+    come from `requests_failed` if given, else from the `error_rate` query times all requests.
+    Without either, the SLI falls back to the p95 approximation (labelled "approximate").
+    """
+
+    latency_histogram: str | None = Field(
+        None, pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
+        description="Base name of a Prometheus latency histogram, e.g. http_request_duration_seconds.")
+    histogram_unit: Literal["seconds", "milliseconds"] = Field(
+        "seconds", description="Unit of the histogram's `le` bounds (Prometheus convention: seconds).")
+    selector: str = Field(
+        "", description="Label matchers of the service, e.g. 'namespace=\"{namespace}\",deployment=\"{deployment}\"' "
+                        "({label} placeholders are filled from the service's labels).")
+    buckets: list[float] | None = Field(
+        None, description="The histogram's bucket bounds (in histogram_unit), if known: the latency objective "
+                          "must be one of them, or the config is refused.")
+    requests_total: str | None = Field(None, description="PromQL: all requests per second (instead of the histogram).")
+    requests_good: str | None = Field(
+        None, description="PromQL: good requests per second (fast and not failed; instead of the histogram).")
+    requests_failed: str | None = Field(
+        None, description="PromQL: failed requests per second (default: error_rate / 100 x all requests).")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SLIConfig:
+        direct = self.requests_total is not None or self.requests_good is not None
+        if direct and (self.requests_total is None or self.requests_good is None):
+            raise ValueError("give both requests_total and requests_good, or neither (and a latency_histogram)")
+        if direct and self.latency_histogram:
+            raise ValueError("give either latency_histogram or requests_total/requests_good, not both")
+        if not direct and not self.latency_histogram:
+            raise ValueError("give latency_histogram, or requests_total and requests_good")
+        return self
+
+
 class ServiceConfig(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Service name, used in file names.")
     source: Literal["simulated", "prometheus", "grafana"] = Field(
@@ -88,6 +137,11 @@ class ServiceConfig(Strict):
     labels: dict[str, str] = Field(default_factory=dict, description="Values substituted into the queries.")
     queries: QueriesConfig | None = Field(None, description="PromQL per metric (prometheus/grafana sources).")
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    sli: SLIConfig | None = Field(
+        None, description="Where the exact SLI (good / all requests) comes from (prometheus/grafana sources; "
+                          "the simulated source always has it). Without it: the p95 approximation.")
+    thresholds: dict[str, ThresholdOverride] = Field(
+        default_factory=dict, description="Per-threshold overrides of the top-level thresholds for this service.")
 
     @model_validator(mode="after")
     def _queries_for_real_sources(self) -> ServiceConfig:
@@ -349,6 +403,52 @@ class OpsConfig(Strict):
         if dupes:
             raise ValueError(f"service names must be unique; repeated: {', '.join(dupes)}")
         return self
+
+    @model_validator(mode="after")
+    def _service_thresholds(self) -> OpsConfig:
+        problems = []
+        for service in self.services:
+            for name in service.thresholds:
+                if name not in self.thresholds:
+                    problems.append(f"services[{service.name}].thresholds.{name}: not a threshold of the top-level "
+                                    f"'thresholds' block ({', '.join(sorted(self.thresholds))}); add it there first")
+            try:
+                self.thresholds_for(service.name)
+            except ValidationError as exc:
+                for item in exc.errors():
+                    problems.append(f"services[{service.name}].thresholds: {item['msg'].removeprefix('Value error, ')}")
+            objective = self.sla.latency_objective_ms
+            sli = service.sli
+            if sli is not None and sli.latency_histogram and sli.buckets is not None:
+                bound = objective / 1000.0 if sli.histogram_unit == "seconds" else objective
+                if not any(abs(b - bound) <= 1e-9 * max(1.0, abs(bound)) for b in sli.buckets):
+                    problems.append(f"services[{service.name}].sli: the latency objective {objective:g} ms "
+                                    f"({bound:g} {sli.histogram_unit}) is not a bucket bound of "
+                                    f"{sli.latency_histogram} ({', '.join(f'{b:g}' for b in sli.buckets)}); set "
+                                    "sla.latency_objective_ms to one of them, or the SLI cannot be exact")
+        if problems:  # one line each, like pydantic's own errors
+            raise ValueError("\n  - ".join(problems))
+        return self
+
+    def thresholds_for(self, service: str) -> dict[str, ThresholdConfig]:
+        """The thresholds of one service: the shared block with the service's overrides applied."""
+        overrides = next((s.thresholds for s in self.services if s.name == service), {})
+        out = {}
+        for name, spec in self.thresholds.items():
+            change = overrides.get(name)
+            if change is None:
+                out[name] = spec
+                continue
+            fields = {k: v for k, v in change.model_dump().items() if v is not None}
+            merged = {**spec.model_dump(), **fields}
+            if "initial" not in fields:  # a narrowed range keeps a shared initial value inside it
+                merged["initial"] = min(max(spec.initial, merged["min"]), merged["max"])
+            out[name] = ThresholdConfig.model_validate(merged)
+        return out
+
+    @property
+    def service_names(self) -> list[str]:
+        return [s.name for s in self.services]
 
     def path(self, relative: Path | str) -> Path:
         """Resolve a path of the outputs block inside the workspace."""

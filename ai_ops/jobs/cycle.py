@@ -1,10 +1,11 @@
-"""The ops cycle (every 6 h): OBSERVE -> DETECT -> DECIDE -> ACT for one window."""
+"""The ops cycle (every 6 h): OBSERVE -> DETECT -> DECIDE -> ACT for one window, one learner per service."""
 
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ from ai_ops.config import OpsConfig, Secrets
 from ai_ops.errors import ActuatorError, SourceError
 from ai_ops.jobs.observing import Anomaly, Sources, detect
 from ai_ops.jobs.workspace import Paths, iso, json_safe, paths_for
-from ai_ops.learner.learner import Decision, ThresholdLearner
+from ai_ops.learner.learner import Decision, LearnerStateError, ThresholdLearner
 from ai_ops.learner.observation import Observation, observe
 from ai_ops.sources.base import unavailable
 from ai_ops.sources.quality import SeriesQuality, assess, summarize_reasons
@@ -26,20 +27,65 @@ from ai_ops.state import append_jsonl, atomic_write_json, read_json
 log = logging.getLogger(__name__)
 
 
+SUMMARY_MAX = 120
+"""A longer summary (it is the commit subject and the PR title) is replaced by a count."""
+
+
+@dataclass(frozen=True)
+class FleetDecision:
+    """The decisions of one cycle, one per service (each service has its own learner)."""
+
+    decisions: dict[str, Decision]
+
+    @property
+    def changes(self) -> dict[str, dict[str, tuple[float, float]]]:
+        """Per service that changed: threshold -> (old, new)."""
+        return {s: d.changes for s, d in self.decisions.items() if d.changed}
+
+    @property
+    def changed(self) -> bool:
+        return any(d.changed for d in self.decisions.values())
+
+    @property
+    def new(self) -> dict[str, dict[str, float]]:
+        return {s: d.new for s, d in self.decisions.items()}
+
+    @property
+    def old(self) -> dict[str, dict[str, float]]:
+        return {s: d.old for s, d in self.decisions.items()}
+
+    @property
+    def summary(self) -> str:
+        if len(self.decisions) == 1:
+            return next(iter(self.decisions.values())).summary
+        if self.changed:
+            text = "; ".join(f"{s}: {d.summary}" for s, d in self.decisions.items() if d.changed)
+            if len(text) <= SUMMARY_MAX:
+                return text
+            count = sum(len(d.changes) for d in self.decisions.values())
+            return f"{count} threshold changes for {', '.join(self.changes)} (table in the message)"
+        return "no change (" + "; ".join(f"{s}: {d.summary.removeprefix('no change: ')}"
+                                         for s, d in self.decisions.items()) + ")"
+
+    @property
+    def status(self) -> dict[str, str]:
+        return {s: d.status for s, d in self.decisions.items()}
+
+
 @dataclass
 class CycleResult:
     time: float
-    decision: Decision
+    decision: FleetDecision
     quality: dict[str, dict[str, SeriesQuality]]
     anomalies: list[Anomaly]
     wrote_tfvars: bool
     commit: CommitResult | None
-    observation: Observation
+    observations: dict[str, Observation]
     dry_run: bool = False
     fetch_errors: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The result as plain JSON (`ai-ops cycle --json`): what was decided, written and why."""
+        """The result as plain JSON (`ai-ops cycle --json`): what was decided, written and why, per service."""
         commit = None
         if self.commit is not None:
             c = self.commit
@@ -50,8 +96,11 @@ class CycleResult:
             "time": self.time, "time_iso": iso(self.time), "dry_run": self.dry_run,
             "changed": self.decision.changed, "summary": self.decision.summary, "status": self.decision.status,
             "old": self.decision.old, "new": self.decision.new,
-            "changes": {k: {"old": o, "new": n} for k, (o, n) in self.decision.changes.items()},
-            "reasons": self.decision.reasons, "applied": self.wrote_tfvars, "commit": commit,
+            "changes": {s: {k: {"old": o, "new": n} for k, (o, n) in changes.items()}
+                        for s, changes in self.decision.changes.items()},
+            "reasons": {s: d.reasons for s, d in self.decision.decisions.items()},
+            "sli_method": {s: o.sli_method for s, o in self.observations.items()},
+            "applied": self.wrote_tfvars, "commit": commit,
             "anomaly_count": len(self.anomalies),
             "anomalies_by_severity": {s: sum(a.severity == s for a in self.anomalies)
                                       for s in sorted({a.severity for a in self.anomalies})},
@@ -69,64 +118,102 @@ class CycleFetchError(SourceError):
         self.result = result
 
 
-def combine(observations: list[Observation]) -> Observation:
-    """Thresholds are shared by every watched service: judge them by the worst SLA and the total cost."""
-    if len(observations) == 1:
-        return observations[0]
-    first = observations[0]
-    worst = min(observations, key=lambda o: o.sla_attainment if np.isfinite(o.sla_attainment) else -1)
-    return Observation(
-        time=first.time, sla_attainment=worst.sla_attainment,
-        cost=sum(o.cost for o in observations), cost_per_hour=sum(o.cost_per_hour for o in observations),
-        utilization_mean=max(o.utilization_mean for o in observations),
-        utilization_p95=max(o.utilization_p95 for o in observations),
-        replicas_mean=sum(o.replicas_mean for o in observations),
-        replicas_max=sum(o.replicas_max for o in observations),
-        latency_p95_max_ms=max(o.latency_p95_max_ms for o in observations),
-        error_rate_mean=max(o.error_rate_mean for o in observations),
-        samples=min(o.samples for o in observations),
-        anomaly_share=max(o.anomaly_share for o in observations),
-        alerts_fired={k: any(o.alerts_fired.get(k, False) for o in observations) for k in first.alerts_fired},
-        usable=all(o.usable for o in observations),
-        unusable_reason="; ".join(o.unusable_reason for o in observations if o.unusable_reason),
-        sla_attainment_load=min(o.sla_attainment_load for o in observations),
-        requests=sum(o.requests for o in observations),
-        normal_levels={k: max(o.normal_levels[k] for o in observations if k in o.normal_levels)
-                       for k in {k for o in observations for k in o.normal_levels}},
-    )
-
-
 def decision_kind(decision: Decision, observation: Observation) -> str:
-    """The self-monitoring label of a decision: changed, rollback, unusable_data or no_change."""
+    """The self-monitoring label of one service's decision: changed, rollback, unusable_data or no_change."""
     if decision.changed:
         return "rollback" if any(r.startswith("rollback") for r in decision.reasons.values()) else "changed"
     return "unusable_data" if not observation.usable else "no_change"
 
 
-def load_learner(config: OpsConfig, paths: Paths) -> ThresholdLearner:
-    state = read_json(paths.learner_state)
-    return ThresholdLearner(config.learner, config.thresholds, config.sla.target, config.cost.monthly_budget, state)
+def _relative(config: OpsConfig, path: Path) -> str:
+    try:
+        return str(path.relative_to(config.path(".")))
+    except ValueError:
+        return str(path)
 
 
-def commit_message(decision: Decision, observation: Observation, quality: dict[str, dict[str, SeriesQuality]],
-                    anomalies: list[Anomaly], config: OpsConfig) -> str:
-    lines = [f"ai-ops: {decision.summary}", "", "| threshold | old | new |", "|---|---|---|"]
-    for name, (old, new) in decision.changes.items():
-        lines.append(f"| {name} | {old:g} | {new:g} |")
-    r = decision.reward
-    lines += ["", "Evidence (last window):",
-              f"- SLA attainment {observation.sla_attainment:.4f}% (target {config.sla.target}%)",
-              f"- cost {observation.cost:.2f} {config.cost.currency} ({observation.cost_per_hour:.3f}/h)",
-              f"- CPU mean {observation.utilization_mean:.1f}%, p95 {observation.utilization_p95:.1f}%;"
-              f" replicas mean {observation.replicas_mean:.1f}, max {observation.replicas_max:.0f}",
-              f"- anomalies: {len(anomalies)} points ({observation.anomaly_share:.1%} of steps)"]
-    if r is not None:
-        lines.append(f"- reward {r.total:+.4f} = {r.sla_weight:g} x SLA met {r.sla_met:g} - cost variance "
-                     f"{r.cost_variance:+.4f} (cost {r.cost_per_hour:.3f}/h vs budget {r.budget_per_hour:.3f}/h)")
-    bad = {f"{svc}/{q.metric}": q.reason for svc, qs in quality.items() for q in qs.values() if not q.usable}
-    lines.append(f"- data quality: {'all series usable' if not bad else '; '.join(summarize_reasons(bad))}")
-    lines += ["", "Why:"] + [f"- {k}: {v}" for k, v in decision.reasons.items() if v]
-    lines += ["", f"Learning status: {decision.status}. Decision ledger: models/decisions.jsonl."]
+def load_learner(config: OpsConfig, paths: Paths, service: str) -> ThresholdLearner:
+    """The learner of one service, from models/learner/<service>.json (or, before the first cycle
+    after an upgrade, from the shared models/learner_state.json it will be migrated from)."""
+    path = paths.learner_state(service)
+    if not path.exists() and paths.legacy_learner_state.exists():
+        path = paths.legacy_learner_state
+    state = read_json(path)
+    try:
+        return ThresholdLearner(config.learner, config.thresholds_for(service), config.sla.target,
+                                config.cost.monthly_budget, state)
+    except LearnerStateError as exc:
+        # The learner names the pre-per-service file; say which file is really at fault.
+        raise LearnerStateError(str(exc).replace("models/learner_state.json", _relative(config, path))) from None
+
+
+def migrate_learner_state(config: OpsConfig, paths: Paths) -> None:
+    """Move the one shared learner state (before per-service thresholds) to one file per service.
+
+    Every service starts from a copy of the shared evidence: its known-bad targets were judged
+    by the worst service, so they are conservative (never too high) for each. The old file is
+    kept beside, renamed, so nothing is dropped; a log line says so.
+    """
+    legacy = paths.legacy_learner_state
+    if not legacy.exists():
+        return
+    state = read_json(legacy)
+    for service in config.service_names:
+        load_learner(config, paths, service)  # refuses a damaged or unknown-version file, naming it
+    for service in config.service_names:
+        if not paths.learner_state(service).exists():
+            atomic_write_json(paths.learner_state(service), state)
+    kept = legacy.with_name("learner_state.migrated.json")
+    legacy.replace(kept)
+    log.warning("migrated %s (one learner shared by every service) to %s/<service>.json for %s; the old "
+                "file is kept as %s", _relative(config, legacy), _relative(config, paths.learner_dir),
+                ", ".join(config.service_names), _relative(config, kept))
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def _sla_line(observation: Observation, config: OpsConfig) -> str:
+    method = observation.sli_method
+    label = "exact SLI: good / all requests from the latency histogram and errors" if method == "exact" else \
+        "APPROXIMATE SLI: p95 lower bound, configure services[].sli for the exact one"
+    burn = observation.error_budget_burn
+    burn_text = f", error budget burn {burn:.2f}x" if np.isfinite(burn) else ""
+    bad = observation.bad_step_share
+    bad_text = f", {bad:.1%} of steps below target" if np.isfinite(bad) else ""
+    return (f"SLA attainment {observation.sla_attainment:.4f}% (target {config.sla.target}%; {label})"
+            f"{burn_text}{bad_text}")
+
+
+def commit_message(decision: FleetDecision, observations: dict[str, Observation],
+                   quality: dict[str, dict[str, SeriesQuality]], anomalies: list[Anomaly], config: OpsConfig) -> str:
+    """The commit message and PR body: every service's changes in one table, then each service's evidence."""
+    lines = [f"ai-ops: {decision.summary}", "", "| service | threshold | old | new | why |", "|---|---|---|---|---|"]
+    for service, d in decision.decisions.items():
+        for name, (old, new) in d.changes.items():
+            why = (d.reasons.get(name) or "").replace("|", "/")
+            lines.append(f"| {service} | {name} | {_fmt(old)} | {_fmt(new)} | {why} |")
+    for service, d in decision.decisions.items():
+        observation = observations[service]
+        found = [a for a in anomalies if a.service == service]
+        lines += ["", f"Evidence for {service} (last window):",
+                  f"- {_sla_line(observation, config)}",
+                  f"- cost {observation.cost:.2f} {config.cost.currency} ({observation.cost_per_hour:.3f}/h)",
+                  (f"- CPU mean {observation.utilization_mean:.1f}%, p95 {observation.utilization_p95:.1f}%;"
+                   f" replicas mean {observation.replicas_mean:.1f}, max {observation.replicas_max:.0f}"),
+                  f"- anomalies: {len(found)} points ({observation.anomaly_share:.1%} of steps)"]
+        r = d.reward
+        if r is not None:
+            lines.append(f"- reward {r.total:+.4f} = {r.sla_weight:g} x SLA met {r.sla_met:g} - cost variance "
+                         f"{r.cost_variance:+.4f} (cost {r.cost_per_hour:.3f}/h vs budget {r.budget_per_hour:.3f}/h)")
+        bad = {q.metric: q.reason for q in quality.get(service, {}).values() if not q.usable}
+        lines.append(f"- data quality: {'all series usable' if not bad else '; '.join(summarize_reasons(bad))}")
+        reasons = [f"- {k}: {v}" for k, v in d.reasons.items() if v]
+        if reasons:
+            lines += ["- why:"] + [f"  {r}" for r in reasons]
+        lines.append(f"- learning status: {d.status}")
+    lines += ["", "Decision ledger: models/decisions.jsonl (one record per service and cycle)."]
     reports = sorted(p for p in config.reports_path.glob("*/report.md")) if config.reports_path.exists() else []
     if reports:
         lines.append(f"Latest daily report: {reports[-1].relative_to(config.path('.'))}")
@@ -151,10 +238,14 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     if dry_run:
         git_config = git_config.model_copy(update={"mode": "dry-run"})
     check_ready(config.path("."), git_config)  # fail before writing anything if Git cannot take the change
+    if persist:
+        migrate_learner_state(config, paths)
+    learners = {s.name: load_learner(config, paths, s.name) for s in config.services}  # refuse bad state early
 
-    observations, quality, anomalies = [], {}, []
+    observations: dict[str, Observation] = {}
+    quality: dict[str, dict[str, SeriesQuality]] = {}
+    anomalies: list[Anomaly] = []
     fetch_errors: dict[str, str] = {}
-    unusable: dict[str, str] = {}
     sources = Sources(config, secrets)
     for service in config.services:
         try:
@@ -170,20 +261,16 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         anomalies += found
         surges = np.isin(metrics.timestamps, [a.time for a in found if a.metric == "request_rate"])
         flagged = np.isin(metrics.timestamps, [a.time for a in found])
-        obs = observe(now, metrics.step, metrics.values, current, config.sla.latency_objective_ms, share,
-                      config.sla.target, surges, flagged)
+        obs = observe(now, metrics.step, metrics.values, current[service.name], config.sla.latency_objective_ms,
+                      share, config.sla.target, surges, flagged)
         bad = {f"{service.name}/{q.metric}": q.reason for q in quality[service.name].values() if not q.usable}
         if bad:
-            unusable.update(bad)
             obs = replace(obs, usable=False, unusable_reason="unusable data: " + "; ".join(summarize_reasons(bad)))
-        observations.append(obs)
-    observation = combine(observations)
-    if unusable:  # one reason per cause across services, with the number of series it affects
-        observation = replace(observation, usable=False,
-                              unusable_reason="unusable data: " + "; ".join(summarize_reasons(unusable)))
+        observations[service.name] = obs
 
-    learner = load_learner(config, paths)
-    decision = learner.step(observation, current)
+    # One learner per service, on that service's own window: a breach of one never moves another.
+    decision = FleetDecision({name: learner.step(observations[name], current[name])
+                              for name, learner in learners.items()})
     apply = decision.changed and not dry_run and config.outputs.git.mode != "dry-run"
     try:
         wrote = write_tfvars(config, decision.new) if apply else False
@@ -194,27 +281,25 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     if persist:
         for a in anomalies:
             append_jsonl(paths.anomalies, a.__dict__)
-    ledger = {"time": now, "time_iso": iso(now), "kind": "cycle", **decision.to_dict(), "applied": wrote,
-              "data_quality": {s: {m: q.__dict__ for m, q in qs.items()} for s, qs in quality.items()},
-              "anomaly_count": len(anomalies)}
-    if persist and (wrote or not decision.changed):
-        # A change that was not applied (git mode dry-run) must not count as made: the learner
-        # would otherwise wait out a cooldown for, and judge, a threshold that never went live.
-        atomic_write_json(paths.learner_state, learner.state_dict())
+        for name, learner in learners.items():
+            if wrote or not decision.decisions[name].changed:
+                # A change that was not applied (git mode dry-run) must not count as made: the learner
+                # would otherwise wait out a cooldown for, and judge, a threshold that never went live.
+                atomic_write_json(paths.learner_state(name), learner.state_dict())
 
     commit = None
     if decision.changed:
-        message = commit_message(decision, observation, quality, anomalies, config)
+        message = commit_message(decision, observations, quality, anomalies, config)
         # Only what a reviewer must read: the values, and the learner state/ledger that explain them.
         # Detector parameters change every cycle; the daily train and report commits carry them.
-        reviewed = [config.tfvars_path, paths.learner_state, paths.ledger]
+        reviewed = [config.tfvars_path, paths.learner_dir, paths.ledger,
+                    paths.legacy_learner_state.with_name("learner_state.migrated.json")]
         try:
-            commit = propose_change(config.path("."), reviewed, message, git_config,
-                                    decision.summary, now, secrets.secret_values(), client_from_env(secrets))
+            commit = propose_change(config.path("."), reviewed, message, git_config, decision.summary, now,
+                                    secrets.secret_values(), client_from_env(secrets))
         except ActuatorError:
             monitoring.record_decision("refused")
             raise
-        ledger["commit"] = commit.sha
         log.info("%s cycle: %s%s", iso(now), decision.summary, f" (commit {commit.sha[:8]})" if commit.sha else "")
         if commit.pull_request_url or commit.warning:
             log.info("%s", commit.warning or f"pull request: {commit.pull_request_url}")
@@ -222,16 +307,26 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
             log.info("%s", commit.diff)
     elif not fetch_errors:  # with fetch errors the SourceError below says it, once
         log.info("%s cycle: %s", iso(now), decision.summary)
-    if fetch_errors:
-        ledger["fetch_errors"] = fetch_errors
     if persist:
-        append_jsonl(paths.ledger, json_safe(ledger))
+        for name, d in decision.decisions.items():
+            record: dict[str, Any] = {
+                "time": now, "time_iso": iso(now), "kind": "cycle", "service": name, **d.to_dict(),
+                "applied": wrote and d.changed, "sli_method": observations[name].sli_method,
+                "data_quality": {m: q.__dict__ for m, q in quality[name].items()},
+                "anomaly_count": sum(a.service == name for a in anomalies)}
+            if commit is not None and d.changed:
+                record["commit"] = commit.sha
+            errors = {k: v for k, v in fetch_errors.items() if k.startswith(f"{name}/")}
+            if errors:
+                record["fetch_errors"] = errors
+            append_jsonl(paths.ledger, json_safe(record))
     if persist and git_config.mode == "pr":  # each CI run is a fresh checkout: learned state travels on the state branch
         monitoring.save_state(config)  # so the next fresh checkout's counters continue from this run's
         commit_owned(config.path("."), [paths.models], f"ai-ops state after the cycle of {iso(now)}", git_config,
                      secrets.secret_values())
-    monitoring.record_decision(decision_kind(decision, observation))
-    result = CycleResult(now, decision, quality, anomalies, wrote, commit, observation, dry_run, fetch_errors)
+    for name, d in decision.decisions.items():
+        monitoring.record_decision(decision_kind(d, observations[name]))
+    result = CycleResult(now, decision, quality, anomalies, wrote, commit, observations, dry_run, fetch_errors)
     if fetch_errors:
         where = f"recorded in {paths.ledger}" if persist else "dry run: nothing recorded"
         raise CycleFetchError(f"{iso(now)} cycle: no threshold changed: {len(fetch_errors)} series could not be "
@@ -249,8 +344,11 @@ def cycle_notice(config: OpsConfig, result: CycleResult, secrets: Secrets) -> No
     critical = [a for a in result.anomalies if a.severity == "critical"]
     lines = []
     if slack_config.notify_on_change and result.decision.changed:
-        lines.append(f":gear: ai-ops {iso(result.time)}: {result.decision.summary}"
+        lines.append(f":gear: ai-ops {iso(result.time)}: thresholds changed"
                      + (f" (commit {result.commit.sha[:8]})" if result.commit and result.commit.sha else ""))
+        for service, changes in result.decision.changes.items():
+            moved = ", ".join(f"{name} {old:g} -> {new:g}" for name, (old, new) in changes.items())
+            lines.append(f"- {service}: {moved}")
     if slack_config.notify_on_critical and critical:
         series = sorted({f"{a.service}/{a.metric}" for a in critical})
         lines.append(f":rotating_light: {len(critical)} critical anomaly point(s) on {', '.join(series)}")

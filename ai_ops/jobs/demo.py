@@ -11,12 +11,11 @@ from typing import Any
 from ai_ops.config import OpsConfig, Secrets, load_config
 from ai_ops.errors import ConfigError
 from ai_ops.jobs.cycle import load_learner, run_cycle
-from ai_ops.jobs.observing import Anomaly, deployed_target_timeline, fetch
+from ai_ops.jobs.observing import Anomaly, fetch, simulated_source
 from ai_ops.jobs.report import run_report
 from ai_ops.jobs.train import run_train
 from ai_ops.jobs.workspace import DAY, iso, locked, paths_for, prepare_workspace
 from ai_ops.reporting.report import daily_series
-from ai_ops.sources.simulated import SimulatedSource
 
 
 @dataclass
@@ -29,8 +28,9 @@ class DemoResult:
     commits: int
     reports: Path
     seed: int
-    learning: dict[str, Any] = field(default_factory=dict)
-    """The learner's last status: exploring / converging / converged, criterion, days since change."""
+    learning: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per service, its learner's last status: exploring / converging / converged, criterion, days since change."""
+    services: list[str] = field(default_factory=list)
 
 
 DEMO_START = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday, 00:00 UTC
@@ -39,9 +39,9 @@ DEMO_START = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday, 00:00 UTC
 
 def demo_config(workspace: Path, seed: int | None = None) -> OpsConfig:
     config = load_config(None).with_workspace(workspace.resolve())
-    if seed is not None:
-        services = [s.model_copy(update={"simulation": s.simulation.model_copy(update={"seed": seed})})
-                    for s in config.services]
+    if seed is not None:  # the first service gets `seed`, the next ones seed + 1, + 2, ...: still one demo per seed
+        services = [s.model_copy(update={"simulation": s.simulation.model_copy(update={"seed": seed + i})})
+                    for i, s in enumerate(config.services)]
         config = config.model_copy(update={"services": services})
     return config
 
@@ -68,7 +68,8 @@ def run_demo(workspace: Path, days: int = 14, seed: int | None = None,
                 if job == "cycle":
                     result = run_cycle(config, now, secrets=secrets)
                     all_anomalies += result.anomalies
-                    threshold_path.append({"time_iso": iso(now), **result.decision.new})
+                    threshold_path += [{"time_iso": iso(now), "service": name, **values}
+                                       for name, values in result.decision.new.items()]
                 elif job == "train":
                     run_train(config, now, secrets=secrets)
                 else:
@@ -77,13 +78,27 @@ def run_demo(workspace: Path, days: int = 14, seed: int | None = None,
                 if progress:
                     progress(done, total)
     end = DEMO_START + days * DAY
-    per_day = daily_series(fetch(config, config.services[0], secrets, DEMO_START, end), config.sla.latency_objective_ms)
-    incidents = [i for s in config.services for i in SimulatedSource(deployed_target_timeline(config)).incidents(s, DEMO_START, end)]
+    per_day = fleet_days({s.name: daily_series(fetch(config, s, secrets, DEMO_START, end), config.sla.latency_objective_ms,
+                                               config.sla.target) for s in config.services})
+    source = simulated_source(config)
+    incidents = [i for s in config.services for i in source.incidents(s, DEMO_START, end)]
     detected = sum(any(i.start <= a.time < i.end + 1800 and a.severity in ("warning", "critical")
                        for a in all_anomalies) for i in incidents)
     from ai_ops.actuators.git import open_repo
 
     commits = sum(1 for _ in open_repo(config.path(".")).iter_commits()) - 1
-    learning = load_learner(config, paths_for(config)).learning_status(end).to_dict()
+    learning = {s.name: load_learner(config, paths_for(config), s.name).learning_status(end).to_dict()
+                for s in config.services}
     return DemoResult(config.path("."), per_day, threshold_path, len(incidents), detected, commits,
-                      config.reports_path, config.services[0].simulation.seed, learning)
+                      config.reports_path, config.services[0].simulation.seed, learning, config.service_names)
+
+
+def fleet_days(per_service: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per day: the fleet's cost and each service's SLA (exact SLI when available) and cost."""
+    days: dict[str, dict[str, Any]] = {}
+    for name, rows in per_service.items():
+        for row in rows:
+            day = days.setdefault(row["date"], {"date": row["date"], "cost": 0.0, "services": {}})
+            day["cost"] = round(day["cost"] + row["cost"], 4)
+            day["services"][name] = row
+    return [days[d] for d in sorted(days)]

@@ -12,7 +12,7 @@ from ai_ops.detectors.base import SettingsChanged
 from ai_ops.detectors.ensemble import EnsembleDetector
 from ai_ops.errors import ConfigError
 from ai_ops.jobs.workspace import SCALING, Paths, paths_for
-from ai_ops.metrics import ServiceMetrics
+from ai_ops.metrics import SLI_METRICS, ServiceMetrics
 from ai_ops.sim.service import TargetTimeline
 from ai_ops.sources.base import MetricSource
 from ai_ops.sources.prometheus import source_from
@@ -23,15 +23,19 @@ log = logging.getLogger(__name__)
 
 
 
-def deployed_target_timeline(config: OpsConfig) -> TargetTimeline:
-    """The scaling target in force at each moment, replayed from the decision ledger.
+def deployed_target_timeline(config: OpsConfig, service: str) -> TargetTimeline:
+    """The scaling target in force for `service` at each moment, replayed from the decision ledger.
 
     The simulated service has no real autoscaler to ask, so it follows what the controller
-    wrote: the initial value, then each applied change from its decision time on.
+    wrote: the service's initial value, then each applied change of that service from its
+    decision time on. Ledger records without a `service` (written before per-service thresholds)
+    applied to every service.
     """
-    initial = config.thresholds[SCALING].initial if SCALING in config.thresholds else 70.0
+    specs = config.thresholds_for(service)
+    initial = specs[SCALING].initial if SCALING in specs else 70.0
     changes = [(r["time"], r["new"][SCALING]) for r in read_jsonl(paths_for(config).ledger)
-               if r.get("applied") and SCALING in r.get("new", {})]
+               if r.get("applied") and r.get("service", service) == service
+               and isinstance(r.get("new"), dict) and SCALING in r["new"]]
     times = np.array([t for t, _ in changes], dtype=float)
     values = np.array([initial] + [v for _, v in changes], dtype=float)
 
@@ -41,11 +45,17 @@ def deployed_target_timeline(config: OpsConfig) -> TargetTimeline:
     return timeline
 
 
+def simulated_source(config: OpsConfig) -> SimulatedSource:
+    """The simulated fleet: each service follows its own deployed target and exposes the exact SLI."""
+    timelines = {s.name: deployed_target_timeline(config, s.name) for s in config.services if s.source == "simulated"}
+    return SimulatedSource(timelines, config.sla.latency_objective_ms)
+
+
 def source_for(config: OpsConfig, service: ServiceConfig, secrets: Secrets) -> MetricSource:
     if service.source == "simulated":
-        return SimulatedSource(deployed_target_timeline(config))
+        return simulated_source(config)
     if service.source in ("prometheus", "grafana"):
-        return source_from(service.source, secrets, config.sources)
+        return source_from(service.source, secrets, config.sources, config.sla.latency_objective_ms)
     raise ConfigError(f"service '{service.name}': source '{service.source}' is not available in this build")
 
 
@@ -113,6 +123,8 @@ def detect(config: OpsConfig, paths: Paths, metrics: ServiceMetrics,
     anomalies: list[Anomaly] = []
     flagged = np.zeros(metrics.timestamps.shape, dtype=bool)
     for metric, values in metrics.values.items():
+        if metric in SLI_METRICS:  # the SLI is the outcome, not a signal to detect on
+            continue
         detector = load_ensemble(config, paths, metrics.service, metric)
         scores = detector.score(metrics.timestamps, values)
         if save:

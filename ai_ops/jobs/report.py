@@ -46,10 +46,13 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets) -> ReportInput
     start = min(now - 7 * DAY, month_bounds(now)[0])
     sources = Sources(config, secrets)
     metrics = {s.name: sources.fetch(s, start, now) for s in config.services}
-    learner_state = read_json(paths.learner_state) or {}
-    learner = load_learner(config, paths) if learner_state else None
-    learning = learning_status(learner.status() if learner else "exploring", learner_state,
+    learners = {s.name: load_learner(config, paths, s.name) for s in config.services}
+    statuses = {name: learner.learning_status(now) for name, learner in learners.items()}
+    order = ["exploring", "converging", "converged"]
+    least_settled = min((st.status for st in statuses.values()), key=lambda v: order.index(v) if v in order else -1)
+    learning = learning_status(least_settled, {"cycles": min(learner.cycles for learner in learners.values())},
                                read_json(paths.training_log, {"runs": []}))
+    learning["learners"] = {name: {**st.to_dict(), "cycles": learners[name].cycles} for name, st in statuses.items()}
     settings = ReportSettings(config.sla.target, config.sla.latency_objective_ms, config.cost.monthly_budget,
                               config.cost.currency, {k: (t.min, t.max) for k, t in config.thresholds.items()})
     week = now - 7 * DAY
@@ -83,8 +86,8 @@ def run_report(config: OpsConfig, now: float | None = None, dry_run: bool = Fals
     secrets = secrets or Secrets()
     inputs = build_report(config, now, secrets)
     report = inputs.report
-    recommendations = recommend(report, {k: (t.min, t.max) for k, t in config.thresholds.items()},
-                                config.cost.currency)
+    bounds = {s: {k: (t.min, t.max) for k, t in config.thresholds_for(s).items()} for s in config.service_names}
+    recommendations = recommend(report, bounds, config.cost.currency)
     narrative = write_narrative(report, recommendations, evidence_values(report), config.llm, secrets,
                                 paths_for(config).llm_state, now, config.cost.currency, save_state=not dry_run)
     report = report.model_copy(update={"recommendations": recommendations, "narrative": narrative})

@@ -13,6 +13,7 @@ from ai_ops.config import OpsConfig, Secrets
 from ai_ops.detectors.batch import SeriesHistory, train_many
 from ai_ops.jobs.observing import Sources, load_ensemble
 from ai_ops.jobs.workspace import DAY, iso, paths_for
+from ai_ops.metrics import SLI_METRICS
 from ai_ops.sources.quality import summarize_reasons
 from ai_ops.state import atomic_write_json, read_json, save_model
 
@@ -41,6 +42,8 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
         metrics = sources.fetch(service, start, now)
         monitoring.record_fetch_errors(service.source, len(metrics.errors))
         for metric, values in metrics.values.items():
+            if metric in SLI_METRICS:  # the SLI is the outcome, not a signal to detect on
+                continue
             # Start from yesterday's model so the GMM refit is warm-started (incremental training).
             state = load_ensemble(config, paths, service.name, metric).get_state()
             histories.append(SeriesHistory(f"{service.name}/{metric}", metrics.timestamps, values, state))

@@ -36,8 +36,17 @@ class Paths:
         return self.models / "anomalies.jsonl"
 
     @property
-    def learner_state(self) -> Path:
+    def legacy_learner_state(self) -> Path:
+        """The one shared learner state before per-service thresholds; migrated on the next cycle."""
         return self.models / "learner_state.json"
+
+    @property
+    def learner_dir(self) -> Path:
+        return self.models / "learner"
+
+    def learner_state(self, service: str) -> Path:
+        """One learner per service: its state, evidence and history."""
+        return self.learner_dir / f"{service}.json"
 
     @property
     def training_log(self) -> Path:
@@ -97,7 +106,7 @@ def prepare_workspace(config: OpsConfig, *, fresh: bool) -> None:
     (root / ".gitignore").write_text(".ai-ops.lock\n")
     terraform = config.path(config.outputs.terraform_dir)
     terraform.mkdir(parents=True, exist_ok=True)
-    (terraform / "variables.tf").write_text(render_variables_tf(config.thresholds))
+    (terraform / "variables.tf").write_text(render_variables_tf(config))
     (root / "config").mkdir(exist_ok=True)
     (root / "config" / "ops_config.yaml").write_text(embedded_default_yaml())
     repo = init_repo(root, config.outputs.git)

@@ -1,4 +1,9 @@
-"""What the learner sees of one window: SLA attainment, cost, load, alerts. Pure numpy."""
+"""What the learner sees of one window: SLA attainment, cost, load, alerts. Pure numpy.
+
+The SLA attainment is exact when the window has the SLI series (`sli_total`, `sli_good`: from a
+latency histogram's objective bucket and the error counters, see docs/learner.md#the-sli), and
+otherwise the p95 approximation, labelled "approximate" in `Observation.sli_method`.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,104 @@ def sla_attainment(request_rate: np.ndarray, error_rate_percent: np.ndarray, lat
     if total <= 0:
         return 100.0
     return float(100.0 * (1.0 - (failed.sum() + slow.sum()) / total))
+
+
+def exact_attainment(total_rate: np.ndarray, good_rate: np.ndarray) -> float:
+    """The request-based SLI (Sloth, Pyrra, OpenSLO): good requests / all requests, in percent.
+
+    `total_rate` and `good_rate` are per-step request rates (req/s) from the histogram's `_count`
+    and its objective bucket minus failures (or given directly). Steps without both are left out;
+    NaN if nothing is known, 100 when no request was served. Good above total (counter resets,
+    scrape jitter) is clipped so one step never counts more good requests than it served.
+    """
+    total_rate, good_rate = np.asarray(total_rate, dtype=float), np.asarray(good_rate, dtype=float)
+    ok = np.isfinite(total_rate) & np.isfinite(good_rate)
+    if not ok.any():
+        return float("nan")
+    total = np.clip(total_rate[ok], 0.0, None)
+    good = np.clip(good_rate[ok], 0.0, total)
+    if total.sum() <= 0:
+        return 100.0
+    return float(100.0 * good.sum() / total.sum())
+
+
+def step_good_share(total_rate: np.ndarray, good_rate: np.ndarray) -> np.ndarray:
+    """Per step: the share of good requests (0..1); NaN where unknown or no request was served."""
+    total_rate, good_rate = np.asarray(total_rate, dtype=float), np.asarray(good_rate, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.clip(good_rate, 0.0, None) / total_rate
+    return np.where(np.isfinite(share) & (total_rate > 0), np.clip(share, 0.0, 1.0), np.nan)
+
+
+def bad_steps(values: dict[str, np.ndarray], latency_objective_ms: float, sla_target: float) -> np.ndarray:
+    """Per step: True when the step itself missed the SLA (its own good share below the target),
+    False when it met it, and unknown steps False. Exact when the SLI series are present, else
+    the approximation's rule (p95 above the objective, or errors above the error budget rate)."""
+    if has_exact_sli(values):
+        share = step_good_share(values["sli_total"], values["sli_good"])
+        return np.isfinite(share) & (share < sla_target / 100.0 - 1e-12)
+    latency, errors = values["latency_p95_ms"], values["error_rate"]
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num((latency > latency_objective_ms) | (errors > 100.0 - sla_target), nan=0).astype(bool)
+
+
+def has_exact_sli(values: dict[str, np.ndarray]) -> bool:
+    """Whether the window carries the exact SLI series with at least one known step."""
+    if "sli_total" not in values or "sli_good" not in values:
+        return False
+    return bool((np.isfinite(values["sli_total"]) & np.isfinite(values["sli_good"])).any())
+
+
+def bad_step_share(values: dict[str, np.ndarray], latency_objective_ms: float, sla_target: float) -> float:
+    """Share of the window's known steps that missed the SLA on their own (NaN if none is known)."""
+    if has_exact_sli(values):
+        known = np.isfinite(step_good_share(values["sli_total"], values["sli_good"]))
+    else:
+        known = np.isfinite(values["latency_p95_ms"]) & np.isfinite(values["error_rate"])
+    if not known.any():
+        return float("nan")
+    return float(bad_steps(values, latency_objective_ms, sla_target)[known].mean())
+
+
+def window_attainment(values: dict[str, np.ndarray], latency_objective_ms: float) -> tuple[float, str]:
+    """(SLA attainment in percent, "exact" | "approximate") of a window: the exact SLI when the
+    series are there, else the p95 lower bound (`sla_attainment`)."""
+    if has_exact_sli(values):
+        return exact_attainment(values["sli_total"], values["sli_good"]), "exact"
+    return sla_attainment(values["request_rate"], values["error_rate"], values["latency_p95_ms"],
+                          latency_objective_ms), "approximate"
+
+
+def error_budget_burn(attainment: float, sla_target: float) -> float:
+    """Burn rate of the error budget: bad share / allowed bad share (1.0 = exactly on budget)."""
+    allowed = 100.0 - sla_target
+    if not np.isfinite(attainment):
+        return float("nan")
+    if allowed <= 0:
+        return 0.0 if attainment >= 100.0 else float("inf")
+    return max(0.0, (100.0 - attainment) / allowed)
+
+
+def load_explained_exact(values: dict[str, np.ndarray], latency_objective_ms: float, sla_target: float,
+                         demand_anomalies: np.ndarray | None = None) -> float:
+    """`load_explained_attainment` on the exact SLI: the same rule for which bad steps count (see
+    there), with each step's bad requests counted from the SLI series instead of the p95 bound."""
+    total, good, cpu = values["sli_total"], values["sli_good"], values["cpu_utilization"]
+    ok = np.isfinite(total) & np.isfinite(good) & np.isfinite(cpu)
+    if not ok.any():
+        return float("nan")
+    bad = bad_steps(values, latency_objective_ms, sla_target)[ok]
+    load = cpu[ok]
+    keep = ~bad
+    if keep.any() and bad.any():
+        keep |= bad & (load >= np.percentile(load[~bad], 95))
+    else:
+        keep[:] = True
+    if demand_anomalies is not None:
+        keep &= ~(np.asarray(demand_anomalies, dtype=bool)[ok] & bad)
+    if not keep.any():
+        return float("nan")
+    return exact_attainment(np.where(keep, total[ok], 0.0), np.where(keep, good[ok], 0.0))
 
 
 def load_explained_attainment(request_rate: np.ndarray, error_rate_percent: np.ndarray, latency_p95_ms: np.ndarray,
@@ -90,6 +193,13 @@ class Observation:
     normal_levels: dict[str, float] = field(default_factory=dict)
     """Per alert threshold: a high quantile of its metric over the window's steps that no detector
     flagged, i.e. how high the metric goes in normal operation. Anchors the alert thresholds."""
+    sli_method: str = "approximate"
+    """"exact": attainment is good / all requests from the latency histogram and error counters;
+    "approximate": the p95 lower bound (a slow step counts 5% of its requests bad)."""
+    bad_step_share: float = float("nan")
+    """Share of the window's steps whose own good share was below the SLA target."""
+    error_budget_burn: float = float("nan")
+    """Error-budget burn rate of the window from the same SLI (1.0 = spending exactly the budget)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; unknown numbers (NaN) become null so the ledger stays strict JSON."""
@@ -147,10 +257,16 @@ def observe(time: float, step: int, values: dict[str, np.ndarray], thresholds: d
     marks the steps whose request rate a detector flagged (surges), `anomalous_steps` the steps where
     any metric was flagged (left out of the normal levels)."""
     cost_rate = values["cost_per_hour"]
+    attainment, method = window_attainment(values, latency_objective_ms)
+    if method == "exact":
+        load_sla = load_explained_exact(values, latency_objective_ms, sla_target, demand_anomalies)
+    else:
+        load_sla = load_explained_attainment(values["request_rate"], values["error_rate"], values["latency_p95_ms"],
+                                             values["cpu_utilization"], latency_objective_ms, sla_target,
+                                             demand_anomalies)
     return Observation(
         time=time,
-        sla_attainment=sla_attainment(values["request_rate"], values["error_rate"], values["latency_p95_ms"],
-                                      latency_objective_ms),
+        sla_attainment=attainment,
         cost=_stat(cost_rate, np.sum) * step / 3600.0,
         cost_per_hour=_stat(cost_rate, np.mean),
         utilization_mean=_stat(values["cpu_utilization"], np.mean),
@@ -164,7 +280,8 @@ def observe(time: float, step: int, values: dict[str, np.ndarray], thresholds: d
         normal_levels=normal_levels(values, anomalous_steps),
         anomaly_share=anomaly_share,
         alerts_fired=alerts_fired(values, thresholds),
-        sla_attainment_load=load_explained_attainment(values["request_rate"], values["error_rate"],
-                                                      values["latency_p95_ms"], values["cpu_utilization"],
-                                                      latency_objective_ms, sla_target, demand_anomalies),
+        sla_attainment_load=load_sla,
+        sli_method=method,
+        bad_step_share=bad_step_share(values, latency_objective_ms, sla_target),
+        error_budget_burn=error_budget_burn(attainment, sla_target),
     )

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-REPORT_SCHEMA_VERSION = 2
+REPORT_SCHEMA_VERSION = 3
 
 
 class _Part(BaseModel):
@@ -52,10 +52,23 @@ class SlaDay(_Part):
     sla: float | None
     cost: float
     hours: float = 24.0
+    sli_method: Literal["exact", "approximate"] | None = None
+    error_budget_burn: float | None = None
+    bad_step_share: float | None = None
 
     @property
     def partial(self) -> bool:
         return self.hours < 24.0
+
+
+class ServiceSla(_Part):
+    """One service's SLA over the last 24 h, with the SLI it was measured by."""
+
+    sla_attainment: float | None
+    sli_method: Literal["exact", "approximate"]
+    error_budget_burn: float | None
+    bad_step_share: float | None
+    days: list[SlaDay]
 
 
 class Trend(_Part):
@@ -111,6 +124,7 @@ class Change(_Part):
 
 class Action(_Part):
     time_iso: str
+    service: str | None = None
     summary: str
     changes: dict[str, Change]
     reasons: dict[str, str]
@@ -127,6 +141,16 @@ class DetectorTraining(_Part):
     message: str | None
 
 
+class LearnerProgress(_Part):
+    """One service's learner: exploring / converging / converged, with the criterion a reviewer can check."""
+
+    status: str
+    criterion: str
+    days_since_change: float | None
+    ceiling: float | None
+    cycles: int
+
+
 class Learning(_Part):
     learner_status: str
     learner_cycles: int
@@ -135,6 +159,7 @@ class Learning(_Part):
     detectors_trained: int
     detectors_not_converged: int
     loss_history: dict[str, list[float]]
+    learners: dict[str, LearnerProgress] = Field(default_factory=dict)
 
 
 class NarrativeItem(_Part):
@@ -176,13 +201,13 @@ class Delivery(_Part):
     detail: str
 
 
-assert REPORT_SCHEMA_VERSION == 2, "update Report.schema_version's Literal with the version"
+assert REPORT_SCHEMA_VERSION == 3, "update Report.schema_version's Literal with the version"
 
 
 class Report(_Part):
     """Every number of one day's report; the words (narrative) and deliveries are added as they happen."""
 
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
     date: str
     generated_at: str
     window: Window
@@ -191,13 +216,16 @@ class Report(_Part):
     health: Health
     health_score: int
     sla_days: list[SlaDay]
+    sli_method: Literal["exact", "approximate"]
+    service_sla: dict[str, ServiceSla]
     trends: dict[str, dict[str, Trend]]
     cost: Cost
     anomalies: Anomalies
     actions: list[Action]
-    thresholds: dict[str, float]
-    threshold_path: list[dict[str, float | str]]
-    """One entry per ledger record of the week: `time`, `time_iso` and every threshold's new value."""
+    thresholds: dict[str, dict[str, float]]
+    """Per service: threshold name -> value deployed now."""
+    threshold_path: list[dict[str, float | str | None]]
+    """One entry per ledger record of the week: `time`, `time_iso`, `service` and every threshold's new value."""
     learning: Learning
     recommendations: list[Recommendation] = Field(default_factory=list)
     narrative: NarrativePart | None = None

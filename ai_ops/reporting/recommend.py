@@ -25,8 +25,13 @@ def evidence_values(report: Report) -> dict[str, Any]:
         for name, t in metrics.items():
             out[f"trends.{service}.{name}.change_pct"] = t.change_pct
             out[f"trends.{service}.{name}.mean_24h"] = t.mean_24h
-    for name, value in report.thresholds.items():
-        out[f"thresholds.{name}"] = value
+    for service, values in report.thresholds.items():
+        for name, value in values.items():
+            out[f"thresholds.{service}.{name}"] = value
+    for service, sla in report.service_sla.items():
+        out[f"service_sla.{service}.sla_attainment"] = sla.sla_attainment
+        out[f"service_sla.{service}.error_budget_burn"] = sla.error_budget_burn
+        out[f"service_sla.{service}.bad_step_share"] = sla.bad_step_share
     out["actions.count"] = len(report.actions)
     out["learning.detectors_not_converged"] = report.learning.detectors_not_converged
     out["learning.learner_status"] = report.learning.learner_status
@@ -37,7 +42,8 @@ def _rec(title: str, action: str, evidence: str, value: float | int | str, prior
     return Recommendation(title=title, action=action, evidence=evidence, value=value, priority=priority)
 
 
-def recommend(report: Report, bounds: dict[str, tuple[float, float]], currency: str) -> list[Recommendation]:
+def recommend(report: Report, bounds: dict[str, dict[str, tuple[float, float]]],
+              currency: str) -> list[Recommendation]:
     """The five most useful things a person could do today, most urgent first."""
     h, cost, learning = report.health, report.cost, report.learning
     inputs = h.inputs
@@ -74,14 +80,16 @@ def recommend(report: Report, bounds: dict[str, tuple[float, float]], currency: 
                     f"24 h, {t.change_pct:+.1f}% against the 7-day baseline {t.mean_7d:g}; beyond its normal "
                     "day-to-day variation: check whether a release or traffic change explains it.",
                     f"trends.{service}.{name}.change_pct", t.change_pct, 70))
-    for name, value in report.thresholds.items():
-        lo, hi = bounds.get(name, (float("-inf"), float("inf")))
-        if value in (lo, hi):
-            side = "lower" if value == lo else "upper"
-            recs.append(_rec(
-                f"{name} at its {side} bound", f"{name} sits at its configured {side} bound {value:g}: the learner "
-                "wants to go further; widen the bound in ops_config.yaml if that is safe, or pin it.",
-                f"thresholds.{name}", value, 60))
+    for service, values in report.thresholds.items():
+        for name, value in values.items():
+            lo, hi = bounds.get(service, {}).get(name, (float("-inf"), float("inf")))
+            if value in (lo, hi):
+                side = "lower" if value == lo else "upper"
+                recs.append(_rec(
+                    f"{service}/{name} at its {side} bound", f"{name} of {service} sits at its configured {side} "
+                    f"bound {value:g}: the learner wants to go further; widen the bound (services[{service}]."
+                    f"thresholds.{name} in ops_config.yaml) if that is safe, or pin it.",
+                    f"thresholds.{service}.{name}", value, 60))
     if learning.detectors_not_converged:
         n = learning.detectors_not_converged
         recs.append(_rec(

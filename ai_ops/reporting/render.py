@@ -62,6 +62,20 @@ def render_markdown(report: Report) -> str:
     out += ["", "SLA and cost per day (a partial day of the window shows its hours):", "",
             f"| date | SLA % | cost ({cur}) |", "|---|---|---|"]
     out += [f"| {d.date}{_partial(d)} | {_f(d.sla, '{:.4f}')} | {d.cost:.2f} |" for d in report.sla_days]
+    if report.service_sla:
+        out += ["", "Per service, last 24 h (SLI exact = good / all requests from the latency histogram and errors; "
+                "approximate = p95 lower bound):", "",
+                "| service | SLA % | SLI | error-budget burn | bad steps |", "|---|---|---|---|---|"]
+        out += [f"| {name} | {_f(v.sla_attainment, '{:.4f}')} | {v.sli_method} | "
+                f"{_f(v.error_budget_burn, '{:.2f}')}x | {_f(v.bad_step_share, '{:.1%}')} |"
+                for name, v in report.service_sla.items()]
+    names = sorted({n for values in report.thresholds.values() for n in values})
+    if names:
+        out += ["", "Thresholds per service, as deployed now (each service learns its own):", "",
+                "| service | " + " | ".join(names) + " |",
+                "|---|" + "---|" * len(names)]
+        out += [f"| {service} | " + " | ".join(_f(values.get(n)) for n in names) + " |"
+                for service, values in report.thresholds.items()]
     out += ["", "## Trends (24 h vs 7 d)", "",
             "| metric | mean 24 h | p95 24 h | mean 7 d | p95 7 d | change % | direction | z | significant |",
             "|---|---|---|---|---|---|---|---|---|"]
@@ -81,7 +95,8 @@ def render_markdown(report: Report) -> str:
     out += ["", "## Actions (last 24 h)", ""]
     for a in report.actions:
         changes = ", ".join(f"{k} {v.old:g} -> {v.new:g}" for k, v in a.changes.items())
-        out.append(f"- {a.time_iso}: {changes}" + (f" (commit {a.commit[:8]})" if a.commit else "")
+        who = f"{a.service}: " if a.service else ""
+        out.append(f"- {a.time_iso}: {who}{changes}" + (f" (commit {a.commit[:8]})" if a.commit else "")
                    + ("" if a.applied else " [not applied]"))
         out += [f"  - why {k}: {v}" for k, v in a.reasons.items()]
     if not report.actions:
@@ -96,6 +111,7 @@ def render_markdown(report: Report) -> str:
     out += ["", "## Learning status", "", f"- learner: {learning.learner_status} "
             f"({learning.learner_cycles} cycles)", f"- last detector training: {learning.last_training or 'never'}"
             f"; {learning.detectors_trained} series trained, {learning.detectors_not_converged} not converged"]
+    out += [f"- {name}: {v.status} ({v.criterion})" for name, v in learning.learners.items()]
     if learning.detectors:
         out += ["", "| series | samples | trained | loss | converged |", "|---|---|---|---|---|"]
         out += [f"| {d.series} | {d.samples} | {d.trained} | {_f(d.loss, '{:.4g}')} | "
@@ -153,14 +169,18 @@ def draw_charts(report: Report, main_series: dict[str, Any] | None, folder: Path
         return np.asarray(ts, dtype=float).astype(np.int64).astype("datetime64[s]")
 
     path = report.threshold_path
-    names = list(report.thresholds)
+    names = sorted({n for values in report.thresholds.values() for n in values})
+    services = list(report.thresholds)
     fig, axes = plt.subplots(len(names) or 1, 1, figsize=(8, 1.6 * max(len(names), 1)), sharex=True, squeeze=False)
     for ax, name in zip(axes[:, 0], names, strict=False):
-        points = [(p["time"], p[name]) for p in path if name in p]
-        if points:
-            t, v = zip(*points, strict=True)
-            ax.step(dates(t), v, where="post")
+        for service in services:
+            points = [(p["time"], p[name]) for p in path if name in p and p.get("service") in (service, None)]
+            if points:
+                t, v = zip(*points, strict=True)
+                ax.step(dates(t), v, where="post", label=service)
         ax.set_ylabel(name, fontsize=7)
+    if len(services) > 1 and names and axes[0, 0].get_legend_handles_labels()[0]:
+        axes[0, 0].legend(fontsize=6, loc="upper right")
     axes[-1, 0].xaxis.set_major_formatter(DateFormatter("%m-%d"))
     fig.suptitle(CHARTS["thresholds"])
     save(fig, "thresholds")

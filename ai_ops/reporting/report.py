@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ai_ops.learner.observation import sla_attainment
-from ai_ops.metrics import ServiceMetrics
+from ai_ops.learner.observation import bad_step_share, error_budget_burn, window_attainment
+from ai_ops.metrics import SLI_METRICS, ServiceMetrics
 from ai_ops.reporting.forecast import project_month_end
 from ai_ops.reporting.health import (
     HealthInputs,
@@ -34,22 +34,33 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def daily_series(metrics: ServiceMetrics, latency_objective_ms: float) -> list[dict[str, Any]]:
+def _num(v: float, digits: int = 4) -> float | None:
+    return round(float(v), digits) if np.isfinite(v) else None
+
+
+def daily_series(metrics: ServiceMetrics, latency_objective_ms: float,
+                 sla_target: float | None = None) -> list[dict[str, Any]]:
     """SLA attainment, cost and the hours covered, for each UTC day of the window.
 
-    The window's first and last days are usually partial (a 7-day window ending at 09:00):
-    `hours` says so, so a short day's lower cost is not read as a saving.
+    The SLA is the exact SLI when the metrics carry it, else the p95 approximation: `sli_method`
+    says which. The window's first and last days are usually partial (a 7-day window ending at
+    09:00): `hours` says so, so a short day's lower cost is not read as a saving. With
+    `sla_target`, each row also has the error-budget burn and the share of bad steps.
     """
     days = np.floor_divide(metrics.timestamps, DAY)
     rows = []
     for day in np.unique(days):
         mask = days == day
         cost = np.nansum(metrics["cost_per_hour"][mask]) * metrics.step / 3600.0
-        sla = sla_attainment(metrics["request_rate"][mask], metrics["error_rate"][mask],
-                             metrics["latency_p95_ms"][mask], latency_objective_ms)
-        rows.append({"date": datetime.fromtimestamp(day * DAY, UTC).date().isoformat(),
-                     "sla": round(sla, 4), "cost": round(float(cost), 4),
-                     "hours": round(float(mask.sum()) * metrics.step / 3600.0, 2)})
+        values = {k: v[mask] for k, v in metrics.values.items()}
+        sla, method = window_attainment(values, latency_objective_ms)
+        row = {"date": datetime.fromtimestamp(day * DAY, UTC).date().isoformat(),
+               "sla": round(sla, 4), "cost": round(float(cost), 4),
+               "hours": round(float(mask.sum()) * metrics.step / 3600.0, 2), "sli_method": method}
+        if sla_target is not None:
+            row["error_budget_burn"] = _num(error_budget_burn(sla, sla_target))
+            row["bad_step_share"] = _num(bad_step_share(values, latency_objective_ms, sla_target))
+        rows.append(row)
     return rows
 
 
@@ -103,19 +114,26 @@ def learning_status(learner_status: str, learner_state: dict[str, Any], training
 
 
 def compose_report(now: float, settings: ReportSettings, metrics_by_service: dict[str, ServiceMetrics],
-                   ledger: list[dict[str, Any]], anomalies: list[dict[str, Any]], thresholds: dict[str, float],
-                   learning: dict[str, Any]) -> Report:
+                   ledger: list[dict[str, Any]], anomalies: list[dict[str, Any]],
+                   thresholds: dict[str, dict[str, float]], learning: dict[str, Any]) -> Report:
     """Every number of the report, from data already read. Deterministic for the same inputs."""
     week_start = now - 7 * DAY
     days, trend_by_service, cost_series = [], {}, []
     sla_values, latency_shares, error_rates = [], [], []
+    service_sla: dict[str, dict[str, Any]] = {}
     for name, metrics in metrics_by_service.items():
         week = metrics.slice(week_start, now)
         days.append(daily_series(week, settings.latency_objective_ms))
-        trend_by_service[name] = {m: t.to_dict() for m, t in trends(week.timestamps, week.values, now).items()}
+        trend_by_service[name] = {m: t.to_dict() for m, t in trends(week.timestamps, week.values, now).items()
+                                  if m not in SLI_METRICS}
         last = _last_24h(metrics, now)
-        sla_values.append(sla_attainment(last["request_rate"], last["error_rate"], last["latency_p95_ms"],
-                                         settings.latency_objective_ms))
+        attainment, method = window_attainment(last.values, settings.latency_objective_ms)
+        sla_values.append(attainment)
+        service_sla[name] = {
+            "sla_attainment": _num(attainment), "sli_method": method,
+            "error_budget_burn": _num(error_budget_burn(attainment, settings.sla_target)),
+            "bad_step_share": _num(bad_step_share(last.values, settings.latency_objective_ms, settings.sla_target)),
+            "days": [{k: d[k] for k in ("date", "sla", "cost", "hours")} for d in days[-1]]}
         latency_shares.append(latency_within_share(last["latency_p95_ms"], settings.latency_objective_ms))
         error_rates.append(weighted_error_rate(last["request_rate"], last["error_rate"]))
         cost_series.append(metrics)
@@ -145,11 +163,13 @@ def compose_report(now: float, settings: ReportSettings, metrics_by_service: dic
     )
     health = health_score(inputs)
     recent_ledger = [r for r in ledger if now - DAY <= r["time"] < now]
-    actions = [{"time_iso": r["time_iso"], "summary": r.get("summary", ""), "changes": r.get("changes", {}),
+    actions = [{"time_iso": r["time_iso"], "service": r.get("service"), "summary": r.get("summary", ""),
+                "changes": r.get("changes", {}),
                 "reasons": {k: v for k, v in (r.get("reasons") or {}).items() if v and k in r.get("changes", {})},
                 "applied": bool(r.get("applied")), "commit": r.get("commit")}
                for r in recent_ledger if r.get("changes")]
-    threshold_path = [{"time": r["time"], "time_iso": r["time_iso"], **r["new"]} for r in ledger
+    threshold_path = [{"time": r["time"], "time_iso": r["time_iso"], "service": r.get("service"), **r["new"]}
+                      for r in ledger
                       if week_start <= r["time"] < now and isinstance(r.get("new"), dict)]
     return Report.model_validate({
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -161,6 +181,8 @@ def compose_report(now: float, settings: ReportSettings, metrics_by_service: dic
         "health": health.to_dict(),
         "health_score": health.score,
         "sla_days": _combine_days(days),
+        "sli_method": "exact" if all(v["sli_method"] == "exact" for v in service_sla.values()) else "approximate",
+        "service_sla": service_sla,
         "trends": trend_by_service,
         "cost": projection.to_dict(),
         "anomalies": {"critical_episodes": critical, "warning_episodes": warning, "points": len(recent_anomalies),

@@ -111,6 +111,26 @@ def p95_latency_ms(service_time_ms: float, utilization: np.ndarray) -> np.ndarra
     return np.where(utilization >= 1.0, OVERLOAD_P95_MS, np.minimum(latency, OVERLOAD_P95_MS))
 
 
+TAIL_DECADES = float(np.log(20.0))
+"""ln(1 / 0.05): the p95 is this many mean tail lengths above the latency floor."""
+
+
+def slow_share(service_time_ms: float, latency_p95_ms: np.ndarray, objective_ms: float) -> np.ndarray:
+    """Share of a step's requests slower than `objective_ms` under the simulator's latency model.
+
+    Each request's latency is the service time plus an exponential queueing/tail delay whose
+    scale makes the step's 95th percentile exactly `latency_p95_ms` (the shifted-exponential
+    response time of an M/M/c queue): P(latency > x) = 20 ** -((x - floor) / (p95 - floor)).
+    So a step whose p95 sits at the objective has 5% slow requests, one far above it nearly all,
+    and an idle step almost none: the share a histogram's objective bucket would count.
+    """
+    floor = service_time_ms
+    p95 = np.maximum(np.asarray(latency_p95_ms, dtype=float), floor + 1e-9)
+    if objective_ms <= floor:
+        return np.ones(p95.shape)
+    return np.exp(-TAIL_DECADES * (objective_ms - floor) / (p95 - floor))
+
+
 def _autoscale(
     cfg: SimulationConfig, rate: np.ndarray, target_percent: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -138,10 +158,14 @@ def _autoscale(
 
 
 def serve(cfg: SimulationConfig, timestamps: np.ndarray, rate: np.ndarray, target_percent: np.ndarray,
-          incidents: list[Incident] | None = None) -> dict[str, np.ndarray]:
+          incidents: list[Incident] | None = None, *,
+          latency_objective_ms: float | None = None) -> dict[str, np.ndarray]:
     """The service's response to a given demand: autoscaler, latency, errors, cost on every step.
 
     Separate from `demand` so a recorded trace (a backtest) gets exactly the same service model.
+    With `latency_objective_ms`, also the exact SLI series a latency histogram and an error
+    counter would give: `sli_total` (all requests/s) and `sli_good` (requests/s at or under the
+    objective and not failed; failures and slowness are independent in the model).
     """
     replicas, load = _autoscale(cfg, rate, target_percent)
     latency = p95_latency_ms(cfg.service_time_ms, load)
@@ -153,7 +177,7 @@ def serve(cfg: SimulationConfig, timestamps: np.ndarray, rate: np.ndarray, targe
             latency[active] = np.minimum(latency[active] + 400.0 + 1200.0 * incident.magnitude, OVERLOAD_P95_MS)
         elif incident.kind == "error_burst":
             errors[active] += 2.0 + 8.0 * incident.magnitude
-    return {
+    out = {
         "request_rate": rate,
         "cpu_utilization": 100.0 * np.minimum(load, 1.0),
         "latency_p95_ms": latency,
@@ -161,12 +185,18 @@ def serve(cfg: SimulationConfig, timestamps: np.ndarray, rate: np.ndarray, targe
         "replicas": replicas,
         "cost_per_hour": replicas * cfg.replica_cost_per_hour,
     }
+    if latency_objective_ms is not None:
+        fast = 1.0 - slow_share(cfg.service_time_ms, latency, latency_objective_ms)
+        out["sli_total"] = rate
+        out["sli_good"] = rate * fast * (1.0 - out["error_rate"] / 100.0)
+    return out
 
 
 def simulate(
-    cfg: SimulationConfig, start: float, end: float, step: int, cpu_target: TargetTimeline
+    cfg: SimulationConfig, start: float, end: float, step: int, cpu_target: TargetTimeline, *,
+    latency_objective_ms: float | None = None,
 ) -> SimulatedWindow:
-    """Metrics on the grid [start, end) every `step` seconds."""
+    """Metrics on the grid [start, end) every `step` seconds (with the SLI series when an objective is given)."""
     if DAY % step:
         raise ValueError(f"simulation step {step}s must divide a day (86400 s)")
     first = np.ceil(start / step) * step
@@ -174,7 +204,7 @@ def simulate(
     grid = np.arange(warm_start, end, step, dtype=np.float64)
     incidents = incidents_between(cfg, warm_start, end)
     rate = demand(cfg, grid, step, incidents)
-    metrics = serve(cfg, grid, rate, cpu_target(grid), incidents)
+    metrics = serve(cfg, grid, rate, cpu_target(grid), incidents, latency_objective_ms=latency_objective_ms)
     keep = grid >= first
     return SimulatedWindow(
         timestamps=grid[keep],

@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -463,11 +464,45 @@ def _error_detail(response: requests.Response | None) -> str:
     return str(body)[:300]
 
 
-class PrometheusSource:
-    """Fetches a service's six metrics with its query templates, in parallel."""
+def le_pattern(bound: float) -> str:
+    """A regex matching the `le` label value client libraries write for `bound` ("0.3"; "1" or "1.0"),
+    escaped for a PromQL double-quoted string."""
+    text = format(bound, ".15g")
+    options = [text] + ([f"{text}.0"] if re.fullmatch(r"-?\d+", text) else [])
+    return "|".join(re.escape(o).replace("\\", "\\\\") for o in options)
 
-    def __init__(self, client: PrometheusClient) -> None:
+
+def sli_queries(service: ServiceConfig, latency_objective_ms: float, step: int) -> dict[str, str]:
+    """PromQL of the exact SLI: `sli_total`, and `sli_good` (direct) or `sli_fast` (the objective's
+    histogram bucket), plus `sli_failed` when given. Empty without an `sli` block."""
+    sli = service.sli
+    if sli is None:
+        return {}
+    labels = {"service": service.name, **service.labels}
+    where = f"services.{service.name}.sli"
+    out: dict[str, str] = {}
+    if sli.requests_total is not None and sli.requests_good is not None:
+        out["sli_total"] = render_query(sli.requests_total, labels, where=f"{where}.requests_total")
+        out["sli_good"] = render_query(sli.requests_good, labels, where=f"{where}.requests_good")
+    elif sli.latency_histogram:
+        selector = render_query(sli.selector, labels, where=f"{where}.selector").strip().strip(",")
+        bound = latency_objective_ms / 1000.0 if sli.histogram_unit == "seconds" else latency_objective_ms
+        le = f'le=~"{le_pattern(bound)}"'
+        name = sli.latency_histogram
+        out["sli_total"] = f"sum(rate({name}_count{{{selector}}}[{step}s]))"
+        out["sli_fast"] = f"sum(rate({name}_bucket{{{selector + ',' if selector else ''}{le}}}[{step}s]))"
+    if sli.requests_failed is not None:
+        out["sli_failed"] = render_query(sli.requests_failed, labels, where=f"{where}.requests_failed")
+    return out
+
+
+class PrometheusSource:
+    """Fetches a service's six metrics with its query templates, in parallel, and the exact SLI
+    series (`sli_total`, `sli_good`) when the service has an `sli` block."""
+
+    def __init__(self, client: PrometheusClient, latency_objective_ms: float | None = None) -> None:
         self.client = client
+        self.latency_objective_ms = latency_objective_ms
 
     def queries(self, service: ServiceConfig) -> dict[str, str]:
         """Metric -> PromQL with the service's labels substituted (escaped); `service` defaults to its name."""
@@ -479,6 +514,8 @@ class PrometheusSource:
 
     def fetch(self, service: ServiceConfig, start: float, end: float, step: int) -> ServiceMetrics:
         queries = self.queries(service)
+        if self.latency_objective_ms is not None:
+            queries.update(sli_queries(service, self.latency_objective_ms, step))
         timestamps = grid(start, end, step)
         results = self.client.query_many(list(queries.values()), start, end, step)
         values: dict[str, np.ndarray] = {}
@@ -492,19 +529,47 @@ class PrometheusSource:
                                   f"(e.g. sum(...) or max(...)); query: {result.query}")
             elif len(result.labels) == 1:
                 values[metric] = result.values[0]
+        if "sli_fast" in values:
+            self._good_from_buckets(service, values, errors)
         return ServiceMetrics(service.name, timestamps, step, values, errors)
+
+    def _good_from_buckets(self, service: ServiceConfig, values: dict[str, np.ndarray], errors: dict[str, str]) -> None:
+        """sli_good = requests at or under the objective bucket - failed requests (from `sli_failed`,
+        else error_rate / 100 x all requests), clipped to [0, all]."""
+        fast, total = values.pop("sli_fast"), values["sli_total"]
+        error = errors.pop("sli_fast", None)
+        if error is None and np.isfinite(total).any() and not np.isfinite(fast).any():
+            sli = service.sli
+            unit = sli.histogram_unit if sli else "seconds"
+            error = (f"no {sli.latency_histogram if sli else ''}_bucket series has le = the latency objective "
+                     f"({self.latency_objective_ms:g} ms in {unit}): the objective must be one of the histogram's "
+                     "bucket bounds; set sla.latency_objective_ms to one (or give sli.requests_good)")
+        if "sli_failed" in values:
+            failed = values.pop("sli_failed")
+            if "sli_failed" in errors:
+                error = error or errors.pop("sli_failed")
+        else:
+            failed = total * values["error_rate"] / 100.0
+        good = np.clip(fast - failed, 0.0, None)
+        values["sli_good"] = np.minimum(good, total)
+        if error is not None:
+            errors["sli_good"] = error
 
 
 class GrafanaSource(PrometheusSource):
     """Grafana's datasource proxy speaks the Prometheus API: the same source, another endpoint."""
 
-    def __init__(self, client: PrometheusClient) -> None:
+    def __init__(self, client: PrometheusClient, latency_objective_ms: float | None = None) -> None:
         if client.endpoint.kind != "grafana":
             raise ValueError("GrafanaSource needs a client built for the grafana endpoint (endpoint_from('grafana', ...))")
-        super().__init__(client)
+        super().__init__(client, latency_objective_ms)
 
 
-def source_from(kind: Kind, secrets: Secrets, settings: SourcesConfig) -> PrometheusSource:
-    """The source for a service's `source:` setting, built from the environment and `sources:`."""
+def source_from(kind: Kind, secrets: Secrets, settings: SourcesConfig,
+                latency_objective_ms: float | None = None) -> PrometheusSource:
+    """The source for a service's `source:` setting, built from the environment and `sources:`;
+    with the SLA's latency objective it also reads the exact SLI of services with an `sli` block."""
     client = PrometheusClient(endpoint_from(kind, secrets, settings), settings)
-    return GrafanaSource(client) if kind == "grafana" else PrometheusSource(client)
+    if kind == "grafana":
+        return GrafanaSource(client, latency_objective_ms)
+    return PrometheusSource(client, latency_objective_ms)
