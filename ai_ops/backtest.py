@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import special
 
 from ai_ops.config import OpsConfig
 from ai_ops.errors import ConfigError
@@ -26,6 +27,33 @@ from ai_ops.sim.service import DAY, demand, serve
 
 POLICIES: tuple[str, ...] = ("learned", "static", "target-tracking")
 EVALUATE_AFTER_DAYS = 3
+LATENCY_SHAPE = 0.4
+"""Requests' latencies in a simulated step are lognormal with this shape (sigma of the log) and the
+step's simulated p95: the exact SLI of the backtest counts the share of them at or under the objective."""
+_Z95 = 1.6448536269514722
+
+
+def good_share(metrics: dict[str, np.ndarray], latency_objective_ms: float) -> np.ndarray:
+    """Per step, the share of good requests (exact request-based SLI): not failed, and at or under
+    the latency objective under the lognormal latency distribution whose p95 is the simulated one.
+
+    The simulator reports a p95 per step, not each request's latency; the distribution is the
+    backtest's model of the rest of it (docs/learner.md#backtest). At the idle p95 (3 x the service
+    time) almost every request is good; from the queueing knee on, the slow tail grows quickly.
+    """
+    p95 = np.maximum(metrics["latency_p95_ms"], 1e-9)
+    z = (np.log(latency_objective_ms) - np.log(p95)) / LATENCY_SHAPE + _Z95
+    fast = 0.5 * special.erfc(-z / np.sqrt(2.0))
+    return (1.0 - np.clip(metrics["error_rate"], 0.0, 100.0) / 100.0) * fast
+
+
+def exact_sla(metrics: dict[str, np.ndarray], keep: np.ndarray, latency_objective_ms: float) -> float:
+    """Share of good requests in percent over the steps `keep` (weighted by requests)."""
+    rate = metrics["request_rate"][keep]
+    total = float(rate.sum())
+    if total <= 0:
+        return 100.0
+    return float(100.0 * (rate * good_share(metrics, latency_objective_ms)[keep]).sum() / total)
 
 
 @dataclass(frozen=True)

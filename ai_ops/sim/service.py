@@ -112,14 +112,20 @@ def p95_latency_ms(service_time_ms: float, utilization: np.ndarray) -> np.ndarra
 
 
 def _autoscale(
-    cfg: SimulationConfig, rate: np.ndarray, target_percent: np.ndarray
+    cfg: SimulationConfig, rate: np.ndarray, target_percent: np.ndarray, min_replicas: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Replicas and utilization per step; each step's replicas were decided from the previous step."""
+    """Replicas and utilization per step; each step's replicas were decided from the previous step.
+
+    `min_replicas` (one value per step, the HPA minReplicas in force) defaults to the configured
+    `cfg.min_replicas` on every step; values above `cfg.max_replicas` are capped there.
+    """
     n = rate.size
+    floor = (np.full(n, float(cfg.min_replicas)) if min_replicas is None
+             else np.minimum(np.maximum(np.asarray(min_replicas, dtype=float), 1.0), cfg.max_replicas))
     replicas = np.empty(n)
     utilization = np.empty(n)
     initial_target = max(target_percent[0], 1.0) / 100.0 if n else 0.5
-    current = float(np.clip(np.ceil(rate[0] / (cfg.capacity_rps_per_replica * initial_target)), cfg.min_replicas,
+    current = float(np.clip(np.ceil(rate[0] / (cfg.capacity_rps_per_replica * initial_target)), floor[0],
                             cfg.max_replicas)) if n else 0.0
     recent: list[float] = []
     for k in range(n):
@@ -133,17 +139,18 @@ def _autoscale(
             recent.pop(0)
         if desired < current:
             desired = min(current, max(recent))
-        current = float(np.clip(desired, cfg.min_replicas, cfg.max_replicas))
+        current = float(np.clip(desired, floor[min(k + 1, n - 1)], cfg.max_replicas))
     return replicas, utilization
 
 
 def serve(cfg: SimulationConfig, timestamps: np.ndarray, rate: np.ndarray, target_percent: np.ndarray,
-          incidents: list[Incident] | None = None) -> dict[str, np.ndarray]:
+          incidents: list[Incident] | None = None, min_replicas: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The service's response to a given demand: autoscaler, latency, errors, cost on every step.
 
     Separate from `demand` so a recorded trace (a backtest) gets exactly the same service model.
+    `min_replicas`: the HPA minReplicas in force on each step (default: `cfg.min_replicas`).
     """
-    replicas, load = _autoscale(cfg, rate, target_percent)
+    replicas, load = _autoscale(cfg, rate, target_percent, min_replicas)
     latency = p95_latency_ms(cfg.service_time_ms, load)
     errors = np.full(timestamps.shape, BASE_ERROR_PERCENT)
     errors = np.where(load > 1.0, 100.0 * (1.0 - 1.0 / np.maximum(load, 1e-9)), errors)
@@ -164,9 +171,11 @@ def serve(cfg: SimulationConfig, timestamps: np.ndarray, rate: np.ndarray, targe
 
 
 def simulate(
-    cfg: SimulationConfig, start: float, end: float, step: int, cpu_target: TargetTimeline
+    cfg: SimulationConfig, start: float, end: float, step: int, cpu_target: TargetTimeline,
+    min_replicas: TargetTimeline | None = None,
 ) -> SimulatedWindow:
-    """Metrics on the grid [start, end) every `step` seconds."""
+    """Metrics on the grid [start, end) every `step` seconds; `min_replicas` maps epoch seconds to the
+    HPA minReplicas in force (default: the configured `min_replicas`)."""
     if DAY % step:
         raise ValueError(f"simulation step {step}s must divide a day (86400 s)")
     first = np.ceil(start / step) * step
@@ -174,7 +183,7 @@ def simulate(
     grid = np.arange(warm_start, end, step, dtype=np.float64)
     incidents = incidents_between(cfg, warm_start, end)
     rate = demand(cfg, grid, step, incidents)
-    metrics = serve(cfg, grid, rate, cpu_target(grid), incidents)
+    metrics = serve(cfg, grid, rate, cpu_target(grid), incidents, None if min_replicas is None else min_replicas(grid))
     keep = grid >= first
     return SimulatedWindow(
         timestamps=grid[keep],
