@@ -223,8 +223,14 @@ class LearnerConfig(Strict):
         0.4, gt=0, le=100,
         description="Probe a higher target only while the current one uses at most this share of the error budget.",
     )
+    clear_breach_burn: float = Field(
+        4.0, gt=0, le=1000,
+        description="A target whose windows burned more than this many error budgets on average is known-bad "
+                    "at once (and the retreat is a full max_step); below it, a target is judged only over "
+                    "settle_windows windows, i.e. a whole daily cycle, because single windows are noisy.",
+    )
     max_bad_step_share: float = Field(
-        0.02, gt=0, le=1,
+        0.15, gt=0, le=1,
         description="A scaling target is also known-bad when more than this share of its steps (minutes) had a "
                     "good-request share below the SLA target, even if the averaged burn looks fine: bursty "
                     "services hide many bad minutes in a good average.",
@@ -249,7 +255,7 @@ class LearnerConfig(Strict):
     )
     warm_start_days: float = Field(14.0, gt=0, le=90, description="History the warm-start estimate reads.")
     warm_start_max_burn: float = Field(
-        0.5, gt=0, le=10,
+        0.8, gt=0, le=10,
         description="The warm start picks the highest target whose predicted load-caused burn is at most this "
                     "share of the error budget.",
     )

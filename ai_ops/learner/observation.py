@@ -90,6 +90,13 @@ class Observation:
     normal_levels: dict[str, float] = field(default_factory=dict)
     """Per alert threshold: a high quantile of its metric over the window's steps that no detector
     flagged, i.e. how high the metric goes in normal operation. Anchors the alert thresholds."""
+    sli_method: str = "approximate"
+    """"exact" (good/total requests) or "approximate" (the p95 lower bound)."""
+    bad_step_share: float = float("nan")
+    """Share of the window's steps whose own good-request share is below the SLA target."""
+    alert_fire_levels: dict[str, float] = field(default_factory=dict)
+    """Per alert threshold: the highest threshold at which the alert would have fired in this window
+    (its metric's highest level held for the alert's `for:` steps). The page budget is tuned on these."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; unknown numbers (NaN) become null so the ledger stays strict JSON."""
@@ -112,6 +119,23 @@ def alerts_fired(values: dict[str, np.ndarray], thresholds: dict[str, float], fo
         run = np.convolve(above.astype(int), np.ones(for_steps, dtype=int), mode="valid")
         fired[name] = bool((run >= for_steps).any())
     return fired
+
+
+def fire_levels(values: dict[str, np.ndarray], for_steps: int = 2) -> dict[str, float]:
+    """Per alert threshold: the highest level its metric held for `for_steps` steps in a row, i.e.
+    the alert fires in this window exactly when its threshold is below this value."""
+    levels: dict[str, float] = {}
+    for name, metric in ALERT_METRICS.items():
+        if metric not in values:
+            continue
+        series = np.nan_to_num(np.asarray(values[metric], dtype=float), nan=-np.inf)
+        if series.size < for_steps:
+            continue
+        held = np.min(np.lib.stride_tricks.sliding_window_view(series, for_steps), axis=1)
+        top = float(held.max())
+        if np.isfinite(top):
+            levels[name] = round(top, 6)
+    return levels
 
 
 NORMAL_QUANTILE = 99.0
@@ -164,6 +188,7 @@ def observe(time: float, step: int, values: dict[str, np.ndarray], thresholds: d
         normal_levels=normal_levels(values, anomalous_steps),
         anomaly_share=anomaly_share,
         alerts_fired=alerts_fired(values, thresholds),
+        alert_fire_levels=fire_levels(values),
         sla_attainment_load=load_explained_attainment(values["request_rate"], values["error_rate"],
                                                       values["latency_p95_ms"], values["cpu_utilization"],
                                                       latency_objective_ms, sla_target, demand_anomalies),

@@ -31,6 +31,9 @@ class WarmStart:
     reason: str
     predicted_burn: float | None = None
     """Load-caused error-budget burn the chosen target would have had on the history (1.0 = the budget)."""
+    limit: float | None = None
+    """The lowest target above `target` whose predicted burn exceeds the whole budget: the learner
+    treats it as known-bad (predicted) and never probes at or above it until the workload changes."""
     evidence: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,7 +147,7 @@ def estimate_target(cpu_percent: np.ndarray, replicas: np.ndarray, request_rate:
         "cpu_seen_max_percent": round(seen_max, 1),
         "baseline_bad_share": round(baseline, 6),
         "knee_cpu_percent": round(float(edges[knee_bins[0]]), 1) if knee_bins.size else None,
-        "predicted_burn_by_target": {f"{t:g}": round(float(b), 4) for t, b in zip(grid, burns)
+        "predicted_burn_by_target": {f"{t:g}": round(float(b), 4) for t, b in zip(grid, burns, strict=True)
                                      if abs(t - round(t / 5) * 5) < 1e-9},
         "max_burn": max_burn,
     }
@@ -162,4 +165,6 @@ def estimate_target(cpu_percent: np.ndarray, replicas: np.ndarray, request_rate:
                  if knee_bins.size else f"no load-caused failures up to {seen_max:g}% CPU (never seen higher); ")
               + f"replayed, target {target:g} would have used {burns[run_end]:.0%} of the error budget "
                 f"(max {max_burn:.0%})")
-    return WarmStart(target, reason, round(float(burns[run_end]), 6), evidence)
+    over = np.flatnonzero((np.arange(grid.size) > run_end) & (burns > 1.0))
+    limit = round(float(grid[over[0]]), 6) if over.size else None
+    return WarmStart(target, reason, round(float(burns[run_end]), 6), limit, evidence)
