@@ -269,6 +269,10 @@ class ThresholdLearner:
         bad_steps = self.bad_steps_at(current, now)
         steps_text = "" if bad_steps is None else f", {bad_steps:.1%} bad steps"
         evidence = f"{count} windows at {current:g} (burn {burn:.0%} of the error budget{steps_text})"
+        if current <= spec.min + 1e-9 and not count and self.last_change_kind == "min_replicas":
+            return LearningStatus("converging", f"minimum replicas were just raised; {evidence}", since, ceiling,
+                                  f"{SCALING} lower bound {spec.min:g} binds: headroom now comes from minimum "
+                                  "replicas")
         if self.is_bad(current, now) and count and current <= spec.min + 1e-9:
             replicas = self.specs.get(MIN_REPLICAS)
             held = self.history[-1].get("min_replicas")
@@ -559,8 +563,9 @@ class ThresholdLearner:
         allowed = self.config.pages_per_week * self.config.alert_budget_use * weeks
         floor = self.cpu_alert_floor(scaling) if name == CPU_ALERT else None
         lower = spec.min if floor is None else floor
+        grid = min(spec.max_step / 10, (spec.max - spec.min) / 200) if spec.max > spec.min else spec.max_step
         return budget_threshold(np.array([x for x, _, _ in rows]), np.array([b for _, b, _ in rows]), lower,
-                                spec.max, spec.max_step / 10, allowed, weeks)
+                                spec.max, grid, allowed, weeks)
 
     def _propose_alert(self, name: str, spec: ThresholdConfig, value: float, scaling: float | None) -> tuple[float, str]:
         last = self.alert_changed_cycle.get(name)
@@ -572,7 +577,7 @@ class ThresholdLearner:
             # CPU alert's band floor still applies, see _enforce_cpu_alert_floor).
             return value, ""
         goal = choice.threshold
-        if abs(goal - value) < spec.max_step / 2 - 1e-9:
+        if abs(goal - value) < 1e-9:
             return value, ""
         rows = [(w["levels"][name], bool(w["breached"])) for w in self.alert_windows if name in w["levels"]]
         pages, caught = pages_and_catches(np.array([x for x, _ in rows]), np.array([b for _, b in rows]), value)

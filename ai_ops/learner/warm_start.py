@@ -152,8 +152,16 @@ def estimate_target(cpu_percent: np.ndarray, replicas: np.ndarray, request_rate:
         "max_burn": max_burn,
     }
     if not fine.size:
-        return WarmStart(None, f"no target in [{lower:g}, {upper:g}] keeps the predicted load-caused burn under "
-                               f"{max_burn:.0%} of the error budget on this history", evidence=evidence)
+        # The target alone cannot hold the SLO here (bursts outrun the autoscaler): start where it
+        # comes closest, and say so; standing capacity (minimum replicas) has to do the rest.
+        best = int(np.argmin(burns))
+        evidence["meets_slo"] = False
+        return WarmStart(round(float(grid[best]), 6),
+                         f"{steps} history steps: no target in [{lower:g}, {upper:g}] keeps the predicted load-caused "
+                         f"burn under {max_burn:.0%} of the error budget; {grid[best]:g} comes closest "
+                         f"({burns[best]:.1f} budgets): the target alone cannot hold the SLO",
+                         round(float(burns[best]), 6), None, evidence)
+    evidence["meets_slo"] = True
     # The highest target whose every lower neighbour also qualifies (burn is not always monotone in
     # the replay; a lone qualifying target above a failing one is noise).
     run_end = fine[0]
