@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -121,8 +119,8 @@ def test_cpu_alert_never_sits_inside_the_autoscaler_band() -> None:
     # The page budget never picks a value inside the band either.
     levels = [window(k, level=None) for k in range(2, 40)]
     current = decision.new
-    for w in levels:
-        w = Observation(**{**w.__dict__, "alert_fire_levels": {CPU: 60.0 + (w.time / SIX_HOURS) % 5}})
+    for plain in levels:
+        w = Observation(**{**plain.__dict__, "alert_fire_levels": {CPU: 60.0 + (plain.time / SIX_HOURS) % 5}})
         current = learner.step(w, current).new
         assert current[CPU] >= learner.cpu_alert_floor(current[SCALING]) - 1e-9
 

@@ -22,16 +22,17 @@ MET, BREACH = 99.99, 99.5
 
 def obs(k: int, sla: float = MET, demand: float = 100.0, cpu: float = 70.0, latency: float = 150.0,
         **extra: object) -> Observation:
-    base: dict[str, object] = dict(time=k * SIX_HOURS, sla_attainment=sla, cost=10.0, cost_per_hour=1.6,
-                                   utilization_mean=50.0, utilization_p95=cpu, replicas_mean=13.0,
-                                   replicas_max=20.0, latency_p95_max_ms=latency, error_rate_mean=0.01, samples=72,
-                                   requests=demand * 72, normal_levels={"alert_latency_p95_ms": latency})
+    base: dict[str, object] = {"time": k * SIX_HOURS, "sla_attainment": sla, "cost": 10.0, "cost_per_hour": 1.6,
+                               "utilization_mean": 50.0, "utilization_p95": cpu, "replicas_mean": 13.0,
+                               "replicas_max": 20.0, "latency_p95_max_ms": latency, "error_rate_mean": 0.01,
+                               "samples": 72, "requests": demand * 72,
+                               "normal_levels": {"alert_latency_p95_ms": latency}}
     base.update(extra)
     return Observation(**base)  # type: ignore[arg-type]
 
 
 def specs(**scaling: float) -> dict[str, ThresholdConfig]:
-    values: dict[str, float] = dict(initial=80, min=30, max=90, max_step=5)
+    values: dict[str, float] = {"initial": 80, "min": 30, "max": 90, "max_step": 5}
     values.update(scaling)
     return {SCALING: ThresholdConfig(**values)}  # type: ignore[arg-type]
 
@@ -55,7 +56,7 @@ def history(target: float = 80.0, days: int = 3, seed: int = 1) -> dict[str, np.
 
 
 def estimate(metrics: dict[str, np.ndarray], **kw: float) -> WarmStart:
-    args: dict[str, float] = dict(sla_target=99.95, lower=30, upper=90)
+    args: dict[str, float] = {"sla_target": 99.95, "lower": 30, "upper": 90}
     args.update(kw)
     return estimate_target(metrics["cpu_utilization"], metrics["replicas"], metrics["request_rate"],
                            metrics["good_share"], **args)  # type: ignore[arg-type]
@@ -134,7 +135,7 @@ def test_settled_only_with_its_criterion_not_while_walking() -> None:
     statuses = []
     for k in range(1, 4):
         decision = model.step(obs(k), current)
-        current, statuses = decision.new, statuses + [decision.status]
+        current, statuses = decision.new, [*statuses, decision.status]
     assert "settled" not in statuses                             # no known limit yet: exploring
     assert model.learning_status().status == "exploring"
     model = learner()
