@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from ai_ops.config import OpsConfig
 from ai_ops.errors import ConfigError
@@ -28,36 +27,38 @@ from ai_ops.sim.service import DAY, demand, serve
 
 POLICIES: tuple[str, ...] = ("learned", "static", "target-tracking")
 EVALUATE_AFTER_DAYS = 3
-LATENCY_SHAPE = 0.4
-"""Requests' latencies in a simulated step are lognormal with this shape (sigma of the log) and the
-step's simulated p95: the exact SLI of the backtest counts the share of them at or under the objective."""
-_Z95 = 1.6448536269514722
+TAIL_DECADES = float(np.log(20.0))
+"""ln(1 / 0.05): the p95 is this many mean tail lengths above the latency floor."""
 LEAD_IN_SECONDS = DAY
 """The replay serves each window from this long before it (the autoscaler's state is then the
 whole run's); the final scoring serves the whole run at once."""
 
 
-def good_share(metrics: dict[str, np.ndarray], latency_objective_ms: float) -> np.ndarray:
+def good_share(metrics: dict[str, np.ndarray], latency_objective_ms: float, service_time_ms: float) -> np.ndarray:
     """Per step, the share of good requests (exact request-based SLI): not failed, and at or under
-    the latency objective under the lognormal latency distribution whose p95 is the simulated one.
+    the latency objective under the simulator's latency model.
 
-    The simulator reports a p95 per step, not each request's latency; the distribution is the
-    backtest's model of the rest of it (docs/learner.md#backtest). At the idle p95 (3 x the service
-    time) almost every request is good; from the queueing knee on, the slow tail grows quickly.
+    Each request's latency is the service time plus an exponential tail whose scale puts the
+    step's 95th percentile at the simulated p95 (the shifted-exponential response time of an
+    M/M/c queue): P(latency > x) = 20 ** -((x - floor) / (p95 - floor)). A step whose p95 is at
+    the objective has 5% slow requests; the idle service (p95 = 3 x the service time) about
+    0.006%. The same model as the simulator's histogram series (`sli_good` / `sli_total`).
     """
-    p95 = np.maximum(metrics["latency_p95_ms"], 1e-9)
-    z = (np.log(latency_objective_ms) - np.log(p95)) / LATENCY_SHAPE + _Z95
-    fast = 0.5 * special.erfc(-z / np.sqrt(2.0))
-    return (1.0 - np.clip(metrics["error_rate"], 0.0, 100.0) / 100.0) * fast
+    floor = service_time_ms
+    p95 = np.maximum(np.asarray(metrics["latency_p95_ms"], dtype=float), floor + 1e-9)
+    slow = np.ones(p95.shape) if latency_objective_ms <= floor else \
+        np.exp(-TAIL_DECADES * (latency_objective_ms - floor) / (p95 - floor))
+    return (1.0 - np.clip(metrics["error_rate"], 0.0, 100.0) / 100.0) * (1.0 - slow)
 
 
-def exact_sla(metrics: dict[str, np.ndarray], keep: np.ndarray, latency_objective_ms: float) -> float:
+def exact_sla(metrics: dict[str, np.ndarray], keep: np.ndarray, latency_objective_ms: float,
+              service_time_ms: float) -> float:
     """Share of good requests in percent over the steps `keep` (weighted by requests)."""
     rate = metrics["request_rate"][keep]
     total = float(rate.sum())
     if total <= 0:
         return 100.0
-    return float(100.0 * (rate * good_share(metrics, latency_objective_ms)[keep]).sum() / total)
+    return float(100.0 * (rate * good_share(metrics, latency_objective_ms, service_time_ms)[keep]).sum() / total)
 
 
 @dataclass(frozen=True)
@@ -188,9 +189,9 @@ def _window_steps(config: OpsConfig, step: int) -> int:
 
 
 def exact_observation(obs: Observation, window: dict[str, np.ndarray], objective: float,
-                      sla_target: float) -> Observation:
+                      sla_target: float, service_time_ms: float) -> Observation:
     """The observation with the exact request-based SLI of the window (see `good_share`)."""
-    good = good_share(window, objective)
+    good = good_share(window, objective, service_time_ms)
     rate = window["request_rate"]
     total = float(rate.sum())
     exact = float(100.0 * (rate * good).sum() / total) if total > 0 else 100.0
@@ -226,14 +227,14 @@ def replay(config: OpsConfig, trace: Trace, rate: np.ndarray, decide: Decide, in
         begin = max(0, end - per_window - lead)
         if isinstance(decide, _WantsHistory) and decide.wants_history():
             begin = max(0, min(begin, end - history_steps - lead))
-        metrics = serve(cfg, all_ts[begin:end], all_rate[begin:end], values[SCALING][begin:end], None,
-                        floor[begin:end])
+        metrics = serve(cfg, all_ts[begin:end], all_rate[begin:end], values[SCALING][begin:end],
+                        min_replicas=floor[begin:end])
         window = {k: v[-per_window:] for k, v in metrics.items()}
         obs = observe(float(all_ts[end - 1]) + trace.step, trace.step, window, thresholds, objective,
                       sla_target=config.sla.target)
-        obs = exact_observation(obs, window, objective, config.sla.target)
+        obs = exact_observation(obs, window, objective, config.sla.target, cfg.service_time_ms)
         past = {k: v[-min(history_steps, v.size):] for k, v in metrics.items()}
-        past["good_share"] = good_share(past, objective)
+        past["good_share"] = good_share(past, objective, cfg.service_time_ms)
         new, status, probe = decide(obs, thresholds, past)
         path.append({"day": round(((end - offset) * trace.step) / DAY, 3), "target": thresholds[SCALING],
                      "sla": round(obs.sla_attainment, 4), "next_target": new[SCALING], "status": status,
@@ -243,13 +244,13 @@ def replay(config: OpsConfig, trace: Trace, rate: np.ndarray, decide: Decide, in
             if name in values:
                 values[name][end:] = value
         floor = values.get(MIN_REPLICAS, floor)
-    metrics = serve(cfg, all_ts, all_rate, values[SCALING], None, floor)
+    metrics = serve(cfg, all_ts, all_rate, values[SCALING], min_replicas=floor)
     return Replay(values[SCALING][offset:].copy(), {k: v[offset:] for k, v in metrics.items()}, path,
                   {k: v[offset:].copy() for k, v in values.items()})
 
 
-def _sla(metrics: dict[str, np.ndarray], keep: np.ndarray, objective: float) -> float:
-    return exact_sla(metrics, keep, objective)
+def _sla(config: OpsConfig, metrics: dict[str, np.ndarray], keep: np.ndarray) -> float:
+    return exact_sla(metrics, keep, config.sla.latency_objective_ms, config.services[0].simulation.service_time_ms)
 
 
 def _cost(metrics: dict[str, np.ndarray], step: int, keep: np.ndarray | None = None) -> float:
@@ -268,8 +269,8 @@ def fixed_grid(config: OpsConfig, trace: Trace, rate: np.ndarray) -> list[dict[s
     for target in np.arange(spec.min, spec.max + 1e-9, config.learner.resolution):
         metrics = serve(cfg, trace.timestamps, rate, np.full(rate.size, target))
         rows.append({"target": round(float(target), 6),
-                     "sla": round(_sla(metrics, everything, config.sla.latency_objective_ms), 5),
-                     "sla_after_day3": round(_sla(metrics, later, config.sla.latency_objective_ms), 5)
+                     "sla": round(_sla(config, metrics, everything), 5),
+                     "sla_after_day3": round(_sla(config, metrics, later), 5)
                      if later.any() else float("nan"),
                      "cost": round(_cost(metrics, trace.step), 4),
                      "cost_after_day3": round(_cost(metrics, trace.step, later), 4)})
@@ -317,7 +318,7 @@ def run_backtest(config: OpsConfig, trace: Trace, policy: str = "learned", peak_
     for d in range(int(day_index.max()) + 1):
         keep = day_index == d
         changes = sum(1 for p in run.path if int(p["day"] - 1e-9) == d and p["next_target"] != p["target"])
-        days.append({"day": d, "sla": round(_sla(run.metrics, keep, objective), 5),
+        days.append({"day": d, "sla": round(_sla(config, run.metrics, keep), 5),
                      "cost": round(_cost(run.metrics, trace.step, keep), 4),
                      "target_end": float(run.targets[keep][-1]), "changes": changes,
                      "threshold_changes": sum(1 for i, p in enumerate(run.path) if int(p["day"] - 1e-9) == d
@@ -355,10 +356,10 @@ def run_backtest(config: OpsConfig, trace: Trace, policy: str = "learned", peak_
                      "latency_objective_ms": objective, "initial_target": initial,
                      "days": round(trace.timestamps.size * trace.step / DAY, 3),
                      "history_days_before_start": 0.0 if prior is None else round(prior.size * trace.step / DAY, 3),
-                     "sli": "exact: share of good requests per step (lognormal latency, shape "
-                            f"{LATENCY_SHAPE}, around the simulated p95; failed requests are bad)"},
-        "sla_overall": round(_sla(run.metrics, np.ones_like(later), objective), 5),
-        "sla_after_day3": round(_sla(run.metrics, later, objective), 5) if later.any() else None,
+                     "sli": "exact: share of good requests per step (shifted-exponential latency tail "
+                            "around the simulated p95; failed requests are bad)"},
+        "sla_overall": round(_sla(config, run.metrics, np.ones_like(later)), 5),
+        "sla_after_day3": round(_sla(config, run.metrics, later), 5) if later.any() else None,
         "cost": round(cost, 4),
         "cost_after_day3": round(cost_later, 4),
         "days_detail": days,
@@ -392,7 +393,7 @@ def alert_outcomes(config: OpsConfig, trace: Trace, run: Replay, keep: np.ndarra
     objective, target_sla = config.sla.latency_objective_ms, config.sla.target
     per_window = _window_steps(config, trace.step)
     weeks = keep.sum() * trace.step / (7 * DAY)
-    good = good_share(run.metrics, objective)
+    good = good_share(run.metrics, objective, config.services[0].simulation.service_time_ms)
     rate = run.metrics["request_rate"]
     out: dict[str, dict[str, Any]] = {}
     for name, metric in ALERT_METRICS.items():
@@ -413,7 +414,7 @@ def alert_outcomes(config: OpsConfig, trace: Trace, run: Replay, keep: np.ndarra
                 breached += 1
                 caught += int(firing[span].any())
         out[name] = {"pages": pages, "weeks": round(float(weeks), 3),
-                     "pages_per_week": round(pages / weeks, 3) if weeks > 0 else None,
+                     "pages_per_week": round(float(pages / weeks), 3) if weeks > 0 else None,
                      "breached_windows": breached, "caught_windows": caught,
                      "recall": round(caught / breached, 3) if breached else None,
                      "final_threshold": float(run.thresholds[name][-1])}

@@ -238,7 +238,7 @@ class LearnerConfig(Strict):
                     "settle_windows windows, i.e. a whole daily cycle, because single windows are noisy.",
     )
     max_bad_step_share: float = Field(
-        0.15, gt=0, le=1,
+        0.20, gt=0, le=1,
         description="A scaling target is also known-bad when more than this share of its steps (minutes) had a "
                     "good-request share below the SLA target, even if the averaged burn looks fine: bursty "
                     "services hide many bad minutes in a good average.",

@@ -51,7 +51,7 @@ def history(target: float = 80.0, days: int = 3, seed: int = 1) -> dict[str, np.
     rng = np.random.default_rng(seed)
     rate = 400.0 * (1 + 0.45 * np.cos(2 * np.pi * (t / 86400.0 - 0.6))) * np.exp(rng.normal(0, 0.06, n))
     metrics = serve(cfg, t, rate, np.full(n, target))
-    metrics["good_share"] = good_share(metrics, 300.0)
+    metrics["good_share"] = good_share(metrics, 300.0, cfg.service_time_ms)
     return metrics
 
 
@@ -211,14 +211,14 @@ def test_the_simulator_honours_a_min_replicas_timeline_and_old_calls_still_work(
     rate = np.full(100, 100.0)
     floor = np.where(np.arange(100) < 50, 2.0, 12.0)
     plain = serve(cfg, t, rate, np.full(100, 70.0))
-    held = serve(cfg, t, rate, np.full(100, 70.0), None, floor)
+    held = serve(cfg, t, rate, np.full(100, 70.0), None, min_replicas=floor)
     assert plain["replicas"][-1] == held["replicas"][0] and held["replicas"][-1] == 12.0
 
 
 def test_exact_good_share_follows_the_latency_model() -> None:
     metrics = {"latency_p95_ms": np.array([120.0, 300.0, 5000.0]), "error_rate": np.array([0.0, 0.0, 0.0])}
-    share = good_share(metrics, 300.0)
-    assert share[0] > 0.9999 and share[1] == pytest.approx(0.95) and share[2] < 0.01
+    share = good_share(metrics, 300.0, 40.0)
+    assert share[0] > 0.9999 and share[1] == pytest.approx(0.95) and share[2] < 0.2
 
 
 def test_state_survives_a_json_round_trip_with_the_new_memory() -> None:

@@ -144,7 +144,7 @@ def _autoscale(
 
 
 def serve(cfg: SimulationConfig, timestamps: np.ndarray, rate: np.ndarray, target_percent: np.ndarray,
-          incidents: list[Incident] | None = None, min_replicas: np.ndarray | None = None) -> dict[str, np.ndarray]:
+          incidents: list[Incident] | None = None, *, min_replicas: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The service's response to a given demand: autoscaler, latency, errors, cost on every step.
 
     Separate from `demand` so a recorded trace (a backtest) gets exactly the same service model.
@@ -183,7 +183,8 @@ def simulate(
     grid = np.arange(warm_start, end, step, dtype=np.float64)
     incidents = incidents_between(cfg, warm_start, end)
     rate = demand(cfg, grid, step, incidents)
-    metrics = serve(cfg, grid, rate, cpu_target(grid), incidents, None if min_replicas is None else min_replicas(grid))
+    metrics = serve(cfg, grid, rate, cpu_target(grid), incidents,
+                    min_replicas=None if min_replicas is None else min_replicas(grid))
     keep = grid >= first
     return SimulatedWindow(
         timestamps=grid[keep],
