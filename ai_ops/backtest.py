@@ -370,8 +370,9 @@ def run_backtest(config: OpsConfig, trace: Trace, policy: str = "learned", peak_
         "convergence_day": settle_day,
         "settle_day": settle_day,
         "max_changes_per_day_after_convergence": max((d["changes"] for d in after), default=0),
+        "max_threshold_changes_per_day_after_settling": max((d["threshold_changes"] for d in after), default=0),
         "share_of_days_without_change_after_settling": round(
-            sum(1 for d in after if d["changes"] == 0) / len(after), 3) if after else None,
+            sum(1 for d in after if d["threshold_changes"] == 0) / len(after), 3) if after else None,
         "exploration_breach_days_after_day3": exploration_breaches,
         "alerts": alert_outcomes(config, trace, run, later),
         "best_fixed_in_hindsight": best,
