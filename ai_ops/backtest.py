@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,34 @@ import numpy as np
 
 from ai_ops.config import OpsConfig
 from ai_ops.errors import ConfigError
-from ai_ops.learner.learner import SCALING, ThresholdLearner
-from ai_ops.learner.observation import Observation, observe, sla_attainment
+from ai_ops.learner.learner import MIN_REPLICAS, SCALING, ThresholdLearner
+from ai_ops.learner.observation import ALERT_METRICS, Observation, observe
 from ai_ops.series_csv import read_series
-from ai_ops.sim.service import DAY, demand, serve
+from ai_ops.sim.service import DAY, demand, serve, slow_share
 
 POLICIES: tuple[str, ...] = ("learned", "static", "target-tracking")
 EVALUATE_AFTER_DAYS = 3
+LEAD_IN_SECONDS = DAY
+"""The replay serves each window from this long before it (the autoscaler's state is then the
+whole run's); the final scoring serves the whole run at once."""
+
+
+def good_share(metrics: dict[str, np.ndarray], latency_objective_ms: float, service_time_ms: float) -> np.ndarray:
+    """Per step, the share of good requests (exact request-based SLI): not failed, and at or under
+    the latency objective under the simulator's latency model (`ai_ops.sim.service.slow_share`,
+    the same model as the simulator's histogram series `sli_good` / `sli_total`)."""
+    slow = slow_share(service_time_ms, metrics["latency_p95_ms"], latency_objective_ms)
+    return (1.0 - np.clip(metrics["error_rate"], 0.0, 100.0) / 100.0) * (1.0 - slow)
+
+
+def exact_sla(metrics: dict[str, np.ndarray], keep: np.ndarray, latency_objective_ms: float,
+              service_time_ms: float) -> float:
+    """Share of good requests in percent over the steps `keep` (weighted by requests)."""
+    rate = metrics["request_rate"][keep]
+    total = float(rate.sum())
+    if total <= 0:
+        return 100.0
+    return float(100.0 * (rate * good_share(metrics, latency_objective_ms, service_time_ms)[keep]).sum() / total)
 
 
 @dataclass(frozen=True)
@@ -36,6 +57,9 @@ class Trace:
     timestamps: np.ndarray
     values: np.ndarray
     step: int
+    prior: np.ndarray | None = None
+    """Demand before the trace (same step and scale), served at the initial thresholds: the history
+    a fleet has before ai-ops starts (the learner's warm start reads it). None for recorded traces."""
 
 
 def load_trace(path: Path) -> Trace:
@@ -61,31 +85,55 @@ def load_trace(path: Path) -> Trace:
     return Trace(path.name, grid, trace_values, step)
 
 
-def simulated_trace(config: OpsConfig, days: int, start: float = 0.0, step: int = 300) -> Trace:
-    """The simulator's own seasonal, bursty demand (no incidents), as a trace."""
+def simulated_trace(config: OpsConfig, days: int, start: float = 0.0, step: int = 300,
+                    prior_days: float = 0.0) -> Trace:
+    """The simulator's own seasonal, bursty demand (no incidents), as a trace; `prior_days` of the
+    same demand before `start` become the trace's history (`Trace.prior`)."""
     cfg = config.services[0].simulation
     grid = np.arange(start, start + days * DAY, step, dtype=float)
-    return Trace(f"simulated(seed={cfg.seed}, days={days})", grid, demand(cfg, grid, step, []), step)
+    before = np.arange(start - prior_days * DAY, start, step, dtype=float)
+    prior = demand(cfg, before, step, []) if before.size else None
+    return Trace(f"simulated(seed={cfg.seed}, days={days})", grid, demand(cfg, grid, step, []), step, prior)
 
 
 # ---------------------------------------------------------------- policies
 
-Decide = Callable[[Observation, dict[str, float]], tuple[dict[str, float], str, bool]]
-"""(observation, current thresholds) -> (new thresholds, status, was an upward probe)."""
+Decide = Callable[[Observation, dict[str, float], dict[str, np.ndarray]], tuple[dict[str, float], str, bool]]
+"""(observation, current thresholds, the metrics of the last days) -> (new thresholds, status, was an upward probe)."""
+
+
+class _WantsHistory:
+    """A policy that may need the last days of metrics (the learner's warm start)."""
+
+    def __init__(self, learner: ThresholdLearner, decide: Decide) -> None:
+        self.learner, self.decide = learner, decide
+
+    def wants_history(self) -> bool:
+        return self.learner.wants_warm_start()
+
+    def __call__(self, obs: Observation, current: dict[str, float],
+                 past: dict[str, np.ndarray]) -> tuple[dict[str, float], str, bool]:
+        return self.decide(obs, current, past)
 
 
 def _learned(config: OpsConfig) -> Decide:
     learner = ThresholdLearner(config.learner, config.thresholds, config.sla.target, config.cost.monthly_budget)
 
-    def decide(obs: Observation, current: dict[str, float]) -> tuple[dict[str, float], str, bool]:
-        decision = learner.step(obs, current)
+    def decide(obs: Observation, current: dict[str, float],
+               past: dict[str, np.ndarray]) -> tuple[dict[str, float], str, bool]:
+        estimate = None
+        if learner.wants_warm_start():
+            # What the jobs do on the first cycle: the estimate from the last days of metrics.
+            estimate = learner.warm_start_estimate(past, past["good_share"], current)
+        decision = learner.step(obs, current, warm_start=estimate)
         return decision.new, decision.status, learner.last_change_kind == "probe" and decision.changed
 
-    return decide
+    return _WantsHistory(learner, decide)
 
 
 def _static(value: float) -> Decide:
-    def decide(obs: Observation, current: dict[str, float]) -> tuple[dict[str, float], str, bool]:
+    def decide(obs: Observation, current: dict[str, float],
+               past: dict[str, np.ndarray]) -> tuple[dict[str, float], str, bool]:
         return {**current, SCALING: value}, "static", False
 
     return decide
@@ -95,7 +143,8 @@ def _target_tracking(config: OpsConfig) -> Decide:
     """A memoryless feedback rule: -max_step after a breached window, +resolution after a clean one."""
     spec = config.thresholds[SCALING]
 
-    def decide(obs: Observation, current: dict[str, float]) -> tuple[dict[str, float], str, bool]:
+    def decide(obs: Observation, current: dict[str, float],
+               past: dict[str, np.ndarray]) -> tuple[dict[str, float], str, bool]:
         value = current[SCALING]
         met = obs.sla_attainment >= config.sla.target
         new = value + config.learner.resolution if met else value - spec.max_step
@@ -112,40 +161,77 @@ class Replay:
     targets: np.ndarray
     metrics: dict[str, np.ndarray]
     path: list[dict[str, Any]]
+    thresholds: dict[str, np.ndarray]
+    """Every threshold's value in force on each step of the trace."""
 
 
 def _window_steps(config: OpsConfig, step: int) -> int:
     return max(1, int(round(config.cycle_window_hours * 3600 / step)))
 
 
-def replay(config: OpsConfig, trace: Trace, rate: np.ndarray, decide: Decide, initial: float) -> Replay:
-    """Serve the trace window by window; the policy sets the target for each next window."""
+def exact_observation(obs: Observation, window: dict[str, np.ndarray], objective: float,
+                      sla_target: float, service_time_ms: float) -> Observation:
+    """The observation with the exact request-based SLI of the window (see `good_share`)."""
+    good = good_share(window, objective, service_time_ms)
+    rate = window["request_rate"]
+    total = float(rate.sum())
+    exact = float(100.0 * (rate * good).sum() / total) if total > 0 else 100.0
+    # The backtest's traces carry no incidents: every bad step is load's doing.
+    return replace(obs, sla_attainment=exact, sla_attainment_load=exact, sli_method="exact",
+                   bad_step_share=float(np.mean(good < sla_target / 100.0)))
+
+
+def replay(config: OpsConfig, trace: Trace, rate: np.ndarray, decide: Decide, initial: float,
+           prior_rate: np.ndarray | None = None) -> Replay:
+    """Serve the trace window by window; the policy sets the thresholds for each next window.
+
+    `prior_rate`: demand before the trace (same step), served at the initial thresholds: the
+    history a fleet has before ai-ops is installed (the warm start reads it).
+    """
     cfg = config.services[0].simulation
-    n, per_window = rate.size, _window_steps(config, trace.step)
-    targets = np.full(n, initial)
+    objective = config.sla.latency_objective_ms
+    prior = np.asarray(prior_rate if prior_rate is not None else np.empty(0), dtype=float)
+    offset = prior.size
+    all_rate = np.concatenate([prior, rate])
+    all_ts = np.concatenate([trace.timestamps[0] - trace.step * np.arange(offset, 0, -1), trace.timestamps])
+    n, per_window = all_rate.size, _window_steps(config, trace.step)
     thresholds = {name: spec.initial for name, spec in config.thresholds.items()}
     thresholds[SCALING] = initial
+    values = {name: np.full(n, value) for name, value in thresholds.items()}
+    floor = values.get(MIN_REPLICAS, np.full(n, float(cfg.min_replicas)))
+    history_steps = int(config.learner.warm_start_days * DAY / trace.step)
     path: list[dict[str, Any]] = []
-    metrics: dict[str, np.ndarray] = {}
-    for end in range(per_window, n + 1, per_window):
-        # The autoscaler is causal: serving [0, end) gives the same first steps as the whole run.
-        metrics = serve(cfg, trace.timestamps[:end], rate[:end], targets[:end])
-        window = {k: v[end - per_window:end] for k, v in metrics.items()}
-        obs = observe(float(trace.timestamps[end - 1]) + trace.step, trace.step, window, thresholds,
-                      config.sla.latency_objective_ms, sla_target=config.sla.target)
-        new, status, probe = decide(obs, thresholds)
-        path.append({"day": round((end * trace.step) / DAY, 3), "target": thresholds[SCALING],
+    lead = int(LEAD_IN_SECONDS / trace.step)
+    for end in range(offset + per_window, n + 1, per_window):
+        # The autoscaler is causal and forgets its start within hours: serving from a day before the
+        # window gives the window's steps of the whole run (checked: tests/test_learner_backtest.py).
+        begin = max(0, end - per_window - lead)
+        if isinstance(decide, _WantsHistory) and decide.wants_history():
+            begin = max(0, min(begin, end - history_steps - lead))
+        metrics = serve(cfg, all_ts[begin:end], all_rate[begin:end], values[SCALING][begin:end],
+                        min_replicas=floor[begin:end])
+        window = {k: v[-per_window:] for k, v in metrics.items()}
+        obs = observe(float(all_ts[end - 1]) + trace.step, trace.step, window, thresholds, objective,
+                      sla_target=config.sla.target)
+        obs = exact_observation(obs, window, objective, config.sla.target, cfg.service_time_ms)
+        past = {k: v[-min(history_steps, v.size):] for k, v in metrics.items()}
+        past["good_share"] = good_share(past, objective, cfg.service_time_ms)
+        new, status, probe = decide(obs, thresholds, past)
+        path.append({"day": round(((end - offset) * trace.step) / DAY, 3), "target": thresholds[SCALING],
                      "sla": round(obs.sla_attainment, 4), "next_target": new[SCALING], "status": status,
-                     "probe": probe})
+                     "probe": probe, "thresholds": dict(new)})
         thresholds = dict(new)
-        targets[end:] = thresholds[SCALING]
-    metrics = serve(cfg, trace.timestamps, rate, targets)
-    return Replay(targets, metrics, path)
+        for name, value in thresholds.items():
+            if name in values:
+                values[name][end:] = value
+        floor = values.get(MIN_REPLICAS, floor)
+    metrics = serve(cfg, all_ts, all_rate, values[SCALING], min_replicas=floor)
+    return Replay(values[SCALING][offset:].copy(), {k: v[offset:] for k, v in metrics.items()}, path,
+                  {k: v[offset:].copy() for k, v in values.items()})
 
 
-def _sla(metrics: dict[str, np.ndarray], keep: np.ndarray, objective: float) -> float:
-    return sla_attainment(metrics["request_rate"][keep], metrics["error_rate"][keep],
-                          metrics["latency_p95_ms"][keep], objective)
+def _sla(config: OpsConfig, metrics: dict[str, np.ndarray], keep: np.ndarray) -> float:
+    return exact_sla(metrics, keep, config.sla.latency_objective_ms, config.services[0].simulation.service_time_ms)
 
 
 def _cost(metrics: dict[str, np.ndarray], step: int, keep: np.ndarray | None = None) -> float:
@@ -164,10 +250,11 @@ def fixed_grid(config: OpsConfig, trace: Trace, rate: np.ndarray) -> list[dict[s
     for target in np.arange(spec.min, spec.max + 1e-9, config.learner.resolution):
         metrics = serve(cfg, trace.timestamps, rate, np.full(rate.size, target))
         rows.append({"target": round(float(target), 6),
-                     "sla": round(_sla(metrics, everything, config.sla.latency_objective_ms), 5),
-                     "sla_after_day3": round(_sla(metrics, later, config.sla.latency_objective_ms), 5)
+                     "sla": round(_sla(config, metrics, everything), 5),
+                     "sla_after_day3": round(_sla(config, metrics, later), 5)
                      if later.any() else float("nan"),
-                     "cost": round(_cost(metrics, trace.step), 4)})
+                     "cost": round(_cost(metrics, trace.step), 4),
+                     "cost_after_day3": round(_cost(metrics, trace.step, later), 4)})
     return rows
 
 
@@ -199,36 +286,44 @@ def run_backtest(config: OpsConfig, trace: Trace, policy: str = "learned", peak_
     if trace.timestamps.size < per_window:
         raise ConfigError(f"trace {trace.name} is shorter than one {config.cycle_window_hours:g} h cycle window")
     rate = rescale(config, trace, peak_replicas)
+    prior = None if trace.prior is None else trace.prior / trace.values.max() * peak_replicas * \
+        config.services[0].simulation.capacity_rps_per_replica
     decide = {"learned": lambda: _learned(config), "static": lambda: _static(static_value),
               "target-tracking": lambda: _target_tracking(config)}[policy]()
     initial = static_value if policy == "static" else spec.initial
-    run = replay(config, trace, rate, decide, initial)
+    run = replay(config, trace, rate, decide, initial, prior)
 
     objective, target_sla = config.sla.latency_objective_ms, config.sla.target
     day_index = ((trace.timestamps - trace.timestamps[0]) // DAY).astype(int)
     days = []
     for d in range(int(day_index.max()) + 1):
         keep = day_index == d
-        days.append({"day": d, "sla": round(_sla(run.metrics, keep, objective), 5),
+        changes = sum(1 for p in run.path if int(p["day"] - 1e-9) == d and p["next_target"] != p["target"])
+        days.append({"day": d, "sla": round(_sla(config, run.metrics, keep), 5),
                      "cost": round(_cost(run.metrics, trace.step, keep), 4),
-                     "target_end": float(run.targets[keep][-1]),
-                     "changes": sum(1 for p in run.path if int(p["day"] - 1e-9) == d and p["next_target"] != p["target"])})
+                     "target_end": float(run.targets[keep][-1]), "changes": changes,
+                     "threshold_changes": sum(1 for i, p in enumerate(run.path) if int(p["day"] - 1e-9) == d
+                                              and p["thresholds"] != (run.path[i - 1]["thresholds"] if i else None)
+                                              and i > 0)})
     later = day_index >= EVALUATE_AFTER_DAYS
     grid = fixed_grid(config, trace, rate)
     meeting = [g for g in grid if g["sla"] >= target_sla]
     best = min(meeting, key=lambda g: g["cost"]) if meeting else None
+    meeting_later = [g for g in grid if g["sla_after_day3"] >= target_sla]
+    best_later = min(meeting_later, key=lambda g: g["cost_after_day3"]) if meeting_later else None
     static80 = next((g for g in grid if abs(g["target"] - 80.0) < 1e-9), None)
     cost = _cost(run.metrics, trace.step)
+    cost_later = _cost(run.metrics, trace.step, later)
 
     final = float(run.targets[-1])
-    convergence_day = 0.0
+    settle_day = 0.0
     for p in run.path:
-        # The learner reports its own status; other policies converge when the target stops travelling.
-        unsettled = (p["status"] != "converged" if policy == "learned"
+        # The learner reports its own status; other policies settle when the target stops travelling.
+        unsettled = (p["status"] != "settled" if policy == "learned"
                      else abs(p["next_target"] - final) > config.learner.convergence_gap + 1e-9)
         if unsettled:
-            convergence_day = p["day"]
-    after = [d for d in days if d["day"] >= math.ceil(convergence_day - 1e-9)]
+            settle_day = p["day"]
+    after = [d for d in days if d["day"] >= math.ceil(settle_day - 1e-9)]
     # A day breached by exploration: its SLA missed, and a window of it breached right after an upward probe.
     probe_breached = {int(p["day"] - 1e-9) for i, p in enumerate(run.path)
                       if p["sla"] < target_sla and i > 0 and run.path[i - 1]["probe"]}
@@ -240,22 +335,69 @@ def run_backtest(config: OpsConfig, trace: Trace, policy: str = "learned", peak_
         "settings": {"peak_replicas": peak_replicas, "step_seconds": trace.step,
                      "cycle_window_hours": config.cycle_window_hours, "sla_target": target_sla,
                      "latency_objective_ms": objective, "initial_target": initial,
-                     "days": round(trace.timestamps.size * trace.step / DAY, 3)},
-        "sla_overall": round(_sla(run.metrics, np.ones_like(later), objective), 5),
-        "sla_after_day3": round(_sla(run.metrics, later, objective), 5) if later.any() else None,
+                     "days": round(trace.timestamps.size * trace.step / DAY, 3),
+                     "history_days_before_start": 0.0 if prior is None else round(prior.size * trace.step / DAY, 3),
+                     "sli": "exact: share of good requests per step (shifted-exponential latency tail "
+                            "around the simulated p95; failed requests are bad)"},
+        "sla_overall": round(_sla(config, run.metrics, np.ones_like(later)), 5),
+        "sla_after_day3": round(_sla(config, run.metrics, later), 5) if later.any() else None,
         "cost": round(cost, 4),
+        "cost_after_day3": round(cost_later, 4),
         "days_detail": days,
         "threshold_path": run.path,
         "final_target": final,
+        "final_thresholds": {k: float(v[-1]) for k, v in run.thresholds.items()},
         "changes": sum(1 for p in run.path if p["next_target"] != p["target"]),
-        "convergence_day": convergence_day,
+        "convergence_day": settle_day,
+        "settle_day": settle_day,
         "max_changes_per_day_after_convergence": max((d["changes"] for d in after), default=0),
+        "max_threshold_changes_per_day_after_settling": max((d["threshold_changes"] for d in after), default=0),
+        "share_of_days_without_change_after_settling": round(
+            sum(1 for d in after if d["threshold_changes"] == 0) / len(after), 3) if after else None,
         "exploration_breach_days_after_day3": exploration_breaches,
+        "alerts": alert_outcomes(config, trace, run, later),
         "best_fixed_in_hindsight": best,
         "cost_vs_best_fixed": round(cost / best["cost"], 4) if best else None,
+        "best_fixed_after_day3": best_later,
+        "cost_after_day3_vs_best_fixed": round(cost_later / best_later["cost_after_day3"], 4) if best_later else None,
         "highest_sla_fixed": max(grid, key=lambda g: (g["sla"], -g["cost"])),
         "static_80": static80,
         "static_80_meets_sla": bool(static80 and static80["sla"] >= target_sla),
         "cost_vs_static_80": round(cost / static80["cost"], 4) if static80 else None,
         "fixed_grid": grid,
     }
+
+
+def alert_outcomes(config: OpsConfig, trace: Trace, run: Replay, keep: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Per alert, over the steps `keep`: pages (firing episodes: the metric above the threshold in
+    force for 2 steps in a row, counted once until it clears) per week, and recall: the share of
+    SLA-breaching cycle windows (6 h) in which the alert fired."""
+    objective, target_sla = config.sla.latency_objective_ms, config.sla.target
+    per_window = _window_steps(config, trace.step)
+    weeks = keep.sum() * trace.step / (7 * DAY)
+    good = good_share(run.metrics, objective, config.services[0].simulation.service_time_ms)
+    rate = run.metrics["request_rate"]
+    out: dict[str, dict[str, Any]] = {}
+    for name, metric in ALERT_METRICS.items():
+        if name not in run.thresholds or metric not in run.metrics:
+            continue
+        above = run.metrics[metric] > run.thresholds[name]
+        firing = above & np.concatenate([[False], above[:-1]])
+        starts = firing & ~np.concatenate([[False], firing[:-1]])
+        pages = int((starts & keep).sum())
+        breached = caught = 0
+        for begin in range(0, rate.size - per_window + 1, per_window):
+            span = slice(begin, begin + per_window)
+            if not keep[span].all():
+                continue
+            total = rate[span].sum()
+            sla = 100.0 * (rate[span] * good[span]).sum() / total if total > 0 else 100.0
+            if sla < target_sla:
+                breached += 1
+                caught += int(firing[span].any())
+        out[name] = {"pages": pages, "weeks": round(float(weeks), 3),
+                     "pages_per_week": round(float(pages / weeks), 3) if weeks > 0 else None,
+                     "breached_windows": breached, "caught_windows": caught,
+                     "recall": round(caught / breached, 3) if breached else None,
+                     "final_threshold": float(run.thresholds[name][-1])}
+    return out

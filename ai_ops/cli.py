@@ -380,12 +380,14 @@ def backtest(options: Options, trace_path: Path | None, simulated_days: int, pol
     from ai_ops.jobs.demo import DEMO_START
 
     config = options.load()
-    trace = load_trace(trace_path) if trace_path else simulated_trace(config, simulated_days, start=DEMO_START)
+    # A simulated service comes with 14 days of history at the initial target (what the warm start reads).
+    trace = load_trace(trace_path) if trace_path else simulated_trace(config, simulated_days, start=DEMO_START,
+                                                                      prior_days=14)
     result = run_backtest(config, trace, policy, peak_replicas, static_target)
     output = output_dir / f"{Path(str(result['trace'])).stem}-{policy}.json"
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        output.write_text(json.dumps(result, indent=2, default=float) + "\n", encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot write --output-dir {output_dir}: {exc.strerror or exc}") from None
     best = result["best_fixed_in_hindsight"]
@@ -393,7 +395,7 @@ def backtest(options: Options, trace_path: Path | None, simulated_days: int, pol
     options.echo(f"  SLA {result['sla_overall']:.4f}% overall, {result['sla_after_day3']}% after day 3 "
                  f"(target {config.sla.target}%)")
     options.echo(f"  cost {result['cost']:.2f}; final target {result['final_target']:g}; "
-                 f"{result['changes']} changes; converged by day {result['convergence_day']:g}")
+                 f"{result['changes']} changes; settled by day {result['settle_day']:g}")
     if best:
         options.echo(f"  best fixed target in hindsight meeting the SLA: {best['target']:g} "
                      f"(cost {best['cost']:.2f}, SLA {best['sla']:.4f}%); this run costs "

@@ -1,10 +1,20 @@
-"""Benchmark of the threshold learner against the issue's targets (issue 4).
+"""Benchmark of one service's threshold learner against issue 10's targets, with the SHIPPED config.
 
-Replays the simulator's own seasonal demand (several seeds) and the real NAB ELB request-count
-trace through the simulated service under the learned, static-80% and target-tracking policies,
-and checks each target. Writes benchmarks/results/learner.json.
+Loads config/ops_config.yaml as shipped (exploration 0.15 etc.; nothing tuned here) and replays,
+through the simulated service (autoscaler, queueing latency, cost), under the learned, static-80%
+and target-tracking policies:
+  - the simulator's own seasonal demand, seeds 42, 7 and 2024, 28 days, after 14 days of history
+    served at the initial 80% target (what a fleet has before ai-ops is installed);
+  - a smooth daily-cycle service and a very bursty service (generated here, 28 days + history);
+  - a demand level shift (seed 42 demand doubled from day 14: the change test must fire, and the
+    learner must not churn);
+  - the real NAB ELB request-count trace: the 14-day file from nab-dev when present, and the
+    3-day excerpt in tests/fixtures (no history before either: the warm start waits a day).
+The SLA is the exact request-based SLI (share of good requests per step, ai_ops.backtest.good_share).
+Tuning: the defaults were chosen looking at seed 42 only; every other scenario is held out.
+Writes benchmarks/results/learner.json.
 
-    PYTHONPATH=$PWD python benchmarks/learner.py [--elb PATH]
+    PYTHONPATH=$PWD python benchmarks/learner.py
 """
 
 from __future__ import annotations
@@ -13,18 +23,29 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from ai_ops.backtest import load_trace, run_backtest, simulated_trace
-from ai_ops.config import OpsConfig, load_config
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ai_ops.backtest import Trace, load_trace, run_backtest, simulated_trace
+from ai_ops.config import OpsConfig, ThresholdConfig, load_config
 from ai_ops.jobs.demo import DEMO_START
+from ai_ops.learner.learner import MIN_REPLICAS
+from ai_ops.sim.service import DAY, demand
 
 ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "config" / "ops_config.yaml"
 ELB = ROOT.parent / "shared" / "datasets" / "nab-dev" / "realAWSCloudwatch" / "elb_request_count_8c0756.csv"
+ELB_FIXTURE = ROOT / "tests" / "fixtures" / "elb_request_count_3days.csv"
 SEEDS = (42, 7, 2024)
-DAYS = 14
+TUNED_ON = ("simulated seed 42",)
+DAYS = 28
+HISTORY_DAYS = 14
 
 
 def with_seed(config: OpsConfig, seed: int) -> OpsConfig:
@@ -33,54 +54,101 @@ def with_seed(config: OpsConfig, seed: int) -> OpsConfig:
     return config.model_copy(update={"services": services})
 
 
-def with_sla(config: OpsConfig, target: float) -> OpsConfig:
-    return config.model_copy(update={"sla": config.sla.model_copy(update={"target": target})})
+def with_simulation(config: OpsConfig, **changes: float) -> OpsConfig:
+    services = [s.model_copy(update={"simulation": s.simulation.model_copy(update=changes)})
+                for s in config.services]
+    return config.model_copy(update={"services": services})
+
+
+def bursty_trace(config: OpsConfig, days: int, seed: int = 11) -> Trace:
+    """The simulator's demand with short, tall bursts (x2.5-x4 for 5-20 minutes, ~8 a day) that
+    arrive faster than an autoscaler reacting one step late can follow."""
+    cfg = config.services[0].simulation
+    step = 300
+    grid = np.arange(DEMO_START - HISTORY_DAYS * DAY, DEMO_START + days * DAY, step, dtype=float)
+    rate = demand(cfg, grid, step, [])
+    rng = np.random.default_rng(seed)
+    for _ in range(int(rng.poisson(8 * (days + HISTORY_DAYS)))):
+        begin = rng.integers(grid.size)
+        length = int(rng.integers(1, 5))
+        rate[begin:begin + length] *= rng.uniform(2.5, 4.0)
+    split = HISTORY_DAYS * DAY // step
+    return Trace(f"bursty(seed={seed}, days={days})", grid[split:], rate[split:], step, rate[:split])
+
+
+def shifted_trace(config: OpsConfig, days: int, factor: float = 2.0) -> Trace:
+    base = simulated_trace(config, days, start=DEMO_START, prior_days=HISTORY_DAYS)
+    values = base.values.copy()
+    values[base.timestamps >= DEMO_START + days // 2 * DAY] *= factor
+    return Trace(f"level shift x{factor:g} at day {days // 2} (seed 42)", base.timestamps, values, base.step,
+                 base.prior)
 
 
 def judge(learned: dict[str, Any], sla_target: float) -> dict[str, Any]:
-    """Each target of the issue: measured value, goal, and whether it is met (None = not applicable)."""
-    best = learned["best_fixed_in_hindsight"]
-    static_ok = learned["static_80_meets_sla"]
+    """Each target of issue 10: measured value, goal, and whether it is met (None = not applicable)."""
+    cpu = learned["alerts"].get("alert_cpu_utilization", {})
+    short = learned["settings"]["days"] < 4  # "after day 3" would be a few steps: not a measurement
+    ratio = None if short else learned["cost_after_day3_vs_best_fixed"]
+    after = None if short else learned["sla_after_day3"]
+    recall = cpu.get("recall")
     return {
-        "sla_after_day3": {"value": learned["sla_after_day3"], "goal": f">= {sla_target}",
-                           "met": learned["sla_after_day3"] >= sla_target},
-        "cost_vs_best_fixed": {"value": learned["cost_vs_best_fixed"], "goal": "<= 1.05",
-                               "met": None if best is None else learned["cost_vs_best_fixed"] <= 1.05,
-                               "note": "" if best else "no fixed target in the bounds meets the SLA"},
-        "cost_vs_static_80": {"value": learned["cost_vs_static_80"], "goal": "<= 0.90 where static 80% meets the SLA",
-                              "met": learned["cost_vs_static_80"] <= 0.90 if static_ok else None,
-                              "note": "" if static_ok else
-                              f"static 80% does not meet the SLA ({learned['static_80']['sla']}%)"},
-        "convergence_day": {"value": learned["convergence_day"], "goal": "<= 7",
-                            "met": learned["convergence_day"] <= 7},
-        "max_changes_per_day_after_convergence": {"value": learned["max_changes_per_day_after_convergence"],
-                                                  "goal": "<= 1",
-                                                  "met": learned["max_changes_per_day_after_convergence"] <= 1},
-        "exploration_breach_days_after_day3": {"value": learned["exploration_breach_days_after_day3"],
-                                               "goal": "none", "met": not learned["exploration_breach_days_after_day3"]},
+        "sla_after_day3": {"value": after, "goal": f">= {sla_target}",
+                           "met": None if after is None else after >= sla_target,
+                           "note": "" if after is not None else "trace shorter than 4 days"},
+        "sla_overall": {"value": learned["sla_overall"], "goal": "reported", "met": None},
+        "cost_after_day3_vs_best_fixed": {"value": ratio, "goal": "<= 1.00",
+                                          "met": None if ratio is None else ratio <= 1.0,
+                                          "note": "" if ratio is not None else
+                                          ("trace shorter than 4 days" if short else "no fixed target meets the SLA")},
+        "settle_day": {"value": learned["settle_day"], "goal": "<= 5", "met": learned["settle_day"] <= 5},
+        "max_changes_per_day_after_settling": {"value": learned["max_threshold_changes_per_day_after_settling"],
+                                               "goal": "<= 1", "note": "changes of any threshold",
+                                               "met": learned["max_threshold_changes_per_day_after_settling"] <= 1},
+        "share_of_days_without_change_after_settling": {
+            "value": learned["share_of_days_without_change_after_settling"], "goal": "> 0.5",
+            "met": None if learned["share_of_days_without_change_after_settling"] is None
+            else learned["share_of_days_without_change_after_settling"] > 0.5},
+        "cpu_alert_pages_per_week_after_day3": {"value": cpu.get("pages_per_week"), "goal": "<= 2",
+                                                "met": None if cpu.get("pages_per_week") is None
+                                                else cpu["pages_per_week"] <= 2},
+        "cpu_alert_recall_after_day3": {"value": recall, "goal": ">= 0.5",
+                                        "met": None if recall is None else recall >= 0.5,
+                                        "note": f"{cpu.get('caught_windows')} of {cpu.get('breached_windows')} "
+                                                "SLA-breaching 6 h windows"},
     }
 
 
-def scenario(name: str, config: OpsConfig, trace: Any, peak_replicas: float = 40.0) -> dict[str, Any]:
+def scenario(name: str, config: OpsConfig, trace: Trace, peak_replicas: float = 40.0) -> dict[str, Any]:
     began = time.perf_counter()
     runs = {policy: run_backtest(config, trace, policy, peak_replicas)
             for policy in ("learned", "static", "target-tracking")}
     learned = runs["learned"]
-    summary = {policy: {k: r[k] for k in ("sla_overall", "sla_after_day3", "cost", "final_target", "changes",
-                                          "convergence_day", "max_changes_per_day_after_convergence",
-                                          "exploration_breach_days_after_day3", "cost_vs_best_fixed",
-                                          "cost_vs_static_80")}
-               for policy, r in runs.items()}
+    keys = ("sla_overall", "sla_after_day3", "cost", "cost_after_day3", "final_target", "changes", "settle_day",
+            "max_changes_per_day_after_convergence", "max_threshold_changes_per_day_after_settling",
+            "share_of_days_without_change_after_settling",
+            "exploration_breach_days_after_day3", "cost_after_day3_vs_best_fixed", "cost_vs_best_fixed",
+            "cost_vs_static_80", "alerts")
+    summary = {policy: {k: r[k] for k in keys} for policy, r in runs.items()}
+    changes = [(p["day"], {k: [learned["threshold_path"][i - 1]["thresholds"][k], v]
+                           for k, v in p["thresholds"].items()
+                           if v != learned["threshold_path"][i - 1]["thresholds"][k]})
+               for i, p in enumerate(learned["threshold_path"]) if i and
+               p["thresholds"] != learned["threshold_path"][i - 1]["thresholds"]]
     return {
         "scenario": name,
+        "used_for_tuning": name in TUNED_ON,
         "trace": trace.name,
         "sla_target": config.sla.target,
         "peak_replicas": peak_replicas,
+        "history_days_before_start": learned["settings"]["history_days_before_start"],
+        "best_fixed_after_day3": learned["best_fixed_after_day3"],
         "best_fixed_in_hindsight": learned["best_fixed_in_hindsight"],
-        "highest_sla_fixed": learned["highest_sla_fixed"],
         "static_80": learned["static_80"],
         "policies": summary,
-        "learned_threshold_path": [(p["day"], p["target"], p["status"]) for p in learned["threshold_path"]],
+        "learned_final_thresholds": learned["final_thresholds"],
+        "learned_first_changes": changes[:12],
+        "learned_changes_after_settling": [c for c in changes if c[0] > learned["settle_day"]],
+        "learned_days": [(d["day"], d["sla"], d["changes"], d["threshold_changes"]) for d in learned["days_detail"]],
         "targets": judge(learned, config.sla.target),
         "seconds": round(time.perf_counter() - began, 2),
     }
@@ -91,21 +159,36 @@ def main() -> None:
     parser.add_argument("--elb", type=Path, default=ELB)
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results" / "learner.json")
     args = parser.parse_args()
-    base = load_config(None)
+    base = load_config(SHIPPED)
     load_before = os.getloadavg()
     began = time.perf_counter()
-    scenarios = [scenario(f"simulated seed {seed}, {DAYS} days", with_seed(base, seed),
-                          simulated_trace(with_seed(base, seed), DAYS, start=DEMO_START)) for seed in SEEDS]
+    scenarios = []
+    for seed in SEEDS:
+        config = with_seed(base, seed)
+        scenarios.append(scenario(f"simulated seed {seed}", config,
+                                  simulated_trace(config, DAYS, start=DEMO_START, prior_days=HISTORY_DAYS)))
+    daily = with_simulation(base, noise=0.02, daily_amplitude=0.6, weekly_amplitude=0.0)
+    scenarios.append(scenario("daily cycle (smooth)", daily,
+                              simulated_trace(daily, DAYS, start=DEMO_START, prior_days=HISTORY_DAYS)))
+    bursty = base.model_copy(update={"thresholds": {
+        **base.thresholds,
+        MIN_REPLICAS: ThresholdConfig(initial=2, min=2, max=60, max_step=4, unit="replicas")}})
+    scenarios.append(scenario("bursty (min replicas learned)", bursty, bursty_trace(base, DAYS)))
+    scenarios.append(scenario("bursty (target only)", base, bursty_trace(base, DAYS)))
+    scenarios.append(scenario("demand level shift", base, shifted_trace(base, DAYS)))
     if args.elb.exists():
-        elb = load_trace(args.elb)
-        scenarios.append(scenario("NAB ELB request count, SLA 99.95%", base, elb))
-        scenarios.append(scenario("NAB ELB request count, SLA 95% (a target this trace can reach)",
-                                  with_sla(base, 95.0), elb))
+        scenarios.append(scenario("NAB ELB request count, 14 days", base, load_trace(args.elb)))
+        scenarios.append(scenario("NAB ELB request count, 14 days (min replicas learned)", bursty,
+                                  load_trace(args.elb)))
     else:
-        print(f"skipped the ELB trace: {args.elb} not found")
+        print(f"skipped the 14-day ELB trace: {args.elb} not found")
+    scenarios.append(scenario("NAB ELB request count, 3-day excerpt (tests/fixtures)", base,
+                              load_trace(ELB_FIXTURE)))
     result = {
         "benchmark": "learner",
         "command": "PYTHONPATH=$PWD python benchmarks/learner.py",
+        "config": "config/ops_config.yaml as shipped",
+        "tuned_on": list(TUNED_ON),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "loadavg_before": [round(x, 2) for x in load_before],
                     "loadavg_after": [round(x, 2) for x in os.getloadavg()]},
@@ -113,9 +196,9 @@ def main() -> None:
         "scenarios": scenarios,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    args.output.write_text(json.dumps(result, indent=2, default=float) + "\n", encoding="utf-8")
     for s in scenarios:
-        print(f"\n{s['scenario']}  (best fixed: {s['best_fixed_in_hindsight']}, static 80: {s['static_80']})")
+        print(f"\n{s['scenario']}  (best fixed after day 3: {s['best_fixed_after_day3']})")
         for target, row in s["targets"].items():
             mark = {True: "MET ", False: "MISS", None: "n/a "}[row["met"]]
             print(f"  {mark} {target}: {row['value']} (goal {row['goal']}) {row.get('note', '')}")

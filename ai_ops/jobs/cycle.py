@@ -14,12 +14,13 @@ from ai_ops import monitoring
 from ai_ops.actuators.git import CommitResult, check_ready, commit_owned, propose_change
 from ai_ops.actuators.github import client_from_env
 from ai_ops.actuators.terraform import current_thresholds, write_tfvars
-from ai_ops.config import OpsConfig, Secrets
+from ai_ops.config import OpsConfig, Secrets, ServiceConfig
 from ai_ops.errors import ActuatorError, SourceError
 from ai_ops.jobs.observing import Anomaly, Sources, detect
-from ai_ops.jobs.workspace import Paths, iso, json_safe, paths_for
+from ai_ops.jobs.workspace import DAY, Paths, iso, json_safe, paths_for
 from ai_ops.learner.learner import Decision, LearnerStateError, ThresholdLearner
-from ai_ops.learner.observation import Observation, observe
+from ai_ops.learner.observation import Observation, good_shares, observe
+from ai_ops.learner.warm_start import WarmStart
 from ai_ops.sources.base import unavailable
 from ai_ops.sources.quality import SeriesQuality, assess, summarize_reasons
 from ai_ops.state import append_jsonl, atomic_write_json, read_json
@@ -170,6 +171,24 @@ def migrate_learner_state(config: OpsConfig, paths: Paths) -> None:
                 ", ".join(config.service_names), _relative(config, kept))
 
 
+def warm_start(config: OpsConfig, sources: Sources, service: ServiceConfig, learner: ThresholdLearner,
+               current: dict[str, float], now: float) -> WarmStart | None:
+    """The first cycle's (or, after a workload change, the next cycle's) estimate of the scaling
+    target from the service's last `warm_start_days` of metrics; None when not wanted."""
+    if not learner.wants_warm_start():
+        return None
+    try:
+        history = sources.fetch(service, now - config.learner.warm_start_days * DAY, now)
+    except SourceError as exc:  # the search still starts, from the configured value
+        log.warning("%s: no warm start, history could not be fetched: %s", service.name, exc)
+        return None
+    needed = {"cpu_utilization", "replicas", "request_rate"}
+    if not needed <= set(history.values):
+        return WarmStart(None, f"no warm start: the source has no {', '.join(sorted(needed - set(history.values)))}")
+    good = good_shares(history.values, config.sla.latency_objective_ms)
+    return learner.warm_start_estimate(history.values, good, current)
+
+
 def _fmt(value: float) -> str:
     return f"{value:g}"
 
@@ -269,8 +288,10 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         observations[service.name] = obs
 
     # One learner per service, on that service's own window: a breach of one never moves another.
-    decision = FleetDecision({name: learner.step(observations[name], current[name])
-                              for name, learner in learners.items()})
+    decision = FleetDecision({
+        s.name: learners[s.name].step(observations[s.name], current[s.name],
+                                      warm_start=warm_start(config, sources, s, learners[s.name], current[s.name], now))
+        for s in config.services})
     apply = decision.changed and not dry_run and config.outputs.git.mode != "dry-run"
     try:
         wrote = write_tfvars(config, decision.new) if apply else False

@@ -29,7 +29,7 @@ class DemoResult:
     reports: Path
     seed: int
     learning: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """Per service, its learner's last status: exploring / converging / converged, criterion, days since change."""
+    """Per service, its learner's last status: exploring / converging / settled, criterion, days since change."""
     services: list[str] = field(default_factory=list)
 
 

@@ -48,7 +48,7 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets) -> ReportInput
     metrics = {s.name: sources.fetch(s, start, now) for s in config.services}
     learners = {s.name: load_learner(config, paths, s.name) for s in config.services}
     statuses = {name: learner.learning_status(now) for name, learner in learners.items()}
-    order = ["exploring", "converging", "converged"]
+    order = ["exploring", "converging", "settled"]
     least_settled = min((st.status for st in statuses.values()), key=lambda v: order.index(v) if v in order else -1)
     learning = learning_status(least_settled, {"cycles": min(learner.cycles for learner in learners.values())},
                                read_json(paths.training_log, {"runs": []}))

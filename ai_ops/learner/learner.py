@@ -1,5 +1,6 @@
-"""The threshold learner: a safe monotone bracketing search over the scaling target, plus
-outcome-driven alert thresholds, behind guardrails. See docs/learner.md.
+"""The threshold learner: a warm-started, safe monotone bracketing search over the scaling target
+that settles and remembers, alert thresholds tuned on a page budget, and (for bursty services)
+minimum replicas, behind guardrails. See docs/learner.md.
 
 Public API (usable outside the controller loop):
 
@@ -20,13 +21,25 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from ai_ops.config import LearnerConfig, ThresholdConfig
 from ai_ops.errors import OpsError
+from ai_ops.learner.alerts import AlertChoice, budget_threshold, pages_and_catches
+from ai_ops.learner.change import ChangeTest, demand_change, relation_change
 from ai_ops.learner.observation import Observation
 from ai_ops.learner.reward import Reward, RewardWeights, budget_burn, reward
+from ai_ops.learner.warm_start import WarmStart, estimate_target
 
-STATE_VERSION = 3
+STATE_VERSION = 4
+READABLE_STATE_VERSIONS = (3, 4)
+"""Version 3 state (before the page budget) is read: its windows are kept, its alert ceilings dropped."""
 SCALING = "autoscaling_cpu_target"
+MIN_REPLICAS = "autoscaling_min_replicas"
+"""Learned only when the configuration's thresholds list it (a Terraform variable must exist for it)."""
+CPU_ALERT = "alert_cpu_utilization"
+ALERT_MEMORY_DAYS = 28.0
+"""Windows the page budget is tuned on (the last four weeks)."""
 DAY = 86_400.0
 HISTORY_KEPT = 400
 
@@ -64,12 +77,14 @@ class Decision:
 
 @dataclass(frozen=True)
 class LearningStatus:
-    """exploring / converging / converged, with the criterion a reviewer can check."""
+    """exploring / converging / settled, with the criterion a reviewer can check, and any bound
+    that binds with what would fix it."""
 
     status: str
     criterion: str
     days_since_change: float | None
     ceiling: float | None
+    binding: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,7 +111,7 @@ def probe_target(current: float, ceiling: float | None, spec: ThresholdConfig, e
 
 
 class ThresholdLearner:
-    """Safe monotone bracketing search (scaling target) + outcome rules (alerts), guardrailed."""
+    """Warm-started bracketing search (scaling target), page-budget alerts, min replicas; guardrailed."""
 
     def __init__(self, config: LearnerConfig, thresholds: dict[str, ThresholdConfig], sla_target: float,
                  monthly_budget: float, state: dict[str, Any] | None = None,
@@ -110,10 +125,10 @@ class ThresholdLearner:
         if not isinstance(state, dict):
             raise LearnerStateError("models/learner_state.json must hold a JSON object; restore it from Git "
                                     "or delete it to start learning afresh")
-        if state and state.get("version") != STATE_VERSION:
+        if state and state.get("version") not in READABLE_STATE_VERSIONS:
             raise LearnerStateError(f"models/learner_state.json has version {state.get('version')}, this ai-ops "
-                                    f"reads version {STATE_VERSION}; delete it to start learning afresh "
-                                    "(the thresholds in Terraform are kept)")
+                                    f"reads versions {', '.join(map(str, READABLE_STATE_VERSIONS))}; delete it to "
+                                    "start learning afresh (the thresholds in Terraform are kept)")
         try:
             self._load(state)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -127,49 +142,77 @@ class ThresholdLearner:
         self.before_last_change: dict[str, float] = dict(state.get("before_last_change", {}))
         self.last_change_kind: str = state.get("last_change_kind", "")
         self.windows: list[dict[str, float]] = list(state.get("windows", []))
-        """Learnable windows: the scaling target in force, the error-budget burn, the time."""
-        self.alert_ceilings: dict[str, float] = dict(state.get("alert_ceilings", {}))
-        """Alert values at which a breach went unnoticed: the alert never climbs back to them."""
+        """Learnable windows since the last workload change: the scaling target in force, the
+        error-budget burn, the share of bad steps, the demand and CPU/latency levels, the time."""
+        self.known_bad: dict[str, float] = {str(k): float(v) for k, v in state.get("known_bad", {}).items()}
+        """Scaling targets (as '%g' text) shown bad since the last workload change -> when. Never re-probed."""
+        self.predicted_limit: float | None = state.get("predicted_limit")
+        """The warm start's lowest predicted-bad target: treated as known-bad until a workload change."""
         self.alert_changed_cycle: dict[str, int] = dict(state.get("alert_changed_cycle", {}))
         self.alert_normal: dict[str, list[list[float]]] = {k: [[float(t), float(v)] for t, v in levels]
                                                            for k, levels in state.get("alert_normal", {}).items()}
         """Per alert: [time, normal level] of the last learnable windows (the anchor is their median)."""
-        self.alert_offsets: dict[str, float] = {k: float(v) for k, v in state.get("alert_offsets", {}).items()}
-        """Per alert: how far outcomes moved it from its anchor (threshold = anchor + offset)."""
+        self.alert_windows: list[dict[str, Any]] = list(state.get("alert_windows", []))
+        """Per window: time, whether the SLA was breached, each alert's fire level (the page budget's data)."""
         self.clean_streak: int = int(state.get("clean_streak", 0))
         """Consecutive learnable windows with the SLA met at the current thresholds."""
+        self.warm_started: bool = bool(state.get("warm_started", False))
+        self.warm_start_evidence: dict[str, Any] | None = state.get("warm_start_evidence")
+        self.workload_changes: list[dict[str, Any]] = list(state.get("workload_changes", []))
         self.history: list[dict[str, Any]] = list(state.get("history", []))
         for window in self.windows:
             float(window["target"]), float(window["time"]), float(window["burn"]), float(window.get("requests", 0))
+        for aw in self.alert_windows:
+            float(aw["time"]), bool(aw["breached"]), {str(k): float(v) for k, v in aw["levels"].items()}
 
     # ------------------------------------------------------------ evidence
 
     def _windows_at(self, target: float, now: float) -> list[dict[str, float]]:
-        memory = self.config.evidence_memory_days * DAY
-        return [w for w in self.windows if abs(w["target"] - target) < 1e-9 and now - w["time"] < memory]
+        return [w for w in self.windows if abs(w["target"] - target) < 1e-9]
 
     def mean_burn_at(self, target: float, now: float) -> tuple[float, int]:
         """The target's error-budget burn over its remembered windows, and how many windows.
 
-        Weighted by each window's requests: that is the burn of all the requests served at this
-        target, i.e. what the SLA itself measures. A short burst in a quiet window then weighs as
-        little as the traffic it hurt, instead of as much as a whole busy day. Windows recorded
-        without a request count (older state) fall back to equal weights.
+        With `weigh_by_requests`, weighted by each window's requests (the SLA's own weighting);
+        windows recorded without a request count fall back to equal weights.
         """
         windows = self._windows_at(target, now)
         if not windows:
             return 0.0, 0
-        weights = [w.get("requests") for w in windows]
-        numeric = [float(x) for x in weights if isinstance(x, (int, float)) and x > 0]
-        if self.config.weigh_by_requests and len(numeric) == len(windows):
-            total = sum(numeric)
-            return sum(float(w["burn"]) * x for w, x in zip(windows, numeric, strict=True)) / total, len(windows)
+        weights = [float(w.get("requests", 0.0) or 0.0) for w in windows]
+        if self.config.weigh_by_requests and all(x > 0 for x in weights):
+            total = sum(weights)
+            return sum(w["burn"] * x for w, x in zip(windows, weights, strict=True)) / total, len(windows)
         return sum(w["burn"] for w in windows) / len(windows), len(windows)
 
+    def bad_steps_at(self, target: float, now: float) -> float | None:
+        """Mean share of bad steps (minutes) over the target's windows that reported it."""
+        shares = [w["bad_steps"] for w in self._windows_at(target, now) if "bad_steps" in w]
+        return sum(shares) / len(shares) if shares else None
+
+    def is_bad(self, target: float, now: float) -> bool:
+        """Known-bad: shown bad since the last workload change, predicted bad by the warm start, or its
+        windows burned more than `max_budget_burn` on average (or had too many bad steps) over at least
+        `settle_windows` windows (a whole daily cycle), or more than `clear_breach_burn` over any number."""
+        if f"{target:g}" in self.known_bad or (self.predicted_limit is not None
+                                               and target >= self.predicted_limit - 1e-9):
+            return True
+        burn, count = self.mean_burn_at(target, now)
+        if not count:
+            return False
+        if burn > self.config.clear_breach_burn:
+            return True
+        bad_steps = self.bad_steps_at(target, now)
+        return count >= self.config.settle_windows and (
+            burn > self.config.max_budget_burn
+            or (bad_steps is not None and bad_steps > self.config.max_bad_step_share))
+
     def ceiling(self, now: float) -> float | None:
-        """Lowest known-bad scaling target: its windows burned on average more than `max_budget_burn`."""
-        bad = [t for t in {w["target"] for w in self.windows}
-               if self.mean_burn_at(t, now)[0] > self.config.max_budget_burn]
+        """Lowest known-bad scaling target (observed or predicted by the warm start)."""
+        bad = [float(k) for k in self.known_bad]
+        bad += [t for t in {w["target"] for w in self.windows} if self.is_bad(t, now)]
+        if self.predicted_limit is not None:
+            bad.append(self.predicted_limit)
         return min(bad) if bad else None
 
     def alert_anchor(self, name: str) -> tuple[float, float] | None:
@@ -189,42 +232,123 @@ class ThresholdLearner:
                 kept.append([obs.time, float(level)])
                 del kept[:-self.config.alert_normal_windows]
 
+    def _remember_alert_window(self, obs: Observation, breached: bool) -> None:
+        levels = {k: float(v) for k, v in obs.alert_fire_levels.items() if k in self.specs and math.isfinite(v)}
+        if levels:
+            self.alert_windows.append({"time": obs.time, "breached": breached, "levels": levels})
+        self.alert_windows = [w for w in self.alert_windows if obs.time - w["time"] < ALERT_MEMORY_DAYS * DAY]
+
+    def wants_warm_start(self) -> bool:
+        """Whether the next `step` would use a warm-start estimate (pass one with `warm_start=`): until
+        one has been applied, and again after a workload change."""
+        return (self.config.warm_start and SCALING in self.specs and not self.specs[SCALING].pin
+                and not self.warm_started)
+
+    def warm_start_estimate(self, history: dict[str, np.ndarray], good_share: np.ndarray,
+                            current: dict[str, float]) -> WarmStart:
+        """The warm-start estimate from a service's recent history (per-step metrics and good share)."""
+        spec = self.specs[SCALING]
+        return estimate_target(history["cpu_utilization"], history["replicas"], history["request_rate"], good_share,
+                               sla_target=self.sla_target, lower=spec.min, upper=spec.max,
+                               resolution=self.config.resolution, tolerance=self.config.hpa_tolerance,
+                               max_burn=self.config.warm_start_max_burn, min_steps=self.config.warm_start_min_steps,
+                               min_replicas=float(current.get(MIN_REPLICAS, 1.0)))
+
+    # ------------------------------------------------------------ status
+
     def learning_status(self, now: float | None = None) -> LearningStatus:
         now = self.history[-1]["time"] if now is None and self.history else (now or 0.0)
         since = None if self.last_change_time is None else round((now - self.last_change_time) / DAY, 2)
         ceiling = self.ceiling(now)
         current = self.history[-1].get("scaling") if self.history else None
-        quiet = self.cycles - (self.last_change_cycle or 0)
-        if self.cycles < 4:
-            return LearningStatus("exploring", f"only {self.cycles} cycles observed (< 4)", since, ceiling)
-        floor = self.specs[SCALING].min if SCALING in self.specs else None
-        if ceiling is not None and floor is not None and ceiling <= floor + 1e-9:
-            return LearningStatus("converged", f"at the lower bound {floor:g} and still over the error budget: "
-                                  "this threshold alone cannot meet the SLA (add minimum replicas, or lower the "
-                                  "bound after review)", since, ceiling)
-        if ceiling is not None and current is not None and ceiling - current <= self.config.convergence_gap + 1e-9:
-            return LearningStatus("converged", f"scaling target {current:g} is within {self.config.convergence_gap:g} "
-                                  f"of the lowest known-bad value {ceiling:g}", since, ceiling)
-        mean_burn, count = self.mean_burn_at(current, now) if current is not None else (0.0, 0)
-        if count and mean_burn > self.config.probe_max_burn:
-            return LearningStatus("converged", f"target {current:g} already uses {mean_burn:.0%} of the error budget "
-                                  f"(> probe_max_burn {self.config.probe_max_burn:.0%}): no room for a cheaper one",
-                                  since, ceiling)
-        if quiet >= self.config.convergence_cycles:
-            return LearningStatus("converged", f"no change for {quiet} cycles (>= {self.config.convergence_cycles})",
-                                  since, ceiling)
+        spec = self.specs.get(SCALING)
+        if spec is None or current is None:
+            settled = self.cycles >= self.config.settle_windows
+            return LearningStatus("settled" if settled else "exploring",
+                                  f"no scaling target is learned; {self.cycles} cycles observed", since, ceiling)
+        if spec.pin:
+            return LearningStatus("settled", "the scaling target is pinned by configuration", since, ceiling)
+        burn, count = self.mean_burn_at(current, now)
+        bad_steps = self.bad_steps_at(current, now)
+        steps_text = "" if bad_steps is None else f", {bad_steps:.1%} bad steps"
+        evidence = f"{count} windows at {current:g} (burn {burn:.0%} of the error budget{steps_text})"
+        if current <= spec.min + 1e-9 and not count and self.last_change_kind == "min_replicas":
+            return LearningStatus("converging", f"minimum replicas were just raised; {evidence}", since, ceiling,
+                                  f"{SCALING} lower bound {spec.min:g} binds: headroom now comes from minimum "
+                                  "replicas")
+        if self.is_bad(current, now) and count and current <= spec.min + 1e-9:
+            replicas = self.specs.get(MIN_REPLICAS)
+            held = self.history[-1].get("min_replicas")
+            if replicas is not None and not replicas.pin and (held is None or held < replicas.max - 1e-9):
+                return LearningStatus("converging", f"{evidence}: the target is at its lower bound; raising "
+                                      "minimum replicas", since, ceiling,
+                                      f"{SCALING} lower bound {spec.min:g} binds")
+            fix = (f"{MIN_REPLICAS} is at its upper bound {replicas.max:g}: raise that bound after review"
+                   if replicas is not None else
+                   f"add {MIN_REPLICAS} to the thresholds (a Terraform variable) so minimum replicas are learned, "
+                   "or lower this bound after review")
+            return LearningStatus("settled", f"{evidence}: the target alone cannot meet the SLA", since, ceiling,
+                                  f"{SCALING} lower bound {spec.min:g} binds; {fix}")
+        if count >= self.config.settle_windows and not self.is_bad(current, now):
+            if ceiling is not None and ceiling - current <= self.config.convergence_gap + 1e-9:
+                return LearningStatus("settled", f"{evidence}; {ceiling:g} is known-bad, within "
+                                      f"{self.config.convergence_gap:g}: no cheaper safe target left to try",
+                                      since, ceiling)
+            if current >= spec.max - 1e-9:
+                return LearningStatus("settled", f"{evidence} at the upper bound", since, ceiling,
+                                      f"{SCALING} upper bound {spec.max:g} binds; raise it after review to save more")
+            if burn > self.config.probe_max_burn:
+                return LearningStatus("settled", f"{evidence}: more than probe_max_burn "
+                                      f"{self.config.probe_max_burn:.0%}, no room for a cheaper target",
+                                      since, ceiling)
         if ceiling is None:
-            return LearningStatus("exploring", "no SLA limit found yet: probing higher (cheaper) targets",
+            return LearningStatus("exploring", f"{evidence}; no SLA limit found yet: probing cheaper targets",
                                   since, ceiling)
-        return LearningStatus("converging", f"bracketing between {current} and known-bad {ceiling:g}", since, ceiling)
+        return LearningStatus("converging", f"{evidence}; bracketing below known-bad {ceiling:g} (settled after "
+                              f"{self.config.settle_windows} clean windows within {self.config.convergence_gap:g})",
+                              since, ceiling)
 
     def status(self) -> str:
         return self.learning_status().status
 
+    # ------------------------------------------------------------ workload change
+
+    def _test_change(self, now: float) -> ChangeTest:
+        """Recent windows against the remembered ones; on a change, forget what no longer holds."""
+        n = self.config.change_min_windows
+        if len(self.windows) < 2 * n:
+            return ChangeTest(False, "", f"{len(self.windows)} windows remembered; the change test needs {2 * n}")
+        reference, recent = self.windows[:-n], self.windows[-n:]
+
+        def col(ws: list[dict[str, float]], key: str) -> list[float]:
+            return [float(w.get(key, math.nan)) for w in ws]
+
+        test = demand_change(np.array(col(reference, "demand")), np.array(col(recent, "demand")),
+                             self.config.change_p_value, self.config.change_demand_ratio)
+        if not test.changed:
+            relation = relation_change(np.array(col(reference, "cpu_p95")), np.array(col(reference, "latency")),
+                                       np.array(col(recent, "cpu_p95")), np.array(col(recent, "latency")),
+                                       self.config.change_p_value, self.config.change_relation_shift)
+            test = relation if relation.changed else ChangeTest(False, "", f"{test.detail}; {relation.detail}")
+        if test.changed:
+            since = recent[0]["time"]
+            self.workload_changes.append({"time": now, "kind": test.kind, "detail": test.detail})
+            del self.workload_changes[:-20]
+            self.windows = list(recent)
+            self.known_bad = {}
+            self.predicted_limit = None
+            self.alert_windows = [w for w in self.alert_windows if w["time"] >= since]
+            self.warm_started = False
+        return test
+
     # ------------------------------------------------------------ the step
 
-    def step(self, obs: Observation, current: dict[str, float]) -> Decision:
-        """Learn from the last window and decide the thresholds for the next one."""
+    def step(self, obs: Observation, current: dict[str, float], warm_start: WarmStart | None = None) -> Decision:
+        """Learn from the last window and decide the thresholds for the next one.
+
+        `warm_start`: an estimate from history (`ai_ops.learner.warm_start.estimate_target`), used
+        while `wants_warm_start()`; its first move may exceed `max_step` and the reason says so.
+        """
         old = {name: float(current.get(name, spec.initial)) for name, spec in self.specs.items()}
         self.cycles += 1
         if not obs.usable or obs.samples < self.config.min_samples or not math.isfinite(obs.sla_attainment):
@@ -244,20 +368,39 @@ class ThresholdLearner:
         load_sla = obs.sla_attainment_load if math.isfinite(obs.sla_attainment_load) else obs.sla_attainment
         scaling_reward = reward(replace(obs, sla_attainment=load_sla), self.sla_target, self.monthly_budget,
                                 self.weights)
-        scaling_breached = scaling_reward.sla_met < 1.0
+        bad_steps = obs.bad_step_share if math.isfinite(obs.bad_step_share) else None
+        scaling_breached = scaling_reward.sla_met < 1.0 or (
+            bad_steps is not None and bad_steps > self.config.max_bad_step_share)
         scaling = old.get(SCALING)
         if scaling is not None:
-            window = {"target": scaling, "time": obs.time, "burn": round(budget_burn(scaling_reward), 6)}
+            window: dict[str, float] = {"target": scaling, "time": obs.time,
+                                        "burn": round(budget_burn(scaling_reward), 6)}
+            if bad_steps is not None:
+                window["bad_steps"] = round(bad_steps, 6)
             if math.isfinite(obs.requests) and obs.requests > 0:
                 window["requests"] = round(obs.requests, 3)
+                window["demand"] = round(obs.requests / max(obs.samples, 1), 6)
+            if math.isfinite(obs.utilization_p95):
+                window["cpu_p95"] = round(obs.utilization_p95, 4)
+            latency = obs.normal_levels.get("alert_latency_p95_ms", obs.latency_p95_max_ms)
+            if math.isfinite(latency):
+                window["latency"] = round(latency, 4)
             self.windows.append(window)
             memory = self.config.evidence_memory_days * DAY
             self.windows = [w for w in self.windows if obs.time - w["time"] < memory]
         self.clean_streak = 0 if scaling_breached else self.clean_streak + 1
         self._remember_normal(obs)
+        self._remember_alert_window(obs, breached)
+        change = self._test_change(obs.time)
+        self._notes = {"workload_change": change.detail, "changed": change.changed}
+        sla = f"SLA {obs.sla_attainment:.3f}% vs target {self.sla_target}%"
+
+        if warm_start is not None and self.wants_warm_start():
+            decision = self._warm_start(obs, old, r, warm_start)
+            if decision is not None:
+                return decision
 
         windows_since_change = None if self.last_change_cycle is None else self.cycles - self.last_change_cycle
-        sla = f"SLA {obs.sla_attainment:.3f}% vs target {self.sla_target}%"
         if (breached and self.config.rollback_on_breach and windows_since_change == 1
                 and self.last_change_kind == "probe" and SCALING in self.before_last_change):
             # Only the scaling target acts on the service; alert thresholds cannot cause a breach.
@@ -265,12 +408,19 @@ class ThresholdLearner:
             reasons: dict[str, str] = {}
             for name, value in self.before_last_change.items():
                 if name == SCALING and not self.specs[name].pin:
+                    self.known_bad[f"{old[SCALING]:g}"] = obs.time
                     new[name] = value
-                    reasons[name] = f"rollback: {sla} breached in the first window after the last change"
+                    reasons[name] = (f"rollback: {sla} breached in the first window after the last change; "
+                                     f"{old[SCALING]:g} is known-bad until the workload changes")
+            self._enforce_cpu_alert_floor(old, new, reasons)
             return self._commit(obs, old, new, r, reasons, "rollback")
         if windows_since_change is not None and windows_since_change < self.config.cooldown_cycles:
-            return self._record(obs, old, old, r, {"*": f"no change: cooldown, {windows_since_change} of "
-                                                      f"{self.config.cooldown_cycles} windows observed since the last change"})
+            new = dict(old)
+            reasons = {"*": f"no change: cooldown, {windows_since_change} of "
+                            f"{self.config.cooldown_cycles} windows observed since the last change"}
+            self._enforce_cpu_alert_floor(old, new, reasons)
+            return self._commit(obs, old, new, r, reasons, "") if new != old else self._record(obs, old, old, r,
+                                                                                                   reasons)
 
         new = dict(old)
         reasons = {}
@@ -281,24 +431,78 @@ class ThresholdLearner:
                 continue
             if name == SCALING:
                 proposed, why, kind = self._propose_scaling(spec, old[name], obs, scaling_breached, sla)
+            elif name == MIN_REPLICAS:
+                continue
             else:
-                proposed, why = self._propose_alert(name, spec, old[name], obs, breached, sla, scaling_breached)
+                continue
             new[name] = clamp_step(spec, old[name], proposed)
             if new[name] != old[name]:
                 reasons[name] = why
+        if MIN_REPLICAS in self.specs and not self.specs[MIN_REPLICAS].pin:
+            spec = self.specs[MIN_REPLICAS]
+            proposed, why = self._propose_min_replicas(spec, old, new, obs)
+            new[MIN_REPLICAS] = clamp_step(spec, old[MIN_REPLICAS], proposed)
+            if new[MIN_REPLICAS] != old[MIN_REPLICAS]:
+                reasons[MIN_REPLICAS] = why
+                kind = kind or "min_replicas"
+        for name, spec in self.specs.items():
+            if spec.pin or name in (SCALING, MIN_REPLICAS):
+                continue
+            proposed, why = self._propose_alert(name, spec, old[name], new.get(SCALING))
+            new[name] = clamp_step(spec, old[name], proposed)
+            if new[name] != old[name]:
+                reasons[name] = why
+        self._enforce_cpu_alert_floor(old, new, reasons)
         return self._commit(obs, old, new, r, reasons, kind)
+
+    def _warm_start(self, obs: Observation, old: dict[str, float], r: Reward, estimate: WarmStart) -> Decision | None:
+        self.warm_started = True
+        self.warm_start_evidence = {"time": obs.time, **estimate.to_dict()}
+        if estimate.target is None:
+            return None
+        spec = self.specs[SCALING]
+        res = self.config.resolution
+        goal = round(min(max(round(estimate.target / res) * res, spec.min), spec.max), 6)
+        ceiling = self.ceiling(obs.time)
+        if ceiling is not None and goal >= ceiling - 1e-9:
+            goal = round(max(ceiling - res, spec.min), 6)
+        if estimate.limit is not None and estimate.limit > goal:
+            self.predicted_limit = float(estimate.limit)
+        value = old[SCALING]
+        if abs(goal - value) < res - 1e-9:
+            return None
+        new = dict(old)
+        new[SCALING] = goal
+        big = abs(goal - value) > spec.max_step + 1e-9
+        reasons = {SCALING: f"warm start from history: {estimate.reason}"
+                            + (f"; a first move of {abs(goal - value):g} points is larger than max_step "
+                               f"{spec.max_step:g}, allowed once because of this evidence" if big else "")
+                            + ("" if estimate.limit is None else
+                               f"; {estimate.limit:g} predicted to exceed the error budget: not probed")}
+        self._enforce_cpu_alert_floor(old, new, reasons)
+        # Alert fire levels seen at the old operating point say little about the new one.
+        self.alert_windows = []
+        return self._commit(obs, old, new, r, reasons, "warm")
 
     def _propose_scaling(self, spec: ThresholdConfig, value: float, obs: Observation, breached: bool,
                          sla: str) -> tuple[float, str, str]:
         mean_burn, count = self.mean_burn_at(value, obs.time)
-        if mean_burn > self.config.max_budget_burn:
+        bad_steps = self.bad_steps_at(value, obs.time)
+        if count and self.is_bad(value, obs.time):
+            self.known_bad[f"{value:g}"] = obs.time
+            steps_text = "" if bad_steps is None else (f", {bad_steps:.1%} of its steps bad (max "
+                                                        f"{self.config.max_bad_step_share:.1%})")
             why = (f"{sla}; the {count} windows at target {value:g} used {mean_burn:.0%} of the error budget "
-                   f"on average (max {self.config.max_budget_burn:.0%})")
-            if count > self.config.clean_cycles_before_probe:
-                # Long-run evidence says marginal, not wrong: step just below it.
-                return value - self.config.convergence_gap, why + ": step just below it", "retreat"
-            return value - spec.max_step, why + ": scale earlier", "retreat"
+                   f"on average (max {self.config.max_budget_burn:.0%}){steps_text}")
+            if value <= spec.min + 1e-9:
+                return value, "", ""
+            if mean_burn > self.config.clear_breach_burn:
+                return value - spec.max_step, why + ": far over, scale earlier", "retreat"
+            return value - self.config.resolution, why + ": marginal, step just below it", "retreat"
         if breached:
+            return value, "", ""
+        status = self.learning_status(obs.time)
+        if status.status == "settled":
             return value, "", ""
         if self.clean_streak < self.config.clean_cycles_before_probe or mean_burn > self.config.probe_max_burn:
             return value, "", ""
@@ -312,63 +516,95 @@ class ThresholdLearner:
         return target, (f"{self.clean_streak} clean windows at {value:g} ({sla}); {limit}: "
                         f"probe a cheaper target"), "probe"
 
-    def _alert_missed(self, name: str, value: float, obs: Observation, scaling_breached: bool) -> bool:
-        """Whether a lower threshold on this alert's own metric would have caught the breach.
-
-        A CPU alert cannot catch a latency spike at normal load, so only a load-explained breach
-        lowers it; the error alert is lowered only when errors alone used the error budget; the
-        latency alert only when they did not and the worst p95 stayed below the alert (a brief
-        spike above it was missed by the `for:` duration, not by the level).
-        """
-        budget_rate = 100.0 - self.sla_target
-        if name == "alert_cpu_utilization":
-            return scaling_breached
-        if name == "alert_error_rate":
-            return obs.error_rate_mean > budget_rate and obs.error_rate_mean < value
-        if name == "alert_latency_p95_ms":
-            return not obs.error_rate_mean > budget_rate and obs.latency_p95_max_ms < value
-        return True
-
-    def _propose_alert(self, name: str, spec: ThresholdConfig, value: float, obs: Observation, breached: bool,
-                       sla: str, scaling_breached: bool = False) -> tuple[float, str]:
-        fired = obs.alerts_fired.get(name)
-        if fired is None:
+    def _propose_min_replicas(self, spec: ThresholdConfig, old: dict[str, float], new: dict[str, float],
+                              obs: Observation) -> tuple[float, str]:
+        """Raise minimum replicas when the scaling target is at its lower bound and still bad there:
+        bursts outrun the autoscaler, only standing capacity helps. Lowering is not learned."""
+        scaling_spec = self.specs.get(SCALING)
+        value = old[MIN_REPLICAS]
+        if scaling_spec is None or SCALING not in new or new[SCALING] > scaling_spec.min + 1e-9:
             return value, ""
+        target = new[SCALING]
+        burn, count = self.mean_burn_at(target, obs.time)
+        if not count or not self.is_bad(target, obs.time) or value >= spec.max - 1e-9:
+            return value, ""
+        bad_steps = self.bad_steps_at(target, obs.time)
+        steps_text = "" if bad_steps is None else f", {bad_steps:.1%} bad steps"
+        return value + spec.max_step, (f"the scaling target is at its lower bound {scaling_spec.min:g} and its {count} "
+                                       f"windows still used {burn:.0%} of the error budget{steps_text}: bursts "
+                                       "outrun the autoscaler, raise the standing capacity")
+
+    def cpu_alert_floor(self, scaling: float | None) -> float | None:
+        """The lowest CPU alert allowed: above the autoscaler's normal band (target x (1 + tolerance))
+        by `alert_band_margin`; None without a scaling target or a CPU alert."""
+        spec = self.specs.get(CPU_ALERT)
+        if spec is None or scaling is None:
+            return None
+        band = scaling * (1.0 + self.config.hpa_tolerance)
+        return round(min(max(band + self.config.alert_band_margin, spec.min), spec.max), 6)
+
+    def _enforce_cpu_alert_floor(self, old: dict[str, float], new: dict[str, float], reasons: dict[str, str]) -> None:
+        floor = self.cpu_alert_floor(new.get(SCALING))
+        spec = self.specs.get(CPU_ALERT)
+        if floor is None or spec is None or spec.pin or new[CPU_ALERT] >= floor - 1e-9:
+            return
+        new[CPU_ALERT] = floor
+        reasons[CPU_ALERT] = (f"never inside the autoscaler's band: scaling target {new[SCALING]:g} x (1 + "
+                              f"{self.config.hpa_tolerance:g} tolerance) + {self.config.alert_band_margin:g} = "
+                              f"{floor:g} (this guardrail may exceed max_step)")
+
+    def alert_choice(self, name: str, scaling: float | None) -> AlertChoice | None:
+        """The page-budget choice for an alert over the remembered windows; None until enough windows."""
+        spec = self.specs[name]
+        rows = [(w["levels"][name], bool(w["breached"]), w["time"]) for w in self.alert_windows if name in w["levels"]]
+        if len(rows) < self.config.alert_min_windows:
+            return None
+        times = sorted(t for _, _, t in rows)
+        gaps = np.diff(times)
+        window_hours = float(np.median(gaps)) / 3600.0 if gaps.size else 6.0
+        weeks = len(rows) * window_hours / 168.0
+        allowed = self.config.pages_per_week * self.config.alert_budget_use * weeks
+        floor = self.cpu_alert_floor(scaling) if name == CPU_ALERT else None
+        lower = spec.min if floor is None else floor
+        grid = min(spec.max_step / 10, (spec.max - spec.min) / 200) if spec.max > spec.min else spec.max_step
+        return budget_threshold(np.array([x for x, _, _ in rows]), np.array([b for _, b, _ in rows]), lower,
+                                spec.max, grid, allowed, weeks)
+
+    def _propose_alert(self, name: str, spec: ThresholdConfig, value: float, scaling: float | None) -> tuple[float, str]:
         last = self.alert_changed_cycle.get(name)
         if last is not None and self.cycles - last < self.config.alert_cooldown_cycles:
             return value, ""
-        anchor = self.alert_anchor(name)
-        target, why = value, ""
-        ceiling = self.alert_ceilings.get(name)
-        # Never climb back to a value at which a breach went unnoticed.
-        top = spec.max if ceiling is None else ceiling - spec.max_step / 2
-        if breached and not fired and self._alert_missed(name, value, obs, scaling_breached):
-            self.alert_ceilings[name] = value
-            target, why = value - spec.max_step, f"{sla} breached and this alert stayed silent: lower it to catch that"
-        elif fired and not breached:
-            if value >= top:
-                return value, ""
-            target, why = min(value + spec.max_step / 2, top), f"alert fired while {sla} held: raise it to cut noise"
-        elif anchor is not None:
-            # No outcome this window: follow the normal level, keeping what outcomes taught (the offset).
-            offset = self.alert_offsets.get(name, 0.0)
-            grid = spec.max_step / 10
-            goal = min(max(round((anchor[0] + offset) / grid) * grid, spec.min), spec.max, top)
-            if abs(goal - value) < spec.max_step / 2 - 1e-9:
-                return value, ""
-            return goal, (f"normal behaviour: p99 of the unflagged steps is {anchor[1]:.4g} (median of "
-                          f"{len(self.alert_normal[name])} windows) x {self.config.alert_headroom:g} headroom"
-                          f" = {anchor[0]:.4g}, outcome offset {offset:+.4g}: move toward {goal:.4g}")
-        if why and anchor is not None:
-            self.alert_offsets[name] = round(min(max(target, spec.min), spec.max) - anchor[0], 6)
-        return target, why
+        choice = self.alert_choice(name, scaling)
+        if choice is None:
+            # Fewer windows than alert_min_windows: no page-budget evidence yet, keep the value (the
+            # CPU alert's band floor still applies, see _enforce_cpu_alert_floor).
+            return value, ""
+        goal = choice.threshold
+        if abs(goal - value) < 1e-9:
+            return value, ""
+        rows = [(w["levels"][name], bool(w["breached"])) for w in self.alert_windows if name in w["levels"]]
+        pages, caught = pages_and_catches(np.array([x for x, _ in rows]), np.array([b for _, b in rows]), value)
+        allowed = self.config.pages_per_week * self.config.alert_budget_use * choice.weeks
+        floor = self.cpu_alert_floor(scaling) if name == CPU_ALERT else None
+        if pages <= allowed and caught >= choice.caught and (floor is None or value >= floor - 1e-9):
+            # Hysteresis: the current value keeps to the budget and catches as much: no churn.
+            return value, ""
+        recall = "no breached window remembered" if choice.recall is None else (
+            f"catches {choice.caught} of {choice.breached} breached windows")
+        return goal, (f"page budget {self.config.pages_per_week:g}/week (planning with "
+                      f"{self.config.alert_budget_use:.0%} of it): at {goal:g} it would have paged in {choice.pages} of "
+                      f"{choice.windows} windows ({choice.pages_per_week:.2f}/week) and {recall}")
 
     def _commit(self, obs: Observation, old: dict[str, float], new: dict[str, float], r: Reward,
                 reasons: dict[str, str], kind: str) -> Decision:
         decision = self._record(obs, old, new, r, reasons)
         if decision.changed:
-            self.alert_changed_cycle.update({k: self.cycles for k in decision.changes if k != SCALING})
-            if SCALING in decision.changes or SCALING not in self.specs:
+            self.alert_changed_cycle.update({k: self.cycles for k in decision.changes
+                                             if k not in (SCALING, MIN_REPLICAS)})
+            if MIN_REPLICAS in decision.changes:
+                # Evidence was gathered under another standing capacity: it no longer holds.
+                self.windows, self.known_bad = [], {}
+            if SCALING in decision.changes or MIN_REPLICAS in decision.changes or SCALING not in self.specs:
                 # Alert thresholds do not act on the service: an alert-only change neither restarts
                 # the scaling target's evidence (cooldown, clean streak) nor hides its rollback.
                 self.last_change_cycle = self.cycles
@@ -376,22 +612,39 @@ class ThresholdLearner:
                 self.before_last_change = {k: o for k, (o, _) in decision.changes.items()}
                 self.last_change_kind = kind
                 self.clean_streak = 0
+            self.history[-1]["status"] = self.status()
             decision = Decision(decision.time, decision.old, decision.new, decision.reward, decision.reasons,
-                                self.status(), decision.summary, decision.evidence)
+                                self.status(), decision.summary, {**decision.evidence,
+                                                                  "learning": self.learning_status(obs.time).to_dict()})
         return decision
 
     def _record(self, obs: Observation, old: dict[str, float], new: dict[str, float], r: Reward | None,
                 reasons: dict[str, str]) -> Decision:
         changed = new != old
         self.history.append({"time": obs.time, "changed": changed, "reward": r.total if r else None,
-                             "scaling": new.get(SCALING)})
+                             "scaling": new.get(SCALING), "min_replicas": new.get(MIN_REPLICAS)})
         self.history = self.history[-HISTORY_KEPT:]
         if changed:
             summary = "; ".join(f"{k} {old[k]:g} -> {v:g}" for k, v in new.items() if v != old[k])
         else:
             summary = reasons.get("*", "no change: thresholds already suit the evidence")
         status = self.learning_status(obs.time)
-        evidence = {"observation": obs.to_dict(), "learning": status.to_dict(), "clean_streak": self.clean_streak}
+        self.history[-1]["status"] = status.status
+        alerts = {}
+        for name in self.specs:
+            if name in (SCALING, MIN_REPLICAS):
+                continue
+            choice = self.alert_choice(name, new.get(SCALING))
+            if choice is not None:
+                rows = [(w["levels"][name], bool(w["breached"])) for w in self.alert_windows if name in w["levels"]]
+                pages, caught = pages_and_catches(np.array([x for x, _ in rows]), np.array([b for _, b in rows]),
+                                                  new[name])
+                at_new = replace(choice, threshold=new[name], pages=pages, caught=caught)
+                alerts[name] = {**at_new.to_dict(), "budget_pages_per_week": self.config.pages_per_week}
+        evidence = {"observation": obs.to_dict(), "learning": status.to_dict(), "clean_streak": self.clean_streak,
+                    "alerts": alerts, "workload_change": getattr(self, "_notes", {}).get("workload_change", "")}
+        if self.warm_start_evidence is not None and self.warm_start_evidence.get("time") == obs.time:
+            evidence["warm_start"] = self.warm_start_evidence
         return Decision(obs.time, old, new, r, reasons, status.status, summary, evidence)
 
     def state_dict(self) -> dict[str, Any]:
@@ -403,10 +656,14 @@ class ThresholdLearner:
             "before_last_change": self.before_last_change,
             "last_change_kind": self.last_change_kind,
             "windows": self.windows,
-            "alert_ceilings": self.alert_ceilings,
+            "known_bad": self.known_bad,
+            "predicted_limit": self.predicted_limit,
             "alert_changed_cycle": self.alert_changed_cycle,
             "alert_normal": self.alert_normal,
-            "alert_offsets": self.alert_offsets,
+            "alert_windows": self.alert_windows,
             "clean_streak": self.clean_streak,
+            "warm_started": self.warm_started,
+            "warm_start_evidence": self.warm_start_evidence,
+            "workload_changes": self.workload_changes,
             "history": self.history,
         }

@@ -66,6 +66,20 @@ def step_good_share(total_rate: np.ndarray, good_rate: np.ndarray) -> np.ndarray
     return np.where(np.isfinite(share) & (total_rate > 0), np.clip(share, 0.0, 1.0), np.nan)
 
 
+def good_shares(values: dict[str, np.ndarray], latency_objective_ms: float) -> np.ndarray:
+    """Per step: the share of good requests (0..1, NaN where unknown), from the exact SLI when the
+    series are there, else the p95 lower bound's rule (failed requests, plus 5% of the rest of a
+    step whose p95 is above the objective)."""
+    if has_exact_sli(values):
+        return step_good_share(values["sli_total"], values["sli_good"])
+    errors = np.clip(np.asarray(values["error_rate"], dtype=float), 0, 100) / 100.0
+    latency = np.asarray(values["latency_p95_ms"], dtype=float)
+    with np.errstate(invalid="ignore"):
+        slow = np.where(latency > latency_objective_ms, SLOW_STEP_BAD_SHARE, 0.0)
+    share = (1.0 - errors) * (1.0 - slow)
+    return np.where(np.isfinite(errors) & np.isfinite(latency), share, np.nan)
+
+
 def bad_steps(values: dict[str, np.ndarray], latency_objective_ms: float, sla_target: float) -> np.ndarray:
     """Per step: True when the step itself missed the SLA (its own good share below the target),
     False when it met it, and unknown steps False. Exact when the SLI series are present, else
@@ -200,6 +214,9 @@ class Observation:
     """Share of the window's steps whose own good share was below the SLA target."""
     error_budget_burn: float = float("nan")
     """Error-budget burn rate of the window from the same SLI (1.0 = spending exactly the budget)."""
+    alert_fire_levels: dict[str, float] = field(default_factory=dict)
+    """Per alert threshold: the highest threshold at which the alert would have fired in this window
+    (its metric's highest level held for the alert's `for:` steps). The page budget is tuned on these."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; unknown numbers (NaN) become null so the ledger stays strict JSON."""
@@ -222,6 +239,23 @@ def alerts_fired(values: dict[str, np.ndarray], thresholds: dict[str, float], fo
         run = np.convolve(above.astype(int), np.ones(for_steps, dtype=int), mode="valid")
         fired[name] = bool((run >= for_steps).any())
     return fired
+
+
+def fire_levels(values: dict[str, np.ndarray], for_steps: int = 2) -> dict[str, float]:
+    """Per alert threshold: the highest level its metric held for `for_steps` steps in a row, i.e.
+    the alert fires in this window exactly when its threshold is below this value."""
+    levels: dict[str, float] = {}
+    for name, metric in ALERT_METRICS.items():
+        if metric not in values:
+            continue
+        series = np.nan_to_num(np.asarray(values[metric], dtype=float), nan=-np.inf)
+        if series.size < for_steps:
+            continue
+        held = np.min(np.lib.stride_tricks.sliding_window_view(series, for_steps), axis=1)
+        top = float(held.max())
+        if np.isfinite(top):
+            levels[name] = round(top, 6)
+    return levels
 
 
 NORMAL_QUANTILE = 99.0
@@ -284,4 +318,5 @@ def observe(time: float, step: int, values: dict[str, np.ndarray], thresholds: d
         sli_method=method,
         bad_step_share=bad_step_share(values, latency_objective_ms, sla_target),
         error_budget_burn=error_budget_burn(attainment, sla_target),
+        alert_fire_levels=fire_levels(values),
     )

@@ -142,12 +142,14 @@ class DetectorTraining(_Part):
 
 
 class LearnerProgress(_Part):
-    """One service's learner: exploring / converging / converged, with the criterion a reviewer can check."""
+    """One service's learner: exploring / converging / settled, with the criterion a reviewer can check
+    and any bound that binds with what would fix it."""
 
     status: str
     criterion: str
     days_since_change: float | None
     ceiling: float | None
+    binding: str = ""
     cycles: int
 
 

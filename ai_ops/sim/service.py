@@ -132,14 +132,20 @@ def slow_share(service_time_ms: float, latency_p95_ms: np.ndarray, objective_ms:
 
 
 def _autoscale(
-    cfg: SimulationConfig, rate: np.ndarray, target_percent: np.ndarray
+    cfg: SimulationConfig, rate: np.ndarray, target_percent: np.ndarray, min_replicas: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Replicas and utilization per step; each step's replicas were decided from the previous step."""
+    """Replicas and utilization per step; each step's replicas were decided from the previous step.
+
+    `min_replicas` (one value per step, the HPA minReplicas in force) defaults to the configured
+    `cfg.min_replicas` on every step; values above `cfg.max_replicas` are capped there.
+    """
     n = rate.size
+    floor = (np.full(n, float(cfg.min_replicas)) if min_replicas is None
+             else np.minimum(np.maximum(np.asarray(min_replicas, dtype=float), 1.0), cfg.max_replicas))
     replicas = np.empty(n)
     utilization = np.empty(n)
     initial_target = max(target_percent[0], 1.0) / 100.0 if n else 0.5
-    current = float(np.clip(np.ceil(rate[0] / (cfg.capacity_rps_per_replica * initial_target)), cfg.min_replicas,
+    current = float(np.clip(np.ceil(rate[0] / (cfg.capacity_rps_per_replica * initial_target)), floor[0],
                             cfg.max_replicas)) if n else 0.0
     recent: list[float] = []
     for k in range(n):
@@ -153,21 +159,22 @@ def _autoscale(
             recent.pop(0)
         if desired < current:
             desired = min(current, max(recent))
-        current = float(np.clip(desired, cfg.min_replicas, cfg.max_replicas))
+        current = float(np.clip(desired, floor[min(k + 1, n - 1)], cfg.max_replicas))
     return replicas, utilization
 
 
 def serve(cfg: SimulationConfig, timestamps: np.ndarray, rate: np.ndarray, target_percent: np.ndarray,
-          incidents: list[Incident] | None = None, *,
-          latency_objective_ms: float | None = None) -> dict[str, np.ndarray]:
+          incidents: list[Incident] | None = None, *, latency_objective_ms: float | None = None,
+          min_replicas: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """The service's response to a given demand: autoscaler, latency, errors, cost on every step.
 
     Separate from `demand` so a recorded trace (a backtest) gets exactly the same service model.
     With `latency_objective_ms`, also the exact SLI series a latency histogram and an error
     counter would give: `sli_total` (all requests/s) and `sli_good` (requests/s at or under the
     objective and not failed; failures and slowness are independent in the model).
+    `min_replicas`: the HPA minReplicas in force on each step (default: `cfg.min_replicas`).
     """
-    replicas, load = _autoscale(cfg, rate, target_percent)
+    replicas, load = _autoscale(cfg, rate, target_percent, min_replicas)
     latency = p95_latency_ms(cfg.service_time_ms, load)
     errors = np.full(timestamps.shape, BASE_ERROR_PERCENT)
     errors = np.where(load > 1.0, 100.0 * (1.0 - 1.0 / np.maximum(load, 1e-9)), errors)
@@ -194,9 +201,10 @@ def serve(cfg: SimulationConfig, timestamps: np.ndarray, rate: np.ndarray, targe
 
 def simulate(
     cfg: SimulationConfig, start: float, end: float, step: int, cpu_target: TargetTimeline, *,
-    latency_objective_ms: float | None = None,
+    latency_objective_ms: float | None = None, min_replicas: TargetTimeline | None = None,
 ) -> SimulatedWindow:
-    """Metrics on the grid [start, end) every `step` seconds (with the SLI series when an objective is given)."""
+    """Metrics on the grid [start, end) every `step` seconds (with the SLI series when an objective is
+    given); `min_replicas` maps epoch seconds to the HPA minReplicas in force (default: the configured one)."""
     if DAY % step:
         raise ValueError(f"simulation step {step}s must divide a day (86400 s)")
     first = np.ceil(start / step) * step
@@ -204,7 +212,8 @@ def simulate(
     grid = np.arange(warm_start, end, step, dtype=np.float64)
     incidents = incidents_between(cfg, warm_start, end)
     rate = demand(cfg, grid, step, incidents)
-    metrics = serve(cfg, grid, rate, cpu_target(grid), incidents, latency_objective_ms=latency_objective_ms)
+    metrics = serve(cfg, grid, rate, cpu_target(grid), incidents, latency_objective_ms=latency_objective_ms,
+                    min_replicas=None if min_replicas is None else min_replicas(grid))
     keep = grid >= first
     return SimulatedWindow(
         timestamps=grid[keep],

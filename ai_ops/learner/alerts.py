@@ -1,0 +1,65 @@
+"""Alert thresholds on a page budget. Pure numpy. See docs/learner.md#alerts-on-a-page-budget.
+
+On-call teams judge an alert by two numbers: how often it pages, and how many real problems it
+catches. For each remembered window the learner knows the highest threshold at which the alert
+would have fired (its fire level) and whether the window breached the SLA. A threshold then
+pages in every window whose fire level is above it, and catches the breached ones among them.
+`budget_threshold` picks the threshold that catches the most breached windows while paging in
+at most the allowed number of windows, and among those the most sensitive (lowest) one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AlertChoice:
+    threshold: float
+    pages: int
+    """Windows (of the remembered ones) in which the alert would page at `threshold`."""
+    caught: int
+    breached: int
+    windows: int
+    weeks: float
+
+    @property
+    def pages_per_week(self) -> float:
+        return self.pages / self.weeks if self.weeks > 0 else float("nan")
+
+    @property
+    def recall(self) -> float | None:
+        return self.caught / self.breached if self.breached else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["pages_per_week"] = round(self.pages_per_week, 3)
+        data["recall"] = None if self.recall is None else round(self.recall, 3)
+        return data
+
+
+def pages_and_catches(levels: np.ndarray, breached: np.ndarray, threshold: float) -> tuple[int, int]:
+    """Windows in which an alert at `threshold` pages, and how many of them breached the SLA."""
+    fires = levels > threshold
+    return int(fires.sum()), int((fires & breached).sum())
+
+
+def budget_threshold(levels: np.ndarray, breached: np.ndarray, lower: float, upper: float, grid: float,
+                     allowed_pages: float, weeks: float) -> AlertChoice:
+    """The threshold on the `grid` in [lower, upper] that catches the most breached windows with at
+    most `allowed_pages` paging windows; ties go to the lowest (most sensitive) threshold. When no
+    threshold in range keeps to the budget, the quietest one (`upper`)."""
+    levels = np.asarray(levels, dtype=float)
+    breached = np.asarray(breached, dtype=bool)
+    candidates = np.arange(lower, upper + grid / 2, grid) if upper > lower else np.array([lower])
+    best: tuple[int, float] | None = None
+    for threshold in candidates:
+        pages, caught = pages_and_catches(levels, breached, float(threshold))
+        if pages <= allowed_pages and (best is None or caught > best[0]):
+            best = (caught, float(threshold))
+    chosen = round(best[1] if best else float(candidates[-1]), 6)
+    pages, caught = pages_and_catches(levels, breached, chosen)
+    return AlertChoice(chosen, pages, caught, int(breached.sum()), int(levels.size), weeks)
