@@ -1,15 +1,23 @@
-"""The demo runs this learner end to end and shows it converging on the simulated service."""
+"""The demo runs the learners end to end: warm-started on the first cycle, then settling."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ai_ops.jobs.demo import run_demo
 
 
-def test_demo_learner_leaves_the_unsafe_default_and_settles(tmp_path: Path) -> None:
+def test_demo_learners_warm_start_leave_the_unsafe_default_and_settle(tmp_path: Path) -> None:
     result = run_demo(tmp_path / "demo", days=6, seed=42)
-    targets = [p["autoscaling_cpu_target"] for p in result.threshold_path if p["service"] == "checkout"]
-    assert targets[0] < 80 and targets[-1] < 80                 # 80% breaches the SLA on this service
-    assert result.learning["checkout"]["status"] == "settled", result.learning
-    assert len(set(targets[-8:])) == 1                          # quiet for the last two days
+    for service in ("checkout", "search", "recommendations"):
+        targets = [p["autoscaling_cpu_target"] for p in result.threshold_path if p["service"] == service]
+        # The first cycle already left 80% (which breaches the SLA here): the warm start read the
+        # 14 days of history at 80% instead of walking down 5 points per cycle.
+        assert targets[0] < 75, (service, targets[:4])
+        # Settling: in the last two days at most one move, of one point (a marginal target stepped under).
+        moves = np.abs(np.diff(targets[-9:]))
+        assert (moves > 0).sum() <= 1 and moves.max() <= 1.0, (service, targets[-9:])
+        assert result.learning[service]["status"] in ("converging", "settled"), result.learning
+    assert sum(v["status"] == "settled" for v in result.learning.values()) >= 2, result.learning
