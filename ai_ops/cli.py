@@ -14,20 +14,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ai_ops import __version__
-from ai_ops.config import OpsConfig, load_config
 from ai_ops.errors import ConfigError, OpsError
 from ai_ops.logs import configure as configure_logging
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ai_ops.config import OpsConfig
     from ai_ops.jobs.demo import DemoResult
 
-console = Console()
-errors = Console(stderr=True)
+# Heavy libraries (pydantic settings, rich, numpy, scikit-learn, Git, the SDKs) are imported inside the
+# command that uses them, so `ai-ops --help` and `ai-ops config check` start fast (benchmarks/cli_startup.py).
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr)
 
 
 @dataclass
@@ -41,6 +46,8 @@ class Options:
             click.echo(line)
 
     def load(self) -> OpsConfig:
+        from ai_ops.config import load_config
+
         return load_config(self.config_path)
 
 
@@ -162,12 +169,14 @@ def run(options: Options) -> None:
 @handle_errors
 def demo(options: Options, workspace: Path, days: int, seed: int | None) -> None:
     """Run many simulated days end to end in a fresh workspace and show what the controller learned."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from ai_ops.jobs.demo import run_demo
 
     if options.verbosity < 1:  # a progress bar instead of some 80 job lines; -v shows them
         logging.getLogger("ai_ops").setLevel(logging.WARNING)
     with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=errors, disable=options.verbosity < 0) as bar:
+                  console=_console(stderr=True), disable=options.verbosity < 0) as bar:
         task = bar.add_task("demo", total=days * 6)
         result = run_demo(workspace, days, seed, progress=lambda done, total: bar.update(task, completed=done))
     if options.verbosity >= 0:
@@ -180,6 +189,9 @@ def _short(name: str) -> str:
 
 
 def _print_demo(result: DemoResult) -> None:
+    from rich.table import Table
+
+    console = _console()
     table = Table(title=f"ai-ops demo: {len(result.days)} simulated day(s), seed {result.seed}")
     names = [k for k in result.threshold_path[0] if k != "time_iso"] if result.threshold_path else []
     for column in ["day", "SLA %", "cost"] + [_short(n) for n in names]:
@@ -276,7 +288,7 @@ def backtest(options: Options, trace_path: Path | None, simulated_days: int, pol
               help="CSV with a 'timestamp,value' header (epoch seconds or ISO 8601; empty value = gap).")
 @click.option("--output", "output_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="CSV to write: 'timestamp,anomaly_score', one row per input row.")
-@click.option("--detector", type=click.Choice(["ensemble", "zscore", "ewma", "window_shift", "gmm", "forecast"]), default="ensemble",
+@click.option("--detector", type=click.Choice(["ensemble", "zscore", "ewma", "window_shift", "gmm", "forecast", "context"]), default="ensemble",
               show_default=True, help="Which detector scores the series.")
 @click.pass_obj
 @handle_errors
@@ -303,6 +315,9 @@ def sources_check(options: Options) -> None:
     """
     import time
 
+    from rich.console import Console
+    from rich.table import Table
+
     from ai_ops.config import Secrets
     from ai_ops.errors import SourceError
     from ai_ops.sources.check import check_sources
@@ -317,7 +332,7 @@ def sources_check(options: Options) -> None:
         table.add_row(row.service, row.metric, row.query, str(row.series), str(row.samples), f"{row.coverage:.0%}",
                       staleness, row.error or row.note)
     if options.verbosity >= 0:
-        Console(width=max(console.width, 160)).print(table)
+        Console(width=max(_console().width, 160)).print(table)
     failed = [r for r in rows if not r.ok]
     if failed:
         raise SourceError(f"{len(failed)} of {len(rows)} queries have a problem (see the error column)")

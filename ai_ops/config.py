@@ -10,13 +10,25 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ai_ops.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ai_ops.secrets import Secrets  # noqa: F401  (resolved at run time by __getattr__ below)
+
+
+def __getattr__(name: str) -> Any:
+    """`Secrets` lives in ai_ops.secrets (pydantic-settings costs ~0.1-0.4 s to import); load it on first use."""
+    if name == "Secrets":
+        from ai_ops.secrets import Secrets
+
+        return Secrets
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?]+$")
 
@@ -119,6 +131,13 @@ class ForecastConfig(Strict):
     threshold: float = Field(3.0, gt=0, description="|residual| / residual spread below which there is no surprise.")
 
 
+class ContextConfig(Strict):
+    enabled: bool = Field(True, description="Include the context (pattern) member in the ensemble.")
+    levels: int = Field(8, ge=2, le=12, description="Equal-frequency value bins learned at each refit.")
+    order: int = Field(2, ge=1, le=4, description="Previous symbols that make a point's context.")
+    smoothing: float = Field(0.5, gt=0, le=10, description="Add-k smoothing of the transition counts.")
+
+
 HOLD_POINTS_PER_EWMA_SPAN = 15
 
 
@@ -128,6 +147,7 @@ class AnomalyConfig(Strict):
     ewma: EWMAConfig = Field(default_factory=EWMAConfig)
     gmm: GMMConfig = Field(default_factory=GMMConfig)
     forecast: ForecastConfig = Field(default_factory=ForecastConfig)
+    context: ContextConfig = Field(default_factory=ContextConfig)
     sensitivity: float = Field(
         0.92, gt=0, lt=1, description="Higher = more alarms. 0.92 default; lower (0.85) for fewer false positives."
     )
@@ -409,39 +429,6 @@ class OpsConfig(Strict):
     def with_workspace(self, workspace: Path) -> OpsConfig:
         outputs = self.outputs.model_copy(update={"workspace": workspace})
         return self.model_copy(update={"outputs": outputs})
-
-
-class Secrets(BaseSettings):
-    """Credentials, read from the environment only. Never logged, committed or sent to an LLM."""
-
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=True)
-
-    PROMETHEUS_URL: str | None = None
-    PROMETHEUS_TOKEN: SecretStr | None = None
-    PROMETHEUS_USERNAME: str | None = None
-    PROMETHEUS_PASSWORD: SecretStr | None = None
-    GRAFANA_URL: str | None = None
-    GRAFANA_API_KEY: SecretStr | None = None
-    GRAFANA_DATASOURCE_UID: str | None = None
-    SLACK_WEBHOOK_URL: SecretStr | None = None
-    SLACK_BOT_TOKEN: SecretStr | None = None
-    SLACK_BASE_URL: str | None = None
-    NOTION_API_KEY: SecretStr | None = None
-    NOTION_DATABASE_ID: str | None = None
-    NOTION_BASE_URL: str | None = None
-    ANTHROPIC_API_KEY: SecretStr | None = None
-    ANTHROPIC_BASE_URL: str | None = None
-    GITHUB_TOKEN: SecretStr | None = None
-    GITHUB_REPOSITORY: str | None = None
-    GITHUB_API_URL: str = "https://api.github.com"
-
-    def secret_values(self) -> list[str]:
-        """Every secret's plain value, for redaction."""
-        out: list[str] = []
-        for value in self.__dict__.values():
-            if isinstance(value, SecretStr) and value.get_secret_value():
-                out.append(value.get_secret_value())
-        return out
 
 
 def embedded_default_yaml() -> str:

@@ -12,7 +12,7 @@ from ai_ops.config import AnomalyConfig
 from ai_ops.detectors.backtest import stream_scores
 from ai_ops.detectors.ensemble import SeverityLevels, build_detector
 
-NAMES = ["zscore", "ewma", "window_shift", "gmm", "forecast", "ensemble"]
+NAMES = ["zscore", "ewma", "window_shift", "gmm", "forecast", "context", "ensemble"]
 STEP = 300.0
 DAY = 86400.0
 WARNING = SeverityLevels.from_sensitivity(0.92).warning

@@ -14,7 +14,7 @@ from ai_ops.config import AnomalyConfig
 from ai_ops.detectors.ensemble import build_detector
 
 DAY = 86400.0
-DETECTORS = ("ensemble", "zscore", "ewma", "window_shift", "gmm", "forecast")
+DETECTORS = ("ensemble", "zscore", "ewma", "window_shift", "gmm", "forecast", "context")
 
 
 def stream_scores(name: str, config: AnomalyConfig, timestamps: np.ndarray, values: np.ndarray,

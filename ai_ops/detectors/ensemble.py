@@ -28,6 +28,7 @@ from ai_ops.detectors.base import (
     no_opinion_is_zero,
 )
 from ai_ops.detectors.calibration import BurstFilter, to_score
+from ai_ops.detectors.context import ContextDetector
 from ai_ops.detectors.ewma import EWMADetector
 from ai_ops.detectors.forecast import ForecastDetector
 from ai_ops.detectors.gmm import SeasonalGMMDetector
@@ -44,12 +45,15 @@ class SeverityLevels:
 
     warning: float
     critical: float
+    warning_surprisal: float = 15.0
+    critical_surprisal: float = 30.0
 
     @classmethod
     def from_sensitivity(cls, sensitivity: float) -> SeverityLevels:
         warn_surprisal = SURPRISAL_PER_SENSITIVITY * (1.0 - sensitivity)
         crit_surprisal = 2.0 * warn_surprisal
-        return cls(warning=float(to_score(np.array(warn_surprisal))), critical=float(to_score(np.array(crit_surprisal))))
+        return cls(warning=float(to_score(np.array(warn_surprisal))), critical=float(to_score(np.array(crit_surprisal))),
+                   warning_surprisal=warn_surprisal, critical_surprisal=crit_surprisal)
 
     def classify(self, scores: np.ndarray) -> np.ndarray:
         """"normal" below warning (an info-level point is just logged), else "warning" / "critical"."""
@@ -79,9 +83,12 @@ def build_detector(name: str, config: AnomalyConfig) -> CalibratedDetector | Ens
                                    cal)
     if name == "forecast":
         return forecast_detector(config, cal)
+    if name == "context":
+        return context_detector(config, cal)
     if name == "ensemble":
         return EnsembleDetector(config)
-    raise ValueError(f"unknown detector '{name}': use one of ensemble, zscore, ewma, window_shift, gmm, forecast")
+    raise ValueError(f"unknown detector '{name}': use one of ensemble, zscore, ewma, window_shift, gmm, forecast, "
+                     f"context")
 
 
 def window_shift_detector(config: AnomalyConfig, cal: CalibrationSettings) -> WindowShiftDetector:
@@ -92,6 +99,11 @@ def window_shift_detector(config: AnomalyConfig, cal: CalibrationSettings) -> Wi
 def forecast_detector(config: AnomalyConfig, cal: CalibrationSettings) -> ForecastDetector:
     fc = config.forecast
     return ForecastDetector(fc.order, fc.threshold, fc.seasonal, cal)
+
+
+def context_detector(config: AnomalyConfig, cal: CalibrationSettings) -> ContextDetector:
+    cx = config.context
+    return ContextDetector(cx.levels, cx.order, cx.smoothing, cal)
 
 
 class EnsembleDetector:
@@ -107,9 +119,13 @@ class EnsembleDetector:
             window_shift_detector(config, cal),
             forecast_detector(config, cal),
         ]
+        if config.context.enabled:
+            self.members.append(context_detector(config, cal))
         self.burst_ = BurstFilter(cal.burst_hold, cal.burst_damping)
         self.levels = SeverityLevels.from_sensitivity(config.sensitivity)
         self.last_fit_: FitReport | None = None
+        self.last_surprisal_ = np.zeros(0)
+        """The combined surprisal of the last `score` call before the burst filter (evidence of duration)."""
 
     def fit(self, timestamps: np.ndarray, values: np.ndarray) -> FitReport:
         """Learn every member's parameters (GMM warm-started), then replay the history once."""
@@ -141,7 +157,8 @@ class EnsembleDetector:
 
     def score(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
         timestamps, values = _as_arrays(timestamps, values)
-        return no_opinion_is_zero(to_score(self.burst_.transform(self.surprisal(timestamps, values))), values)
+        self.last_surprisal_ = self.surprisal(timestamps, values)
+        return no_opinion_is_zero(to_score(self.burst_.transform(self.last_surprisal_)), values)
 
     def get_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {m.name: m.get_state() for m in self.members}

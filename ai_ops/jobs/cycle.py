@@ -12,6 +12,8 @@ from ai_ops.actuators.git import CommitResult, check_ready, commit_owned, propos
 from ai_ops.actuators.github import client_from_env
 from ai_ops.actuators.terraform import current_thresholds, write_tfvars
 from ai_ops.config import OpsConfig, Secrets
+from ai_ops.detectors.ensemble import SeverityLevels
+from ai_ops.detectors.episodes import Episode, episodes_from_records
 from ai_ops.errors import SourceError
 from ai_ops.jobs.observing import Anomaly, Sources, detect
 from ai_ops.jobs.workspace import Paths, iso, json_safe, paths_for
@@ -33,6 +35,14 @@ class CycleResult:
     wrote_tfvars: bool
     commit: CommitResult | None
     observation: Observation
+    episodes: list[Episode]
+    """The window's anomalies grouped and graded (duration, magnitude, agreeing metrics)."""
+
+
+def cycle_episodes(config: OpsConfig, anomalies: list[Anomaly]) -> list[Episode]:
+    levels = SeverityLevels.from_sensitivity(config.anomaly.sensitivity)
+    return episodes_from_records([a.__dict__ for a in anomalies], config.step_seconds, levels.warning_surprisal,
+                                 levels.critical_surprisal)
 
 
 def combine(observations: list[Observation]) -> Observation:
@@ -141,9 +151,10 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     if persist:
         for a in anomalies:
             append_jsonl(paths.anomalies, a.__dict__)
+    episodes = cycle_episodes(config, anomalies)
     ledger = {"time": now, "time_iso": iso(now), "kind": "cycle", **decision.to_dict(), "applied": wrote,
               "data_quality": {s: {m: q.__dict__ for m, q in qs.items()} for s, qs in quality.items()},
-              "anomaly_count": len(anomalies)}
+              "anomaly_count": len(anomalies), "episodes": [e.to_dict() for e in episodes]}
     if persist and (wrote or not decision.changed):
         # A change that was not applied (git mode dry-run) must not count as made: the learner
         # would otherwise wait out a cooldown for, and judge, a threshold that never went live.
@@ -175,7 +186,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     if fetch_errors:
         raise SourceError(f"{len(fetch_errors)} series could not be fetched, so no threshold changed this cycle "
                           f"(reasons in {paths.ledger}): " + "; ".join(dict.fromkeys(fetch_errors.values())))
-    result = CycleResult(now, decision, quality, anomalies, wrote, commit, observation)
+    result = CycleResult(now, decision, quality, anomalies, wrote, commit, observation, episodes)
     if not dry_run:
         cycle_notice(config, result, secrets)
     return result
@@ -186,14 +197,14 @@ def cycle_notice(config: OpsConfig, result: CycleResult, secrets: Secrets) -> No
     from ai_ops.notifiers.slack import send_notice
 
     slack_config = config.notifiers.slack
-    critical = [a for a in result.anomalies if a.severity == "critical"]
+    critical = [e for e in result.episodes if e.severity == "critical"]
     lines = []
     if slack_config.notify_on_change and result.decision.changed:
         lines.append(f":gear: ai-ops {iso(result.time)}: {result.decision.summary}"
                      + (f" (commit {result.commit.sha[:8]})" if result.commit and result.commit.sha else ""))
     if slack_config.notify_on_critical and critical:
-        series = sorted({f"{a.service}/{a.metric}" for a in critical})
-        lines.append(f":rotating_light: {len(critical)} critical anomaly point(s) on {', '.join(series)}")
+        lines.append(f":rotating_light: {len(critical)} critical anomaly episode(s):")
+        lines += [f"- {e.service} {iso(e.start)} - {iso(e.end)}: {e.evidence}" for e in critical]
     if not lines:
         return
     delivery = send_notice("\n".join(lines), secrets, config.notifiers)
