@@ -80,11 +80,11 @@ def run(data: Path, names: list[str], config: AnomalyConfig) -> dict:
         began = time.perf_counter()
         cpu_began = time.process_time()
         all_scores = []
-        for rel, stamps, seconds, values, wins in series:
+        for _rel, _stamps, seconds, values, _wins in series:
             all_scores.append(stream_scores(name, config, seconds, values))
         seconds_taken = time.perf_counter() - began
         cpu_taken = time.process_time() - cpu_began
-        for (rel, stamps, seconds, values, wins), scores in zip(series, all_scores):
+        for (_rel, stamps, _seconds, _values, wins), scores in zip(series, all_scores, strict=True):
             files.append(prepare(stamps, scores, wins, offset))
             offset += len(wins)
         entry: dict = {"seconds_incl_training": round(seconds_taken, 3),

@@ -210,7 +210,7 @@ def test_tls_verification_and_ca_bundle(prom: PrometheusServer, tmp_path: Path) 
         pytest.skip("openssl not installed")
     https = Proxy(prom.url, tls=tls)
     try:
-        with pytest.raises(SourceError, match="TLS error.*sources.ca_bundle"):
+        with pytest.raises(SourceError, match=r"TLS error.*sources\.ca_bundle"):
             source_at(https.url).fetch(service("checkout"), *window(prom), STEP)
         trusted = FAST.model_copy(update={"ca_bundle": tls[0]})
         metrics = source_at(https.url, trusted).fetch(service("checkout"), *window(prom), STEP)
