@@ -132,8 +132,8 @@ class ForecastConfig(Strict):
 
 
 class ContextConfig(Strict):
-    enabled: bool = Field(False, description="Include the context (pattern) member in the ensemble (off by default: "
-                          "on NAB-dev it did not raise the tuning half, see docs/anomaly_detection.md).")
+    enabled: bool = Field(True, description="Include the context (pattern) member in the ensemble "
+                          "(false = the five level-based members only; see docs/anomaly_detection.md).")
     levels: int = Field(8, ge=2, le=12, description="Equal-frequency value bins learned at each refit.")
     order: int = Field(2, ge=1, le=4, description="Previous symbols that make a point's context.")
     smoothing: float = Field(0.5, gt=0, le=10, description="Add-k smoothing of the transition counts.")

@@ -132,7 +132,7 @@ def main() -> None:
             node = node.setdefault(p, {})
         node[leaf] = json.loads(value) if value[:1] in "0123456789-[{tf" else value
     config = AnomalyConfig.model_validate(overrides)
-    names = args.only or ["zscore", "ewma", "window_shift", "gmm", "forecast", "ensemble"]
+    names = args.only or ["zscore", "ewma", "window_shift", "gmm", "forecast", "context", "ensemble"]
     report = run(args.data, names, config)
     if args.only or args.set:
         return

@@ -1,4 +1,4 @@
-"""One score in [0, 1) from the five detectors, and severity levels from the sensitivity.
+"""One score in [0, 1) from the six detectors (the context member can be turned off), and severity levels from the sensitivity.
 
 Each member gives a calibrated surprisal S = -log10(tail probability) of a point against
 its own series' history; the ensemble averages them (or takes the max), keeps only the
