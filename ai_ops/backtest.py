@@ -9,6 +9,7 @@ window. The best single fixed target in hindsight comes from a grid search over 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -65,9 +66,11 @@ class Trace:
 def load_trace(path: Path) -> Trace:
     """A `timestamp,value` CSV as request rates on a regular grid; bad input is named with its line."""
     series = read_series(path, "--trace")
+    for warning in series.warnings:
+        logging.getLogger(__name__).warning(warning)
     bad = np.flatnonzero(~np.isfinite(series.values) | (series.values < 0))
     if bad.size:
-        raise ConfigError(f"{path}: value at {series.texts[bad[0]]} is {series.values[bad[0]]!r}; "
+        raise ConfigError(f"{path}: value at {series.point_text(int(bad[0]))} is {series.values[bad[0]]!r}; "
                           f"a trace needs a finite request rate >= 0 on every row")
     t = series.seconds
     if t.size < 2:

@@ -14,21 +14,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from ai_ops import __version__
-from ai_ops.config import OpsConfig, load_config
 from ai_ops.detectors.registry import DETECTOR_NAMES
 from ai_ops.errors import ConfigError, OpsError
 from ai_ops.logs import configure as configure_logging
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ai_ops.config import OpsConfig
     from ai_ops.jobs.demo import DemoResult
 
-console = Console()
-errors = Console(stderr=True)
+# Heavy libraries (pydantic settings, rich, numpy, scikit-learn, Git, the SDKs) are imported inside the
+# command that uses them, so `ai-ops --help` and `ai-ops config check` start fast (benchmarks/cli_startup.py).
+
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr)
 
 
 @dataclass
@@ -45,6 +50,8 @@ class Options:
             click.echo(line)
 
     def load(self) -> OpsConfig:
+        from ai_ops.config import load_config
+
         return load_config(self.config_path)
 
     def configure_logging(self) -> None:
@@ -231,7 +238,7 @@ def _logs_to_stderr() -> None:
         if isinstance(handler, logging.StreamHandler):
             handler.setStream(sys.stderr)
         elif hasattr(handler, "console"):  # rich
-            handler.console = Console(stderr=True)
+            handler.console = _console(stderr=True)
 
 
 @cli.command("full-cycle")
@@ -263,12 +270,14 @@ def run(options: Options) -> None:
 @handle_errors
 def demo(options: Options, workspace: Path, days: int, seed: int | None) -> None:
     """Run many simulated days end to end in a fresh workspace and show what the controller learned."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from ai_ops.jobs.demo import run_demo
 
     if options.verbosity < 1:  # a progress bar instead of some 80 job lines; -v shows them
         logging.getLogger("ai_ops").setLevel(logging.WARNING)
     with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=errors, disable=options.verbosity < 0) as bar:
+                  console=_console(stderr=True), disable=options.verbosity < 0) as bar:
         task = bar.add_task("demo", total=days * 6)
         result = run_demo(workspace, days, seed, progress=lambda done, total: bar.update(task, completed=done))
     if options.verbosity >= 0:
@@ -284,6 +293,9 @@ def _short(name: str) -> str:
 
 
 def _print_demo(result: DemoResult) -> None:
+    from rich.table import Table
+
+    console = _console()
     services = result.services or sorted({p["service"] for p in result.threshold_path})
     table = Table(title=f"ai-ops demo: {len(result.days)} simulated day(s), seed {result.seed}, "
                         f"{len(services)} service(s)")
@@ -444,6 +456,9 @@ def sources_check(options: Options) -> None:
     import time
     from dataclasses import asdict
 
+    from rich.console import Console
+    from rich.table import Table
+
     from ai_ops.config import Secrets
     from ai_ops.errors import SourceError
     from ai_ops.sources.check import check_sources
@@ -468,7 +483,7 @@ def sources_check(options: Options) -> None:
         table.add_row(row.service, row.metric, row.query, str(row.series), str(row.samples), f"{row.coverage:.0%}",
                       staleness, row.error or row.note)
     if options.verbosity >= 0:
-        wide = Console(width=max(console.width, 160))
+        wide = Console(width=max(_console().width, 160))
         for source in checked.sources:
             wide.print(source.line(), markup=False, highlight=False)
         wide.print(table)

@@ -1,7 +1,10 @@
 """The `timestamp,value` CSV edge: read by `ai-ops detect` and `ai-ops backtest`, written by `detect`.
 
-Every bad row is a ConfigError naming `file:line` and what to do; output is written atomically
-so a failed run never leaves half a file (or destroys the previous one).
+Real exports are accepted as they come: rows out of time order are sorted, rows repeating a
+timestamp (a daylight-saving hour in CloudWatch, a spreadsheet copy) are aggregated into one
+point (the mean of their finite values), and each is reported as a warning with its count.
+What cannot be read is a ConfigError naming `file:line` and what to do; output is written
+atomically so a failed run never leaves half a file (or destroys the previous one).
 """
 
 from __future__ import annotations
@@ -23,10 +26,23 @@ GAP_WORDS = ("nan", "null", "none")
 @dataclass(frozen=True)
 class SeriesFile:
     texts: list[str]
-    """The timestamps as written, echoed back in outputs."""
+    """The timestamps as written, one per input row in file order, echoed back in outputs."""
     seconds: np.ndarray
+    """The distinct timestamps, increasing (what the detectors see)."""
     values: np.ndarray
-    """NaN where the row's value is empty (a gap)."""
+    """One value per distinct timestamp: the mean of its rows' finite values, NaN for a gap."""
+    rows: np.ndarray
+    """For each input row (file order), the index of its point in `seconds` / `values`."""
+    warnings: tuple[str, ...] = ()
+    """What was repaired (sorted rows, aggregated repeats), for the caller to show."""
+
+    def per_row(self, per_point: np.ndarray) -> np.ndarray:
+        """Spread one result per point back to one per input row (repeated rows share their point's)."""
+        return np.asarray(per_point)[self.rows]
+
+    def point_text(self, index: int) -> str:
+        """The timestamp of point `index` as the file wrote it (its first row)."""
+        return self.texts[int(np.flatnonzero(self.rows == index)[0])]
 
 
 def _parse_time(text: str, where: str) -> float:
@@ -45,7 +61,7 @@ def _parse_time(text: str, where: str) -> float:
 
 
 def read_series(path: Path, option: str = "--input") -> SeriesFile:
-    """Rows of a `timestamp,value` CSV (epoch seconds or ISO 8601), strictly increasing in time."""
+    """Rows of a `timestamp,value` CSV (epoch seconds or ISO 8601); sorted and de-duplicated, with warnings."""
     if not path.is_file():
         raise ConfigError(f"input file {path} does not exist; pass an existing CSV with {option}")
     texts: list[str] = []
@@ -70,9 +86,6 @@ def read_series(path: Path, option: str = "--input") -> SeriesFile:
                     value = float(cell) if cell and cell.lower() not in GAP_WORDS else math.nan
                 except ValueError:
                     raise ConfigError(f"{where}: value '{cell}' is not a number (leave it empty for a gap)") from None
-                if seconds and t <= seconds[-1]:
-                    raise ConfigError(f"{where}: timestamp {stamp} is not after the previous row; "
-                                      f"sort the file by time and remove duplicates")
                 texts.append(stamp)
                 seconds.append(t)
                 values.append(value)
@@ -80,7 +93,31 @@ def read_series(path: Path, option: str = "--input") -> SeriesFile:
         raise ConfigError(f"{path} is not a UTF-8 text CSV file") from None
     if not values:
         raise ConfigError(f"{path}: no data rows after the header")
-    return SeriesFile(texts, np.asarray(seconds), np.asarray(values))
+    return _ordered(path, texts, np.asarray(seconds), np.asarray(values))
+
+
+def _ordered(path: Path, texts: list[str], seconds: np.ndarray, values: np.ndarray) -> SeriesFile:
+    """Sort by time (stable) and aggregate rows sharing a timestamp; say what was done."""
+    warnings: list[str] = []
+    backwards = int(np.sum(np.diff(seconds) < 0))
+    if backwards:
+        warnings.append(f"{path}: {backwards} row(s) go back in time; the series was sorted by timestamp")
+    unique, rows = np.unique(seconds, return_inverse=True)
+    repeated = int(seconds.size - unique.size)
+    if repeated:
+        finite = np.isfinite(values)
+        sums = np.bincount(rows, weights=np.where(finite, values, 0.0), minlength=unique.size)
+        counts = np.bincount(rows, weights=finite.astype(float), minlength=unique.size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            merged = np.where(counts > 0, sums / np.maximum(counts, 1.0), np.nan)
+        shared = np.bincount(rows, minlength=unique.size) > 1
+        first = texts[int(np.flatnonzero(shared[rows])[0])]
+        warnings.append(f"{path}: {repeated} row(s) repeat an earlier timestamp (first at {first}); each "
+                        f"timestamp's rows were averaged into one point, and every row gets that point's score")
+    else:
+        merged = np.empty(unique.size)
+        merged[rows] = values
+    return SeriesFile(texts, unique.astype(float), merged, rows.astype(np.int64), tuple(warnings))
 
 
 def write_scores(path: Path, texts: list[str], scores: np.ndarray) -> None:

@@ -137,7 +137,7 @@ def test_cli_report_output_json_prints_the_typed_report_alone_on_stdout(tmp_path
                          env=env, capture_output=True, text=True, timeout=180, check=False)
     assert run.returncode == 0, run.stderr
     report = Report.model_validate(json.loads(run.stdout))
-    assert report.schema_version == 2 and report.narrative is not None and len(report.recommendations) == 5
+    assert report.schema_version == 3 and report.narrative is not None and len(report.recommendations) == 5
     assert "report narrative" in run.stderr
     assert not (tmp_path / "ai-ops-demo" / "reports").exists() or not any((tmp_path / "ai-ops-demo" / "reports").iterdir())
 

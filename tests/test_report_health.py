@@ -124,14 +124,16 @@ def test_cost_projection_falls_back_to_run_rate_and_says_so() -> None:
 
 
 def test_anomaly_points_group_into_episodes() -> None:
-    points = [{"service": "a", "metric": "m", "time": t, "score": 0.99, "severity": s}
-              for t, s in [(0, "warning"), (300, "critical"), (600, "warning"), (5000, "warning")]]
+    points = [{"service": "a", "metric": "m", "time": t, "score": 0.99, "severity": s, "surprisal": x}
+              for t, s, x in [(0, "warning", 16.0), (300, "critical", 40.0), (600, "warning", 16.0),
+                              (5000, "warning", 16.0)]]
     points.append({"service": "a", "metric": "other", "time": 300, "score": 0.9, "severity": "warning"})
     points.append({"service": "b", "metric": "m", "time": 300, "score": 0.9, "severity": "warning"})
     episodes = anomaly_episodes(points)
-    # One incident touching two metrics of service a is one episode; service b's is its own.
+    # One incident touching two metrics of service a is one episode (strong, and two metrics agree: critical);
+    # service b's is its own; single points on one metric are info, never critical.
     assert [(e["service"], e["metrics"], e["points"], e["severity"]) for e in episodes] == [
-        ("a", ["m", "other"], 4, "critical"), ("b", ["m"], 1, "warning"), ("a", ["m"], 1, "warning")]
+        ("a", ["m", "other"], 4, "critical"), ("b", ["m"], 1, "info"), ("a", ["m"], 1, "info")]
 
 
 def test_partial_days_of_the_window_are_marked() -> None:

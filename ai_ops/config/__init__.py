@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -36,9 +36,20 @@ from ai_ops.config.outputs import (
     SlackConfig as SlackConfig,
 )
 from ai_ops.config.promql_template import check_template
-from ai_ops.config.secrets import Secrets as Secrets  # re-exported: `from ai_ops.config import Secrets`
-from ai_ops.config.secrets import redact as redact
 from ai_ops.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ai_ops.config.secrets import Secrets, redact  # noqa: F401  (resolved at run time by __getattr__ below)
+
+
+def __getattr__(name: str) -> Any:
+    """`Secrets` and `redact` live in ai_ops.config.secrets; pydantic-settings costs 0.1-0.4 s to
+    import, so commands that need no credential (`--help`, `config check`) do not pay for it."""
+    if name in ("Secrets", "redact"):
+        from ai_ops.config import secrets
+
+        return getattr(secrets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class SimulationConfig(Strict):
@@ -193,6 +204,14 @@ class ForecastConfig(Strict):
     threshold: float = Field(3.0, gt=0, description="|residual| / residual spread below which there is no surprise.")
 
 
+class ContextConfig(Strict):
+    enabled: bool = Field(True, description="Include the context (pattern) member in the ensemble "
+                          "(false = the five level-based members only; see docs/anomaly_detection.md).")
+    levels: int = Field(8, ge=2, le=12, description="Equal-frequency value bins learned at each refit.")
+    order: int = Field(2, ge=1, le=4, description="Previous symbols that make a point's context.")
+    smoothing: float = Field(0.5, gt=0, le=10, description="Add-k smoothing of the transition counts.")
+
+
 HOLD_POINTS_PER_EWMA_SPAN = 15
 
 
@@ -202,6 +221,7 @@ class AnomalyConfig(Strict):
     ewma: EWMAConfig = Field(default_factory=EWMAConfig)
     gmm: GMMConfig = Field(default_factory=GMMConfig)
     forecast: ForecastConfig = Field(default_factory=ForecastConfig)
+    context: ContextConfig = Field(default_factory=ContextConfig)
     sensitivity: float = Field(
         0.92, gt=0, lt=1, description="Higher = more alarms. 0.92 default; lower (0.85) for fewer false positives."
     )

@@ -1,4 +1,5 @@
-"""One score in [0, 1) from the member detectors (MEMBERS), and severity levels from the sensitivity.
+"""One score in [0, 1) from the member detectors (MEMBERS; the context member can be turned off),
+and severity levels from the sensitivity.
 
 Each member gives a calibrated surprisal S = -log10(tail probability) of a point against
 its own series' history; the ensemble averages them (or takes the max), keeps only the
@@ -42,12 +43,15 @@ class SeverityLevels:
 
     warning: float
     critical: float
+    warning_surprisal: float = 15.0
+    critical_surprisal: float = 30.0
 
     @classmethod
     def from_sensitivity(cls, sensitivity: float) -> SeverityLevels:
         warn_surprisal = SURPRISAL_PER_SENSITIVITY * (1.0 - sensitivity)
         crit_surprisal = 2.0 * warn_surprisal
-        return cls(warning=float(to_score(np.array(warn_surprisal))), critical=float(to_score(np.array(crit_surprisal))))
+        return cls(warning=float(to_score(np.array(warn_surprisal))), critical=float(to_score(np.array(crit_surprisal))),
+                   warning_surprisal=warn_surprisal, critical_surprisal=crit_surprisal)
 
     def classify(self, scores: np.ndarray) -> np.ndarray:
         """"normal" below warning (an info-level point is just logged), else "warning" / "critical"."""
@@ -78,10 +82,13 @@ class EnsembleDetector:
     def __init__(self, config: AnomalyConfig) -> None:
         self.config = config
         cal = calibration_settings(config)
-        self.members: list[CalibratedDetector] = [factory(config, cal) for factory in MEMBERS.values()]
+        self.members: list[CalibratedDetector] = [factory(config, cal) for name, factory in MEMBERS.items()
+                                                  if name != "context" or config.context.enabled]
         self.burst_ = BurstFilter(cal.burst_hold, cal.burst_damping)
         self.levels = SeverityLevels.from_sensitivity(config.sensitivity)
         self.last_fit_: FitReport | None = None
+        self.last_surprisal_ = np.zeros(0)
+        """The combined surprisal of the last `score` call before the burst filter (evidence of duration)."""
 
     def get_params(self) -> dict[str, Any]:
         """Every member's settings and how they are combined (the severity levels are not learned)."""
@@ -121,7 +128,8 @@ class EnsembleDetector:
 
     def score(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
         timestamps, values = _as_arrays(timestamps, values)
-        return no_opinion_is_zero(to_score(self.burst_.transform(self.surprisal(timestamps, values))), values)
+        self.last_surprisal_ = self.surprisal(timestamps, values)
+        return no_opinion_is_zero(to_score(self.burst_.transform(self.last_surprisal_)), values)
 
     def get_state(self) -> dict[str, Any]:
         return {"settings_hash": self.settings_hash(), "members": {m.name: m.get_state() for m in self.members},

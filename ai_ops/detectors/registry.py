@@ -48,11 +48,18 @@ def _forecast(c: AnomalyConfig, cal: CalibrationSettings) -> CalibratedDetector:
     return ForecastDetector(c.forecast.order, c.forecast.threshold, c.forecast.seasonal, cal)
 
 
+def _context(c: AnomalyConfig, cal: CalibrationSettings) -> CalibratedDetector:
+    from ai_ops.detectors.context import ContextDetector
+
+    return ContextDetector(c.context.levels, c.context.order, c.context.smoothing, cal)
+
+
 MEMBERS: dict[str, MemberFactory] = {
     "zscore": _zscore,
     "ewma": _ewma,
     "gmm": _gmm,
     "window_shift": _window_shift,
     "forecast": _forecast,
+    "context": _context,
 }
 DETECTOR_NAMES: tuple[str, ...] = ("ensemble", *MEMBERS)

@@ -15,6 +15,8 @@ from ai_ops.actuators.git import CommitResult, check_ready, commit_owned, propos
 from ai_ops.actuators.github import client_from_env
 from ai_ops.actuators.terraform import current_thresholds, write_tfvars
 from ai_ops.config import OpsConfig, Secrets, ServiceConfig
+from ai_ops.detectors.ensemble import SeverityLevels
+from ai_ops.detectors.episodes import Episode, episodes_from_records
 from ai_ops.errors import ActuatorError, SourceError
 from ai_ops.jobs.observing import Anomaly, Sources, detect
 from ai_ops.jobs.workspace import DAY, Paths, iso, json_safe, paths_for
@@ -82,6 +84,8 @@ class CycleResult:
     wrote_tfvars: bool
     commit: CommitResult | None
     observations: dict[str, Observation]
+    episodes: list[Episode]
+    """The window's anomalies grouped and graded (duration, magnitude, agreeing metrics)."""
     dry_run: bool = False
     fetch_errors: dict[str, str] = field(default_factory=dict)
 
@@ -103,12 +107,19 @@ class CycleResult:
             "sli_method": {s: o.sli_method for s, o in self.observations.items()},
             "applied": self.wrote_tfvars, "commit": commit,
             "anomaly_count": len(self.anomalies),
+            "episodes": [e.to_dict() for e in self.episodes],
             "anomalies_by_severity": {s: sum(a.severity == s for a in self.anomalies)
                                       for s in sorted({a.severity for a in self.anomalies})},
             "data_quality": {s: {m: q.__dict__ for m, q in qs.items()} for s, qs in self.quality.items()},
             "unusable": summarize_reasons(unusable),
             "fetch_errors": summarize_reasons(self.fetch_errors),
         })
+
+
+def cycle_episodes(config: OpsConfig, anomalies: list[Anomaly]) -> list[Episode]:
+    levels = SeverityLevels.from_sensitivity(config.anomaly.sensitivity)
+    return episodes_from_records([a.__dict__ for a in anomalies], config.step_seconds, levels.warning_surprisal,
+                                 levels.critical_surprisal)
 
 
 class CycleFetchError(SourceError):
@@ -299,6 +310,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         monitoring.record_decision("refused")
         raise
 
+    episodes = cycle_episodes(config, anomalies)
     if persist:
         for a in anomalies:
             append_jsonl(paths.anomalies, a.__dict__)
@@ -334,7 +346,8 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
                 "time": now, "time_iso": iso(now), "kind": "cycle", "service": name, **d.to_dict(),
                 "applied": wrote and d.changed, "sli_method": observations[name].sli_method,
                 "data_quality": {m: q.__dict__ for m, q in quality[name].items()},
-                "anomaly_count": sum(a.service == name for a in anomalies)}
+                "anomaly_count": sum(a.service == name for a in anomalies),
+                "episodes": [e.to_dict() for e in episodes if e.service == name]}
             if commit is not None and d.changed:
                 record["commit"] = commit.sha
             errors = {k: v for k, v in fetch_errors.items() if k.startswith(f"{name}/")}
@@ -347,7 +360,8 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
                      secrets.secret_values())
     for name, d in decision.decisions.items():
         monitoring.record_decision(decision_kind(d, observations[name]))
-    result = CycleResult(now, decision, quality, anomalies, wrote, commit, observations, dry_run, fetch_errors)
+    result = CycleResult(now, decision, quality, anomalies, wrote, commit, observations, episodes, dry_run,
+                         fetch_errors)
     if fetch_errors:
         where = f"recorded in {paths.ledger}" if persist else "dry run: nothing recorded"
         raise CycleFetchError(f"{iso(now)} cycle: no threshold changed: {len(fetch_errors)} series could not be "
@@ -362,7 +376,7 @@ def cycle_notice(config: OpsConfig, result: CycleResult, secrets: Secrets) -> No
     from ai_ops.notifiers.slack import send_notice
 
     slack_config = config.notifiers.slack
-    critical = [a for a in result.anomalies if a.severity == "critical"]
+    critical = [e for e in result.episodes if e.severity == "critical"]
     lines = []
     if slack_config.notify_on_change and result.decision.changed:
         lines.append(f":gear: ai-ops {iso(result.time)}: thresholds changed"
@@ -371,8 +385,8 @@ def cycle_notice(config: OpsConfig, result: CycleResult, secrets: Secrets) -> No
             moved = ", ".join(f"{name} {old:g} -> {new:g}" for name, (old, new) in changes.items())
             lines.append(f"- {service}: {moved}")
     if slack_config.notify_on_critical and critical:
-        series = sorted({f"{a.service}/{a.metric}" for a in critical})
-        lines.append(f":rotating_light: {len(critical)} critical anomaly point(s) on {', '.join(series)}")
+        lines.append(f":rotating_light: {len(critical)} critical anomaly episode(s):")
+        lines += [f"- {e.service} {iso(e.start)} - {iso(e.end)}: {e.evidence}" for e in critical]
     if not lines:
         return
     delivery = send_notice("\n".join(lines), secrets, config.notifiers)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from ai_ops.config import OpsConfig
 from ai_ops.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def run_detect(config: OpsConfig, input_path: Path, output_path: Path, detector: str = "ensemble") -> int:
@@ -19,7 +22,10 @@ def run_detect(config: OpsConfig, input_path: Path, output_path: Path, detector:
     if output_path.resolve() == input_path.resolve():
         raise ConfigError(f"--output {output_path} is the input file; choose another path")
     series = read_series(input_path)
-    write_scores(output_path, series.texts, stream_scores(detector, config.anomaly, series.seconds, series.values))
+    for warning in series.warnings:
+        log.warning(warning)
+    scores = stream_scores(detector, config.anomaly, series.seconds, series.values)
+    write_scores(output_path, series.texts, series.per_row(scores))
     return len(series.texts)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from ai_ops.config import OpsConfig, Secrets, ServiceConfig
 from ai_ops.detectors.base import SettingsChanged
 from ai_ops.detectors.ensemble import EnsembleDetector
+from ai_ops.detectors.episodes import sustained_runs
 from ai_ops.errors import ConfigError
 from ai_ops.jobs.workspace import SCALING, Paths, paths_for
 from ai_ops.metrics import SLI_METRICS, ServiceMetrics
@@ -112,6 +113,11 @@ class Anomaly:
     time: float
     score: float
     severity: str
+    """The point's own level (warning / critical); an episode's severity is graded in detectors.episodes."""
+    surprisal: float = 0.0
+    """Undamped ensemble surprisal at this point (magnitude evidence)."""
+    sustained: int = 1
+    """Consecutive points from this one whose undamped surprisal stayed at or above the warning level."""
 
 
 def detect(config: OpsConfig, paths: Paths, metrics: ServiceMetrics,
@@ -132,9 +138,11 @@ def detect(config: OpsConfig, paths: Paths, metrics: ServiceMetrics,
         severity = detector.levels.classify(np.nan_to_num(scores, nan=0.0))
         hit = severity != "normal"
         flagged |= hit
+        surprisal = np.nan_to_num(detector.last_surprisal_, nan=0.0)
+        sustained = sustained_runs(surprisal >= detector.levels.warning_surprisal)
         for i in np.flatnonzero(hit):
             anomalies.append(Anomaly(metrics.service, metric, float(metrics.timestamps[i]), round(float(scores[i]), 6),
-                                     str(severity[i])))
+                                     str(severity[i]), round(float(surprisal[i]), 3), max(int(sustained[i]), 1)))
     share = float(flagged.mean()) if flagged.size else 0.0
     return anomalies, share
 

@@ -12,6 +12,7 @@ from ai_ops import monitoring
 from ai_ops.actuators.git import commit_owned
 from ai_ops.actuators.terraform import current_thresholds
 from ai_ops.config import OpsConfig, Secrets
+from ai_ops.detectors.ensemble import SeverityLevels
 from ai_ops.jobs.cycle import load_learner
 from ai_ops.jobs.observing import Sources
 from ai_ops.jobs.workspace import DAY, iso, paths_for
@@ -53,8 +54,10 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets) -> ReportInput
     learning = learning_status(least_settled, {"cycles": min(learner.cycles for learner in learners.values())},
                                read_json(paths.training_log, {"runs": []}))
     learning["learners"] = {name: {**st.to_dict(), "cycles": learners[name].cycles} for name, st in statuses.items()}
+    levels = SeverityLevels.from_sensitivity(config.anomaly.sensitivity)
     settings = ReportSettings(config.sla.target, config.sla.latency_objective_ms, config.cost.monthly_budget,
-                              config.cost.currency, {k: (t.min, t.max) for k, t in config.thresholds.items()})
+                              config.cost.currency, {k: (t.min, t.max) for k, t in config.thresholds.items()},
+                              levels.warning_surprisal, levels.critical_surprisal)
     week = now - 7 * DAY
     week_anomalies = [a for a in read_jsonl(paths.anomalies) if week <= a.get("time", 0) < now]
     report = compose_report(now, settings, metrics, [r for r in read_jsonl(paths.ledger) if r.get("time", 0) >= week],

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from ai_ops.detectors.episodes import DEFAULT_MERGE_GAP_SECONDS, episodes_from_records
+
 SLA_POINTS = 40.0
 LATENCY_POINTS = 20.0
 ERROR_POINTS = 15.0
@@ -23,8 +25,8 @@ COST_ZERO_RATIO = 1.5
 """Projected month-end cost at or under budget keeps full points; at 150% of budget the part is 0."""
 CRITICAL_PENALTY = 4.0
 WARNING_PENALTY = 1.0
-EPISODE_GAP_SECONDS = 900.0
-"""Anomalous points of one service less than 15 minutes apart are one episode, whatever their metric:
+EPISODE_GAP_SECONDS = DEFAULT_MERGE_GAP_SECONDS
+"""Anomalous points of one service less than 30 minutes apart are one episode, whatever their metric:
 one incident (a surge moves request rate, CPU, replicas, cost and latency together) is one episode."""
 
 
@@ -110,24 +112,9 @@ def weighted_error_rate(request_rate: np.ndarray, error_rate_percent: np.ndarray
     return float(np.average(error_rate_percent[ok], weights=weights))
 
 
-def anomaly_episodes(records: list[dict[str, Any]], gap_seconds: float = EPISODE_GAP_SECONDS) -> list[dict[str, Any]]:
-    """Group anomalous points into episodes per service; an episode's severity is its worst point's."""
-    by_service: dict[str, list[dict[str, Any]]] = {}
-    for r in sorted(records, key=lambda r: r["time"]):
-        by_service.setdefault(r["service"], []).append(r)
-    episodes: list[dict[str, Any]] = []
-    for service, points in by_service.items():
-        current: dict[str, Any] | None = None
-        for p in points:
-            if current is None or p["time"] - current["end"] > gap_seconds:
-                current = {"service": service, "metrics": [], "start": p["time"], "end": p["time"],
-                           "points": 0, "severity": "warning", "max_score": 0.0}
-                episodes.append(current)
-            current["end"] = p["time"]
-            current["points"] += 1
-            current["max_score"] = max(current["max_score"], float(p.get("score", 0.0)))
-            if p["metric"] not in current["metrics"]:
-                current["metrics"].append(p["metric"])
-            if p["severity"] == "critical":
-                current["severity"] = "critical"
-    return sorted(episodes, key=lambda e: e["start"])
+def anomaly_episodes(records: list[dict[str, Any]], step_seconds: float = 300.0, warning_surprisal: float = 15.0,
+                     critical_surprisal: float = 30.0,
+                     gap_seconds: float = EPISODE_GAP_SECONDS) -> list[dict[str, Any]]:
+    """Group anomalous points into graded episodes per service (`ai_ops.detectors.episodes`), as dicts."""
+    return [e.to_dict() for e in episodes_from_records(records, step_seconds, warning_surprisal, critical_surprisal,
+                                                       gap_seconds)]

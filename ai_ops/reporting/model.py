@@ -104,8 +104,14 @@ class Episode(_Part):
     start: float
     end: float
     points: int
-    severity: Literal["warning", "critical"]
+    """Flagged points (alarms) in the episode."""
+    duration_points: int
+    """Points from the start to the end of the longest sustained run (>= 1)."""
+    severity: Literal["info", "warning", "critical"]
+    peak_surprisal: float
     max_score: float
+    evidence: str
+    """Duration, magnitude and agreeing metrics, in words (what the severity was graded on)."""
     start_iso: str
     end_iso: str
 
@@ -113,6 +119,8 @@ class Episode(_Part):
 class Anomalies(_Part):
     critical_episodes: int
     warning_episodes: int
+    info_episodes: int
+    """Single-point episodes: listed, never counted as incidents."""
     points: int
     episodes: list[Episode]
 

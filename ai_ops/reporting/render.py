@@ -104,10 +104,11 @@ def render_markdown(report: Report) -> str:
     an = report.anomalies
     out += ["", "## Anomalies (last 24 h)", "",
             f"{an.critical_episodes} critical and {an.warning_episodes} warning episodes ({an.points} "
-            "anomalous points).", ""]
+            f"anomalous points; {an.info_episodes} single-point info episode(s) are listed but not counted "
+            "as incidents).", ""]
     for e in an.episodes:
         out.append(f"- {e.severity}: {e.service} ({', '.join(e.metrics)}) {e.start_iso} - {e.end_iso} "
-                   f"({e.points} points, max score {e.max_score:.4f})")
+                   f"(max score {e.max_score:.4f}; evidence: {e.evidence or str(e.points) + ' points'})")
     out += ["", "## Learning status", "", f"- learner: {learning.learner_status} "
             f"({learning.learner_cycles} cycles)", f"- last detector training: {learning.last_training or 'never'}"
             f"; {learning.detectors_trained} series trained, {learning.detectors_not_converged} not converged"]

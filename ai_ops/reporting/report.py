@@ -73,6 +73,9 @@ class ReportSettings:
     monthly_budget: float
     currency: str
     threshold_bounds: dict[str, tuple[float, float]]
+    warning_surprisal: float = 15.0
+    """Surprisal of the warning and critical levels (anomaly.sensitivity), for grading episodes."""
+    critical_surprisal: float = 30.0
 
 
 def _last_24h(metrics: ServiceMetrics, now: float) -> ServiceMetrics:
@@ -147,7 +150,7 @@ def compose_report(now: float, settings: ReportSettings, metrics_by_service: dic
     projection = project_month_end(first.timestamps, total_cost, first.step, now, settings.monthly_budget)
 
     recent_anomalies = [a for a in anomalies if now - DAY <= a["time"] < now]
-    episodes = anomaly_episodes(recent_anomalies)
+    episodes = anomaly_episodes(recent_anomalies, first.step, settings.warning_surprisal, settings.critical_surprisal)
     critical = sum(e["severity"] == "critical" for e in episodes)
     warning = sum(e["severity"] == "warning" for e in episodes)
 
@@ -185,7 +188,8 @@ def compose_report(now: float, settings: ReportSettings, metrics_by_service: dic
         "service_sla": service_sla,
         "trends": trend_by_service,
         "cost": projection.to_dict(),
-        "anomalies": {"critical_episodes": critical, "warning_episodes": warning, "points": len(recent_anomalies),
+        "anomalies": {"critical_episodes": critical, "warning_episodes": warning,
+                      "info_episodes": sum(e["severity"] == "info" for e in episodes), "points": len(recent_anomalies),
                       "episodes": [{**e, "start_iso": _iso(e["start"]), "end_iso": _iso(e["end"]),
                                     "max_score": round(e["max_score"], 6)} for e in episodes[-20:]]},
         "actions": actions,

@@ -1,0 +1,158 @@
+"""Context: how unusual is the recent *pattern* of the series, given what usually follows it?
+
+Why: the other members ask how far a value (or a short mean) is from a level. Many real
+anomalies are values that are ordinary on their own but arrive in an order the series has
+never shown (a load that stops cycling, a spike pattern that changes rhythm). The detectors
+at the top of NAB's scoreboard (HTM's sequence memory, CAD OSE's contexts of quantised values)
+score exactly that. This member is our own, simpler design in the same spirit:
+
+1. at each daily refit, cut the value range into `levels` equal-frequency bins from the
+   training window's quantiles (robust to heavy tails and units), plus one bin below the
+   window's minimum and one above its maximum (values never seen before);
+2. each point becomes a symbol; its *context* is the previous `order` symbols;
+3. raw surprise = max(-ln P(symbol | context) - ln(alphabet), 0): how much rarer than a blind
+   guess this symbol is after this context, with P estimated from counts of (context, symbol)
+   and of context over the stream so far (add-`smoothing` estimate over the alphabet). The
+   context is the longest one (up to `order` symbols) seen at least MIN_CONTEXT x alphabet times.
+
+A smooth cycling series has near-deterministic transitions, so a broken pattern is very
+improbable; on a noisy series every transition is common and the surprise stays flat, which
+the calibrator then judges against the series' own history like every other member.
+Causal: counts include only points before the current one. Counts are rebuilt from the
+training window at each refit (the replay), so what the member remembers is that window.
+All counting is vectorised (a stable sort gives each key's running count); no Python loop
+over points. State: the bin edges, the last `order` symbols and the counts (plain JSON).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, FitReport
+
+MIN_CONTEXT = 3
+"""A context must have been seen MIN_CONTEXT x (alphabet size) times before it judges what follows."""
+
+
+def running_counts(keys: np.ndarray) -> np.ndarray:
+    """For each position, how often its key occurred earlier in `keys` (a stable sort, no Python loop)."""
+    if keys.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    ranked = keys[order]
+    starts = np.concatenate([[True], ranked[1:] != ranked[:-1]])
+    group_start = np.maximum.accumulate(np.where(starts, np.arange(ranked.size), 0))
+    counts = np.empty(keys.size, dtype=np.int64)
+    counts[order] = np.arange(ranked.size) - group_start
+    return counts
+
+
+class ContextDetector(CalibratedDetector):
+    name = "context"
+
+    def __init__(self, levels: int = 8, order: int = 3, smoothing: float = 0.5,
+                 calibration: CalibrationSettings | None = None) -> None:
+        super().__init__(calibration)
+        self.levels = levels
+        self.order = order
+        self.smoothing = smoothing
+        self.edges_: list[float] = []
+        self.step_ = 0.0
+        self._reset_stream()
+
+    @property
+    def alphabet(self) -> int:
+        """Symbols: below the training minimum, one per bin, above the training maximum."""
+        return len(self.edges_) + 1 if self.edges_ else 0
+
+    def _learn(self, timestamps: np.ndarray, values: np.ndarray) -> FitReport:
+        finite = values[np.isfinite(values)]
+        inner = np.quantile(finite, np.arange(1, self.levels) / self.levels)
+        # edges: [min, distinct inner quantiles strictly inside (min, max), max]; min == max gives [min, max].
+        middle = np.unique(inner[(inner > finite.min()) & (inner < finite.max())])
+        self.edges_ = [float(finite.min()), *(float(e) for e in middle), float(finite.max())]
+        steps = np.diff(timestamps[np.isfinite(values)])
+        self.step_ = float(np.median(steps)) if steps.size else 0.0
+        self._reset_stream()
+        return FitReport(int(finite.size), True)
+
+    def _reset_stream(self) -> None:
+        self.recent_: list[int] = []
+        self.recent_times_: list[float] = []
+        size = self.alphabet
+        # counts_[o]: how often each (context of o symbols, next symbol) pair and each context occurred.
+        self.pair_counts_ = [np.zeros(size ** (o + 1), dtype=np.int64) for o in range(self.order + 1)]
+        self.context_counts_ = [np.zeros(size ** o, dtype=np.int64) for o in range(self.order + 1)]
+
+    def symbols(self, values: np.ndarray) -> np.ndarray:
+        """0 below the training minimum, 1..bins inside [min, max], bins + 1 above the maximum."""
+        edges = np.asarray(self.edges_)
+        inside = 1 + np.searchsorted(edges[1:-1], values, side="left")
+        return np.where(values < edges[0], 0, np.where(values > edges[-1], self.alphabet - 1, inside))
+
+    def _raw_points(self, timestamps: np.ndarray, new: np.ndarray) -> np.ndarray:
+        if not self.edges_:
+            return np.full(new.shape, np.nan)  # untrained: no bins yet, no opinion
+        size = self.alphabet
+        joined = np.concatenate([np.asarray(self.recent_, dtype=np.int64), self.symbols(new).astype(np.int64)])
+        times = np.concatenate([np.asarray(self.recent_times_, dtype=float), timestamps])
+        k = len(self.recent_)
+        positions = np.arange(k, joined.size)
+        current = joined[k:]
+        raw = np.full(new.shape, np.nan)
+        context = np.zeros(new.size, dtype=np.int64)
+        # Variable order: each point is judged by the longest context (up to `order` symbols) that has
+        # been seen often enough to say what follows it; a shorter one backs it off, down to order 0
+        # (how common the symbol is at all), so a value in a never-seen range is surprising at once.
+        for o in range(self.order + 1):
+            if o:
+                context = context + size ** (o - 1) * joined[np.maximum(positions - o, 0)]
+            # A context must be o consecutive points: not across a gap (a missing stretch is not a pattern).
+            span = times[positions] - times[np.maximum(positions - o, 0)]
+            usable = (positions >= o) & (span <= (o + 0.5) * self.step_)
+            pair = (context * size + current)[usable]
+            ctx = context[usable]
+            n_pair = running_counts(pair) + self.pair_counts_[o][pair]
+            n_context = running_counts(ctx) + self.context_counts_[o][ctx]
+            probability = (n_pair + self.smoothing) / (n_context + self.smoothing * size)
+            known = n_context >= MIN_CONTEXT * size
+            target = np.flatnonzero(usable)[known]
+            # Surprise beyond a blind guess (1 / alphabet): zero for any transition at least as likely as
+            # chance, so only patterns rarer than chance count (like the other members' excess over a band).
+            raw[target] = np.maximum(-np.log(probability[known]) - np.log(size), 0.0)
+            self.pair_counts_[o] += np.bincount(pair, minlength=self.pair_counts_[o].size)
+            self.context_counts_[o] += np.bincount(ctx, minlength=self.context_counts_[o].size)
+        self.recent_ = [int(s) for s in joined[-self.order:]]
+        self.recent_times_ = [float(x) for x in times[-self.order:]]
+        return raw
+
+    def _own_state(self) -> dict[str, Any]:
+        return {"levels": self.levels, "order": self.order, "smoothing": self.smoothing, "edges": self.edges_,
+                "step": self.step_, "recent": self.recent_, "recent_times": self.recent_times_, "pairs": [_sparse(c) for c in self.pair_counts_],
+                "contexts": [_sparse(c) for c in self.context_counts_]}
+
+    def _set_own_state(self, state: dict[str, Any]) -> None:
+        self.levels, self.order = int(state["levels"]), int(state["order"])
+        self.smoothing = float(state["smoothing"])
+        self.edges_ = [float(e) for e in state["edges"]]
+        self.step_ = float(state["step"])
+        self._reset_stream()
+        self.recent_ = [int(s) for s in state["recent"]]
+        self.recent_times_ = [float(x) for x in state["recent_times"]]
+        for counts, saved in zip(self.pair_counts_, state["pairs"], strict=True):
+            _fill(counts, saved)
+        for counts, saved in zip(self.context_counts_, state["contexts"], strict=True):
+            _fill(counts, saved)
+
+
+def _sparse(counts: np.ndarray) -> list[list[int]]:
+    """Non-zero counts as [[index, count], ...] (the dense table is mostly zeros)."""
+    nonzero = np.flatnonzero(counts)
+    return [[int(i), int(counts[i])] for i in nonzero]
+
+
+def _fill(counts: np.ndarray, pairs: list[list[int]]) -> None:
+    for index, count in pairs:
+        counts[int(index)] = int(count)
