@@ -93,7 +93,7 @@ def commit_message(decision: Decision, observation: Observation, quality: dict[s
 
 
 def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False,
-              secrets: Secrets | None = None) -> CycleResult:
+              secrets: Secrets | None = None, sources: Sources | None = None) -> CycleResult:
     """OBSERVE -> DETECT -> DECIDE -> ACT for one window ending at `now`.
 
     With `dry_run` nothing is written at all (no Terraform, state, ledger or commit): the run
@@ -112,7 +112,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
 
     observations, quality, anomalies = [], {}, []
     fetch_errors: dict[str, str] = {}
-    sources = Sources(config, secrets)
+    sources = sources or Sources(config, secrets)
     for service in config.services:
         try:
             metrics = sources.fetch(service, start, now)

@@ -27,14 +27,14 @@ class ReportResult:
     report: dict[str, Any]
 
 
-def build_report(config: OpsConfig, now: float, secrets: Secrets) -> dict[str, Any]:
+def build_report(config: OpsConfig, now: float, secrets: Secrets, sources: Sources | None = None) -> dict[str, Any]:
     """Every number of the daily report (no words yet): reads metrics and the models/ files."""
     from ai_ops.reporting.forecast import month_bounds
     from ai_ops.reporting.report import ReportSettings, compose_report, learning_status
 
     paths = paths_for(config)
     start = min(now - 7 * DAY, month_bounds(now)[0])
-    sources = Sources(config, secrets)
+    sources = sources or Sources(config, secrets)
     metrics = {s.name: sources.fetch(s, start, now) for s in config.services}
     learner_state = read_json(paths.learner_state) or {}
     learner = load_learner(config, paths) if learner_state else None
@@ -61,7 +61,7 @@ def _main_series(metrics: ServiceMetrics, anomalies: list[dict[str, Any]], now: 
 
 
 def run_report(config: OpsConfig, now: float | None = None, dry_run: bool = False,
-               secrets: Secrets | None = None, charts: bool = True) -> ReportResult:
+               secrets: Secrets | None = None, charts: bool = True, sources: Sources | None = None) -> ReportResult:
     """Numbers, words, local files (first), then Slack and Notion; a channel's failure never stops the rest."""
     from ai_ops.notifiers import notion, slack
     from ai_ops.reporting.narrative import write_narrative
@@ -70,7 +70,7 @@ def run_report(config: OpsConfig, now: float | None = None, dry_run: bool = Fals
 
     now = time.time() if now is None else now
     secrets = secrets or Secrets()
-    report = build_report(config, now, secrets)
+    report = build_report(config, now, secrets, sources)
     main_series = report.pop("_main_series")
     recommendations = [r.to_dict() for r in recommend(report, {k: (t.min, t.max) for k, t in config.thresholds.items()},
                                                       config.cost.currency)]
