@@ -237,6 +237,11 @@ class LearnerConfig(Strict):
     convergence_cycles: int = Field(
         8, ge=1, description="Also converged after this many cycles without a change (8 = two days at 6 h)."
     )
+    change_effect_hours: float = Field(
+        2.0, ge=0, le=48,
+        description="After an applied change of the scaling target, anomalies in replicas or cost this many hours "
+                    "later are labelled as caused by it (caused_by), not reported as incidents (0 = off).",
+    )
 
 
 class ScheduleConfig(Strict):

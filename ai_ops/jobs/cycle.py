@@ -19,7 +19,7 @@ from ai_ops.learner.learner import Decision, ThresholdLearner
 from ai_ops.learner.observation import Observation, observe
 from ai_ops.sources.base import unavailable
 from ai_ops.sources.quality import SeriesQuality, assess
-from ai_ops.state import append_jsonl, atomic_write_json, read_json
+from ai_ops.state import append_jsonl, atomic_write_json, read_json, read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ def load_learner(config: OpsConfig, paths: Paths) -> ThresholdLearner:
 
 def commit_message(decision: Decision, observation: Observation, quality: dict[str, dict[str, SeriesQuality]],
                     anomalies: list[Anomaly], config: OpsConfig) -> str:
+    explained = sum(1 for a in anomalies if a.caused_by)
     lines = [f"ai-ops: {decision.summary}", "", "| threshold | old | new |", "|---|---|---|"]
     for name, (old, new) in decision.changes.items():
         lines.append(f"| {name} | {old:g} | {new:g} |")
@@ -78,7 +79,8 @@ def commit_message(decision: Decision, observation: Observation, quality: dict[s
               f"- cost {observation.cost:.2f} {config.cost.currency} ({observation.cost_per_hour:.3f}/h)",
               f"- CPU mean {observation.utilization_mean:.1f}%, p95 {observation.utilization_p95:.1f}%;"
               f" replicas mean {observation.replicas_mean:.1f}, max {observation.replicas_max:.0f}",
-              f"- anomalies: {len(anomalies)} points ({observation.anomaly_share:.1%} of steps)"]
+              (f"- anomalies: {len(anomalies)} points ({observation.anomaly_share:.1%} of steps)"
+               + (f"; {explained} of them the expected effect of the last scaling change" if explained else ""))]
     if r is not None:
         lines.append(f"- reward {r.total:+.4f} = {r.sla_weight:g} x SLA met {r.sla_met:g} - cost variance "
                      f"{r.cost_variance:+.4f} (cost {r.cost_per_hour:.3f}/h vs budget {r.budget_per_hour:.3f}/h)")
@@ -90,6 +92,19 @@ def commit_message(decision: Decision, observation: Observation, quality: dict[s
     if reports:
         lines.append(f"Latest daily report: {reports[-1].relative_to(config.path('.'))}")
     return "\n".join(lines)
+
+
+def explain(config: OpsConfig, paths: Paths, anomalies: list[Anomaly]) -> list[Anomaly]:
+    """Label replica/cost anomalies that follow an applied scaling change (within its effect window)."""
+    from dataclasses import replace
+
+    from ai_ops.reporting.explained import applied_scaling_changes, cause_of
+
+    window = config.learner.change_effect_hours * 3600
+    if not anomalies or window <= 0:
+        return anomalies
+    changes = applied_scaling_changes(read_jsonl(paths.ledger))
+    return [replace(a, caused_by=cause_of(a.metric, a.time, changes, window)) for a in anomalies]
 
 
 def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False,
@@ -122,7 +137,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         fetch_errors.update({f"{service.name}/{m}": reason for m, reason in metrics.errors.items()})
         quality[service.name] = assess(metrics, now, start, config.data_quality)
         found, share = detect(config, paths, metrics, persist) if len(metrics.errors) < len(metrics.values) else ([], 0.0)
-        anomalies += found
+        anomalies += explain(config, paths, found)
         surges = np.isin(metrics.timestamps, [a.time for a in found if a.metric == "request_rate"])
         flagged = np.isin(metrics.timestamps, [a.time for a in found])
         obs = observe(now, metrics.step, metrics.values, current, config.sla.latency_objective_ms, share,
@@ -186,7 +201,7 @@ def cycle_notice(config: OpsConfig, result: CycleResult, secrets: Secrets) -> No
     from ai_ops.notifiers.slack import send_notice
 
     slack_config = config.notifiers.slack
-    critical = [a for a in result.anomalies if a.severity == "critical"]
+    critical = [a for a in result.anomalies if a.severity == "critical" and not a.caused_by]
     lines = []
     if slack_config.notify_on_change and result.decision.changed:
         lines.append(f":gear: ai-ops {iso(result.time)}: {result.decision.summary}"

@@ -105,6 +105,8 @@ class Anomaly:
     time: float
     score: float
     severity: str
+    caused_by: str = ""
+    """Set when the controller's own change explains it (see ai_ops/reporting/explained.py)."""
 
 
 def detect(config: OpsConfig, paths: Paths, metrics: ServiceMetrics,

@@ -43,9 +43,14 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets, sources: Sourc
     settings = ReportSettings(config.sla.target, config.sla.latency_objective_ms, config.cost.monthly_budget,
                               config.cost.currency, {k: (t.min, t.max) for k, t in config.thresholds.items()})
     week = now - 7 * DAY
-    week_anomalies = [a for a in read_jsonl(paths.anomalies) if week <= a.get("time", 0) < now]
+    from ai_ops.reporting.explained import incidents_only
+
+    all_week = [a for a in read_jsonl(paths.anomalies) if week <= a.get("time", 0) < now]
+    week_anomalies = incidents_only(all_week)  # the controller's own change's effect is not an incident
     report = compose_report(now, settings, metrics, [r for r in read_jsonl(paths.ledger) if r.get("time", 0) >= week],
                             week_anomalies, current_thresholds(config), learning)
+    report["anomalies"]["explained_by_changes"] = sorted(
+        {a["caused_by"] for a in all_week if a.get("caused_by") and now - DAY <= a["time"] < now})
     report["_main_series"] = _main_series(metrics[config.services[0].name], week_anomalies, now)
     return report
 

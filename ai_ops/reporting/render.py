@@ -87,6 +87,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     out += ["", "## Anomalies (last 24 h)", "",
             f"{an['critical_episodes']} critical and {an['warning_episodes']} warning episodes ({an['points']} "
             "anomalous points).", ""]
+    out += [f"- expected effect of the controller's change {c} (replicas/cost moved; not an incident)"
+            for c in an.get("explained_by_changes", [])]
     for e in an["episodes"]:
         out.append(f"- {e['severity']}: {e['service']} ({', '.join(e['metrics'])}) {e['start_iso']} - {e['end_iso']} "
                    f"({e['points']} points, max score {e['max_score']:.4f})")
