@@ -9,6 +9,7 @@ folder: notifiers and the LLM are off, Git commits go to the scratch repository 
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -115,6 +116,8 @@ def run_replay(config: OpsConfig, start: float, end: float, workspace: Path | No
         workspace = Path(tempfile.mkdtemp(prefix="ai-ops-replay-"))
     scratch = scratch_config(config, workspace)
     prepare_workspace(scratch, fresh=True)
+    # matplotlib caches fonts under $HOME unless told otherwise: keep even that inside the scratch folder.
+    os.environ["MPLCONFIGDIR"] = str(scratch.path(".matplotlib"))
     secrets = scratch_secrets(secrets or Secrets())
     output = (output or scratch.path("replay")).resolve()
 
