@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from replay_helpers import SERVICES, config_yaml, start_with_history  # noqa: E402
-from sources_helpers import STEP, binaries_present  # noqa: E402
+from replay_helpers import SERVICES, config_yaml, start_with_history
+from sources_helpers import STEP, binaries_present
 
 
 def main() -> None:
