@@ -117,7 +117,7 @@ def run_replay(config: OpsConfig, start: float, end: float, workspace: Path | No
     scratch = scratch_config(config, workspace)
     prepare_workspace(scratch, fresh=True)
     # matplotlib caches fonts under $HOME unless told otherwise: keep even that inside the scratch folder.
-    os.environ["MPLCONFIGDIR"] = str(scratch.path(".matplotlib"))
+    _scratch_matplotlib(scratch.path(".matplotlib"))
     secrets = scratch_secrets(secrets or Secrets())
     output = (output or scratch.path("replay")).resolve()
 
@@ -190,3 +190,16 @@ def run_replay(config: OpsConfig, start: float, end: float, workspace: Path | No
     write_replay(output, summary)
     atomic_write_json(output / "replay.json", summary)
     return ReplayResult(scratch.path("."), output, start, end, jobs, seconds, requests, summary)
+
+
+def _scratch_matplotlib(folder: Path) -> None:
+    """Point matplotlib's config/cache at `folder`, seeded (read-only) with an existing font list so it
+    is not rebuilt (seconds) on every replay."""
+    import shutil
+
+    existing = os.environ.get("MPLCONFIGDIR") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "matplotlib")
+    folder.mkdir(parents=True, exist_ok=True)
+    for font_list in Path(existing).glob("fontlist-*.json"):
+        shutil.copy2(font_list, folder / font_list.name)
+    os.environ["MPLCONFIGDIR"] = str(folder)
