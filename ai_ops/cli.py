@@ -331,6 +331,96 @@ def _print_demo(result: DemoResult) -> None:
         console.print(f"learner {service}: {learning['status']} ({learning['criterion']})")
 
 
+def _instant(value: str | None, option: str) -> float | None:
+    """ISO 8601 (UTC unless it names an offset) -> epoch seconds; ConfigError naming the option."""
+    if value is None:
+        return None
+    from datetime import UTC, datetime
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{option} {value!r} is not an ISO 8601 time; write e.g. 2026-11-01 or "
+                          "2026-11-01T06:00:00Z") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+@cli.command()
+@click.option("--days", type=int, default=None, help="Replay the last N days (default 14).")
+@click.option("--from", "from_", default=None, help="Start of the period, ISO 8601 UTC (e.g. 2026-11-01).")
+@click.option("--to", "to", default=None, help="End of the period, ISO 8601 UTC (default: now).")
+@click.option("--workspace", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Empty folder for the scratch Git repo, models and reports (default: a new temp folder).")
+@click.option("--output", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for replay.json/md/html and charts (default: WORKSPACE/replay).")
+@json_option
+@click.pass_obj
+@handle_errors
+def replay(options: Options, days: int | None, from_: str | None, to: str | None, workspace: Path | None,
+           output: Path | None) -> None:
+    """Run the scheduled jobs over the past N days of the configured sources, in a scratch workspace."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ai_ops.jobs.replay import resolve_period, run_replay
+
+    config = options.load()
+    start, end = resolve_period(days, _instant(from_, "--from"), _instant(to, "--to"), time.time(),
+                                config.step_seconds)
+    if options.verbosity < 1:
+        logging.getLogger("ai_ops").setLevel(logging.WARNING)
+    with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=_console(stderr=True), disable=options.verbosity < 0 or options.json_output) as bar:
+        task = bar.add_task("replay", total=None)
+        result = run_replay(config, start, end, workspace, output,
+                            progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if options.json_output:
+        _print_json(result.summary)
+    elif options.verbosity >= 0:
+        _print_replay(result.summary, result.output)
+
+
+def _print_replay(summary: dict[str, Any], output: Path) -> None:
+    from rich.table import Table
+
+    console = _console()
+    cur = summary["currency"]
+    console.print(f"ai-ops replay {summary['from']} -> {summary['to']}: "
+                  + ", ".join(f"{v} {k}" for k, v in summary["jobs"].items()) + f" in {summary['seconds']:g} s")
+    for s in summary["services"]:
+        table = Table(title=f"{s['service']}: thresholds")
+        for column in ("threshold", "initial", "final", "changes", "alert pages"):
+            table.add_column(column, justify="left" if column == "threshold" else "right")
+        for name, initial in s["initial"].items():
+            pages = s["alerts"].get(name, {}).get("pages")
+            table.add_row(name, f"{initial:g}", f"{s['final'].get(name, initial):g}",
+                          str(sum(name in c["changes"] for c in s["changes"])), "" if pages is None else str(pages))
+        console.print(table)
+        days = Table(title=f"{s['service']}: per day ({s['critical_episodes']} critical, "
+                           f"{s['warning_episodes']} warning anomaly episodes)")
+        for column in ("date", "SLA %", f"cost ({cur})", "episodes"):
+            days.add_column(column, justify="left" if column == "date" else "right")
+        for d in s["days"]:
+            count = sum(1 for e in s["episodes"] if _day_of(e["start"]) == d["date"])
+            days.add_row(d["date"] + ("" if d["hours"] >= 24 else f" ({d['hours']:g} h)"),
+                         "n/a" if d["sla"] is None else f"{d['sla']:.4f}", f"{d['cost']:.2f}", str(count))
+        console.print(days)
+        for c in s["changes"]:
+            moved = ", ".join(f"{k} {v['old']:g} -> {v['new']:g}" for k, v in c["changes"].items())
+            console.print(f"  {c['time_iso']}: {moved}")
+    console.print(f"summary with charts: {output}/replay.html (and replay.md, replay.json)")
+    console.print(f"scratch workspace (git log shows each proposed commit): {summary['workspace']}")
+
+
+def _day_of(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).date().isoformat()
+
+
 @cli.group()
 def config() -> None:
     """Check the configuration."""

@@ -405,6 +405,11 @@ class LearnerConfig(Strict):
     convergence_cycles: int = Field(
         8, ge=1, description="Kept for old configs; the settled status no longer uses a quiet-cycles shortcut.",
     )
+    change_effect_hours: float = Field(
+        2.0, ge=0, le=48,
+        description="After an applied change of the scaling target, anomalies in replicas or cost this many hours "
+                    "later are labelled as caused by it (caused_by), not reported as incidents (0 = off).",
+    )
 
 
 class DataQualityConfig(Strict):

@@ -25,7 +25,7 @@ from ai_ops.learner.observation import Observation, good_shares, observe
 from ai_ops.learner.warm_start import WarmStart
 from ai_ops.sources.base import unavailable
 from ai_ops.sources.quality import SeriesQuality, assess, summarize_reasons
-from ai_ops.state import append_jsonl, atomic_write_json, read_json
+from ai_ops.state import append_jsonl, atomic_write_json, read_json, read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -227,12 +227,14 @@ def commit_message(decision: FleetDecision, observations: dict[str, Observation]
     for service, d in decision.decisions.items():
         observation = observations[service]
         found = [a for a in anomalies if a.service == service]
+        explained = sum(1 for a in found if a.caused_by)
         lines += ["", f"Evidence for {service} (last window):",
                   f"- {_sla_line(observation, config)}",
                   f"- cost {observation.cost:.2f} {config.cost.currency} ({observation.cost_per_hour:.3f}/h)",
                   (f"- CPU mean {observation.utilization_mean:.1f}%, p95 {observation.utilization_p95:.1f}%;"
                    f" replicas mean {observation.replicas_mean:.1f}, max {observation.replicas_max:.0f}"),
-                  f"- anomalies: {len(found)} points ({observation.anomaly_share:.1%} of steps)"]
+                  f"- anomalies: {len(found)} points ({observation.anomaly_share:.1%} of steps)"
+                  + (f"; {explained} of them the expected effect of the last scaling change" if explained else "")]
         r = d.reward
         if r is not None:
             lines.append(f"- reward {r.total:+.4f} = {r.sla_weight:g} x SLA met {r.sla_met:g} - cost variance "
@@ -250,9 +252,20 @@ def commit_message(decision: FleetDecision, observations: dict[str, Observation]
     return "\n".join(lines)
 
 
+def explain(config: OpsConfig, paths: Paths, anomalies: list[Anomaly]) -> list[Anomaly]:
+    """Label replica/cost anomalies that follow an applied scaling change of their service (within its effect window)."""
+    from ai_ops.reporting.explained import applied_scaling_changes, cause_of
+
+    window = config.learner.change_effect_hours * 3600
+    if not anomalies or window <= 0:
+        return anomalies
+    changes = applied_scaling_changes(read_jsonl(paths.ledger))
+    return [replace(a, caused_by=cause_of(a.service, a.metric, a.time, changes, window)) for a in anomalies]
+
+
 @monitoring.instrumented("cycle")
 def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False,
-              secrets: Secrets | None = None) -> CycleResult:
+              secrets: Secrets | None = None, sources: Sources | None = None) -> CycleResult:
     """OBSERVE -> DETECT -> DECIDE -> ACT for one window ending at `now`.
 
     With `dry_run` nothing is written at all (no Terraform, state, ledger or commit): the run
@@ -276,7 +289,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     quality: dict[str, dict[str, SeriesQuality]] = {}
     anomalies: list[Anomaly] = []
     fetch_errors: dict[str, str] = {}
-    sources = Sources(config, secrets)
+    sources = sources or Sources(config, secrets)
     for service in config.services:
         try:
             metrics = sources.fetch(service, start, now)
@@ -288,7 +301,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         monitoring.record_fetch_errors(service.source, len(metrics.errors))
         quality[service.name] = assess(metrics, now, start, config.data_quality)
         found, share = detect(config, paths, metrics, persist) if len(metrics.errors) < len(metrics.values) else ([], 0.0)
-        anomalies += found
+        anomalies += explain(config, paths, found)
         surges = np.isin(metrics.timestamps, [a.time for a in found if a.metric == "request_rate"])
         flagged = np.isin(metrics.timestamps, [a.time for a in found])
         obs = observe(now, metrics.step, metrics.values, current[service.name], config.sla.latency_objective_ms,
@@ -310,7 +323,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         monitoring.record_decision("refused")
         raise
 
-    episodes = cycle_episodes(config, anomalies)
+    episodes = cycle_episodes(config, [a for a in anomalies if not a.caused_by])  # a change's own effect is no incident
     if persist:
         for a in anomalies:
             append_jsonl(paths.anomalies, a.__dict__)

@@ -78,6 +78,15 @@ class Sources:
             source = self._by_kind[service.source] = source_for(self.config, service, self.secrets)
         return source.fetch(service, start, end, self.config.step_seconds)
 
+    def use(self, kind: str, source: MetricSource) -> None:
+        """Serve every service of `kind` from `source` (replay: a source clamped at the job's `now`)."""
+        self._by_kind[kind] = source
+
+    def source(self, service: ServiceConfig) -> MetricSource:
+        if service.source not in self._by_kind:
+            self._by_kind[service.source] = source_for(self.config, service, self.secrets)
+        return self._by_kind[service.source]
+
 
 def fetch(config: OpsConfig, service: ServiceConfig, secrets: Secrets, start: float, end: float) -> ServiceMetrics:
     """One fetch outside a job (the demo summary)."""
@@ -118,6 +127,8 @@ class Anomaly:
     """Undamped ensemble surprisal at this point (magnitude evidence)."""
     sustained: int = 1
     """Consecutive points from this one whose undamped surprisal stayed at or above the warning level."""
+    caused_by: str = ""
+    """Set when the controller's own change explains it (see ai_ops/reporting/explained.py)."""
 
 
 def detect(config: OpsConfig, paths: Paths, metrics: ServiceMetrics,

@@ -38,14 +38,14 @@ class ReportInputs:
     main_series: dict[str, Any]
 
 
-def build_report(config: OpsConfig, now: float, secrets: Secrets) -> ReportInputs:
+def build_report(config: OpsConfig, now: float, secrets: Secrets, sources: Sources | None = None) -> ReportInputs:
     """Every number of the daily report (no words yet): reads metrics and the models/ files."""
     from ai_ops.reporting.forecast import month_bounds
     from ai_ops.reporting.report import ReportSettings, compose_report, learning_status
 
     paths = paths_for(config)
     start = min(now - 7 * DAY, month_bounds(now)[0])
-    sources = Sources(config, secrets)
+    sources = sources or Sources(config, secrets)
     metrics = {s.name: sources.fetch(s, start, now) for s in config.services}
     learners = {s.name: load_learner(config, paths, s.name) for s in config.services}
     statuses = {name: learner.learning_status(now) for name, learner in learners.items()}
@@ -59,9 +59,15 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets) -> ReportInput
                               config.cost.currency, {k: (t.min, t.max) for k, t in config.thresholds.items()},
                               levels.warning_surprisal, levels.critical_surprisal)
     week = now - 7 * DAY
-    week_anomalies = [a for a in read_jsonl(paths.anomalies) if week <= a.get("time", 0) < now]
+    from ai_ops.reporting.explained import incidents_only
+
+    all_week = [a for a in read_jsonl(paths.anomalies) if week <= a.get("time", 0) < now]
+    week_anomalies = incidents_only(all_week)  # the controller's own change's effect is not an incident
     report = compose_report(now, settings, metrics, [r for r in read_jsonl(paths.ledger) if r.get("time", 0) >= week],
                             week_anomalies, current_thresholds(config), learning)
+    explained = sorted({a["caused_by"] for a in all_week if a.get("caused_by") and now - DAY <= a["time"] < now})
+    report = report.model_copy(update={"anomalies": report.anomalies.model_copy(
+        update={"explained_by_changes": explained})})
     return ReportInputs(report, _main_series(metrics[config.services[0].name], week_anomalies, now))
 
 
@@ -77,7 +83,7 @@ def _main_series(metrics: ServiceMetrics, anomalies: list[dict[str, Any]], now: 
 
 @monitoring.instrumented("report")
 def run_report(config: OpsConfig, now: float | None = None, dry_run: bool = False,
-               secrets: Secrets | None = None, charts: bool = True) -> ReportResult:
+               secrets: Secrets | None = None, charts: bool = True, sources: Sources | None = None) -> ReportResult:
     """Numbers, words, local files (first), then Slack and Notion; a channel's failure never stops the rest."""
     from ai_ops.notifiers import notion, slack
     from ai_ops.reporting.model import Delivery
@@ -87,7 +93,7 @@ def run_report(config: OpsConfig, now: float | None = None, dry_run: bool = Fals
 
     now = time.time() if now is None else now
     secrets = secrets or Secrets()
-    inputs = build_report(config, now, secrets)
+    inputs = build_report(config, now, secrets, sources)
     report = inputs.report
     bounds = {s: {k: (t.min, t.max) for k, t in config.thresholds_for(s).items()} for s in config.service_names}
     recommendations = recommend(report, bounds, config.cost.currency)

@@ -29,14 +29,14 @@ class TrainResult:
 
 @monitoring.instrumented("train")
 def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False,
-              secrets: Secrets | None = None) -> TrainResult:
+              secrets: Secrets | None = None, sources: Sources | None = None) -> TrainResult:
     """Refit every series' detectors on its recent history and log the training."""
     now = time.time() if now is None else now
     secrets = secrets or Secrets()
     paths = paths_for(config)
     start = now - config.anomaly.gmm.training_window_days * DAY
     entries: list[dict[str, Any]] = []
-    sources = Sources(config, secrets)
+    sources = sources or Sources(config, secrets)
     histories: list[SeriesHistory] = []
     for service in config.services:
         metrics = sources.fetch(service, start, now)

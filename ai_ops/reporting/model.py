@@ -123,6 +123,8 @@ class Anomalies(_Part):
     """Single-point episodes: listed, never counted as incidents."""
     points: int
     episodes: list[Episode]
+    explained_by_changes: list[str] = Field(default_factory=list)
+    """The controller's own applied scaling changes whose expected effect (replicas, cost) was flagged."""
 
 
 class Change(_Part):

@@ -106,6 +106,8 @@ def render_markdown(report: Report) -> str:
             f"{an.critical_episodes} critical and {an.warning_episodes} warning episodes ({an.points} "
             f"anomalous points; {an.info_episodes} single-point info episode(s) are listed but not counted "
             "as incidents).", ""]
+    out += [f"- expected effect of the controller's change {c} (replicas/cost moved; not an incident)"
+            for c in an.explained_by_changes]
     for e in an.episodes:
         out.append(f"- {e.severity}: {e.service} ({', '.join(e.metrics)}) {e.start_iso} - {e.end_iso} "
                    f"(max score {e.max_score:.4f}; evidence: {e.evidence or str(e.points) + ' points'})")
@@ -133,12 +135,12 @@ def render_markdown(report: Report) -> str:
     return "\n".join(out)
 
 
-def render_html(report: Report, markdown_text: str) -> str:
+def render_html(title: str, markdown_text: str) -> str:
     """A self-contained page: the Markdown's content as simple HTML, charts as <img> beside it."""
     from markdown_it import MarkdownIt
 
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown_text)
-    title = html.escape(f"ai-ops daily health report {report.date}")
+    title = html.escape(title)
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{title}</title><style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}"
@@ -253,5 +255,5 @@ def write_local(folder: Path, report: Report, main_series: dict[str, Any] | None
         atomic_write_json(folder / "report.json", report.to_json())
     markdown_text = render_markdown(report)
     atomic_write_text(folder / "report.md", markdown_text)
-    atomic_write_text(folder / "report.html", render_html(report, markdown_text))
+    atomic_write_text(folder / "report.html", render_html(f"ai-ops daily health report {report.date}", markdown_text))
     return report, problems
