@@ -13,6 +13,7 @@ from ai_ops.actuators.github import client_from_env
 from ai_ops.actuators.terraform import current_thresholds, write_tfvars
 from ai_ops.config import OpsConfig, Secrets
 from ai_ops.errors import SourceError
+from ai_ops.jobs.fleet import effective_services
 from ai_ops.jobs.observing import Anomaly, Sources, detect
 from ai_ops.jobs.workspace import Paths, iso, json_safe, paths_for
 from ai_ops.learner.learner import Decision, ThresholdLearner
@@ -113,12 +114,14 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     observations, quality, anomalies = [], {}, []
     fetch_errors: dict[str, str] = {}
     sources = Sources(config, secrets)
-    for service in config.services:
-        try:
-            metrics = sources.fetch(service, start, now)
-        except SourceError as exc:  # no data is not "normal data": mark it unusable, record why, exit non-zero
-            log.warning("%s: metrics could not be fetched: %s", service.name, exc)
-            metrics = unavailable(service.name, start, now, config.step_seconds, str(exc))
+    fleet = effective_services(config, sources, now, persist=persist)
+    label = config.discovery.label if config.discovery else "service"
+    for service, fetched in sources.fetch_all(fleet.services, start, now, fleet.discovered_names, label):
+        if isinstance(fetched, SourceError):  # no data is not "normal data": mark it unusable, record why, exit non-zero
+            log.warning("%s: metrics could not be fetched: %s", service.name, fetched)
+            metrics = unavailable(service.name, start, now, config.step_seconds, str(fetched))
+        else:
+            metrics = fetched
         fetch_errors.update({f"{service.name}/{m}": reason for m, reason in metrics.errors.items()})
         quality[service.name] = assess(metrics, now, start, config.data_quality)
         found, share = detect(config, paths, metrics, persist) if len(metrics.errors) < len(metrics.values) else ([], 0.0)

@@ -402,6 +402,58 @@ class PrometheusSource:
                 values[metric] = result.values[0]
         return ServiceMetrics(service.name, timestamps, step, values, errors)
 
+    def fetch_fleet(self, services: Sequence[ServiceConfig], label: str, start: float, end: float,
+                    step: int) -> dict[str, ServiceMetrics]:
+        """Every service's metrics with as few queries as the templates allow (discovered services).
+
+        A template without a `{label}` placeholder is a fleet query (`sum by (service) (...)`): it
+        runs once and its series are split by `label`. A template with the placeholder runs once
+        per service, as in `fetch`. All queries share the client's bounded parallelism and chunking.
+        """
+        timestamps = grid(start, end, step)
+        placeholder = "{" + label + "}"
+        plan: list[tuple[str, str | None, str]] = []  # (metric, service or None = fleet query, query)
+        rendered: dict[str, dict[str, str]] = {}
+        for metric in METRICS:
+            templates = {s.name: getattr(s.queries, metric) for s in services if s.queries is not None}
+            shared = set(templates.values())
+            if len(shared) == 1 and placeholder not in next(iter(shared)):
+                plan.append((metric, None, next(iter(shared))))
+                continue
+            for service in services:
+                if service.name not in rendered:
+                    rendered[service.name] = self.queries(service)
+                plan.append((metric, service.name, rendered[service.name][metric]))
+        results = self.client.query_many([q for _, _, q in plan], start, end, step)
+        values = {s.name: {m: np.full(timestamps.shape, np.nan) for m in METRICS} for s in services}
+        errors: dict[str, dict[str, str]] = {s.name: {} for s in services}
+        for (metric, name, query), result in zip(plan, results, strict=True):
+            targets = [name] if name is not None else list(values)
+            if isinstance(result, QueryError):
+                for target in targets:
+                    errors[target][metric] = str(result)
+                continue
+            if name is not None:
+                if len(result.labels) > 1:
+                    errors[name][metric] = (f"query returned {len(result.labels)} series, expected 1; aggregate "
+                                            f"it (e.g. sum(...) or max(...)); query: {query}")
+                elif len(result.labels) == 1:
+                    values[name][metric] = result.values[0]
+                continue
+            seen: dict[str, int] = {}
+            for row, labels in zip(result.values, result.labels, strict=True):
+                value = labels.get(label)
+                if value is None or value not in values:
+                    continue  # a service not (or no longer) in the fleet, or a series without the label
+                seen[value] = seen.get(value, 0) + 1
+                values[value][metric] = row
+            for value, count in seen.items():
+                if count > 1:
+                    values[value][metric] = np.full(timestamps.shape, np.nan)
+                    errors[value][metric] = (f"fleet query returned {count} series with {label}=\"{value}\"; "
+                                             f"aggregate by ({label}) only; query: {query}")
+        return {s.name: ServiceMetrics(s.name, timestamps, step, values[s.name], errors[s.name]) for s in services}
+
 
 class GrafanaSource(PrometheusSource):
     """Grafana's datasource proxy speaks the Prometheus API: the same source, another endpoint."""
