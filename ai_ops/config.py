@@ -449,6 +449,11 @@ class SourcesConfig(Strict):
     max_points_per_request: int = Field(
         10_000, ge=10, le=11_000, description="Longer ranges are split (Prometheus refuses > 11,000 points/series)."
     )
+    max_samples_per_request: int = Field(
+        500_000, ge=1_000, le=50_000_000, description="A fleet query's range is split so one answer holds at most "
+        "this many samples (~12 MB of JSON at the default), which bounds memory and spreads the work over "
+        "max_parallel requests."
+    )
     breaker_failures: int = Field(
         3, ge=1, le=100, description="Consecutive failed requests (after retries) that open the circuit breaker."
     )
