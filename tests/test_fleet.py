@@ -125,12 +125,12 @@ def test_discovery_reads_the_label_values(fleet_prom: PrometheusServer) -> None:
 
 @pytest.mark.prometheus
 def test_discovery_failures_are_clear(fleet_prom: PrometheusServer) -> None:
-    with pytest.raises(SourceError, match="discovery.query failed: query refused"):
+    with pytest.raises(SourceError, match=r"discovery\.query failed: query refused"):
         discover(client_at(fleet_prom.url), discovery(query="count by (service) (("), time.time(), set())
     with pytest.raises(SourceError, match="none has the label 'service'"):
         discover(client_at(fleet_prom.url), discovery(query="count(last_over_time(fleet_replicas[1h]))"),
                  time.time(), set())
-    with pytest.raises(SourceError, match="more than discovery.max_services"):
+    with pytest.raises(SourceError, match=r"more than discovery\.max_services"):
         discover(client_at(fleet_prom.url), discovery(max_services=10), time.time(), set())
 
 
@@ -224,7 +224,7 @@ def test_services_appear_and_disappear_between_cycles(tmp_path: Path, fleet_prom
     from ai_ops.jobs.cycle import run_cycle
     from ai_ops.jobs.train import run_train
 
-    config_path, env = _workspace(tmp_path, fleet_prom.url, include=["^svc-00[0-1]$", "^svc-gone$", "^svc-late$"])
+    config_path, _ = _workspace(tmp_path, fleet_prom.url, include=["^svc-00[0-1]$", "^svc-gone$", "^svc-late$"])
     config = load_config(config_path)
     secrets = Secrets(PROMETHEUS_URL=fleet_prom.url)
     models = tmp_path / "ws" / "models"

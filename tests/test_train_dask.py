@@ -50,9 +50,9 @@ def test_dask_local_cluster_writes_the_same_models_as_the_process_pool(tmp_path:
 
 
 def test_unreachable_scheduler_and_bad_settings_are_clear_errors(tmp_path: Path) -> None:
-    from ai_ops.jobs.train import run_train
-
     from sources_helpers import free_port
+
+    from ai_ops.jobs.train import run_train
 
     config = load_config(_workspace(tmp_path, {"kind": "dask", "address": f"tcp://127.0.0.1:{free_port()}",
                                                "timeout_seconds": 2}))

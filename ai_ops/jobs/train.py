@@ -82,7 +82,7 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
     commit = None
     if not dry_run:
         training_log = read_json(paths.training_log, {"runs": []})
-        training_log["runs"] = (training_log.get("runs", []) + [{"time": iso(now), "series": entries}])[-60:]
+        training_log["runs"] = ([*training_log.get("runs", []), {"time": iso(now), "series": entries}])[-60:]
         atomic_write_json(paths.training_log, training_log)
         atomic_write_json(paths.train_summaries, summaries)
         trained = sum(e["trained"] for e in entries)

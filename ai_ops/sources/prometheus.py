@@ -16,6 +16,7 @@ Failure policy (see docs/sources.md):
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -351,8 +352,9 @@ class PrometheusClient:
         def one(task: tuple[int, tuple[float, float, int]]) -> list[dict[str, Any]] | QueryError:
             i, (chunk_start, chunk_end, _offset) = task
             try:
-                return cast(list[dict[str, Any]], self._call(queries[i], lambda: self._client.custom_query_range(
-                    queries[i], _dt(chunk_start), _dt(chunk_end), str(step))))
+                request = functools.partial(self._client.custom_query_range, queries[i], _dt(chunk_start),
+                                            _dt(chunk_end), str(step))
+                return cast(list[dict[str, Any]], self._call(queries[i], request))
             except QueryError as exc:
                 return exc
 
@@ -415,7 +417,7 @@ class PrometheusSource:
         results = self.client.query_many(list(queries.values()), start, end, step)
         values: dict[str, np.ndarray] = {}
         errors: dict[str, str] = {}
-        for metric, result in zip(queries, results):
+        for metric, result in zip(queries, results, strict=True):
             values[metric] = np.full(timestamps.shape, np.nan)
             if isinstance(result, QueryError):
                 errors[metric] = str(result)
