@@ -74,3 +74,11 @@ def test_min_change_zero_refits_everything(tmp_path: Path) -> None:
     run_train(config, now=NOW, secrets=Secrets())
     again = run_train(config, now=NOW + 300, secrets=Secrets())
     assert all(e["trained"] for e in again.entries)
+
+
+def test_a_growing_history_counts_as_a_change() -> None:
+    rng = np.random.default_rng(1)
+    values = rng.normal(50, 5, 2016)
+    one_day, two_days = history_summary(values[:288]), history_summary(values[:576])
+    assert one_day is not None and two_days is not None
+    assert summary_change(one_day, two_days) >= np.log(2) - 1e-9

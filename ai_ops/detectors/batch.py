@@ -173,10 +173,13 @@ def history_summary(values: np.ndarray) -> dict[str, float] | None:
 
 
 def summary_change(old: dict[str, float], new: dict[str, float]) -> float:
-    """How far the history moved, in units of the old spread: max of the moves of median and tails and
-    |log| of the spread ratio. inf when either summary is degenerate (constant series: always refit)."""
+    """How far the history moved: the largest of the moves of the median and the 1st/99th percentiles
+    in units of the old spread, |log| of the spread ratio, and |log| of the sample-count ratio (a
+    history still growing towards the training window, e.g. in the first days, is new information
+    about the time-of-day/week pattern even when its values look alike). inf when either summary
+    is degenerate (constant series: always refit, it is cheap)."""
     scale = old["scale"]
-    if not (scale > 0 and new["scale"] > 0):
+    if not (scale > 0 and new["scale"] > 0 and old["samples"] > 0 and new["samples"] > 0):
         return math.inf
     moves = [abs(new[k] - old[k]) / scale for k in ("median", "p01", "p99")]
-    return max([*moves, abs(math.log(new["scale"] / scale))])
+    return max([*moves, abs(math.log(new["scale"] / scale)), abs(math.log(new["samples"] / old["samples"]))])
