@@ -279,6 +279,11 @@ def test_a_discovered_fleet_of_200_services_through_the_cli(tmp_path: Path, flee
     assert all(q["usable"] for qs in ledger[0]["data_quality"].values() for q in qs.values())
     assert len(list((ws / "models" / "detectors").iterdir())) == FLEET
 
+    config_path, env = _workspace(tmp_path / "none", fleet_prom.url, include=["^nothing-matches$"])
+    empty = _cli(config_path, env, "cycle")
+    assert empty.returncode == 3 and "discovery found no services" in empty.stderr, empty.stderr
+    assert "Traceback" not in empty.stderr
+
     env.pop("PROMETHEUS_URL")
     missing = _cli(config_path, env, "cycle")
     assert missing.returncode == 2 and "PROMETHEUS_URL is not set" in missing.stderr

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 
 from ai_ops.config import OpsConfig, ServiceConfig
+from ai_ops.errors import SourceError
 from ai_ops.jobs.observing import Sources
 from ai_ops.jobs.workspace import iso, paths_for
 from ai_ops.sources.discovery import Discovered, discover
@@ -79,6 +80,10 @@ def effective_services(config: OpsConfig, sources: Sources, now: float, *, persi
                  _short(returned))
     if persist:
         atomic_write_json(path, registry)
+    if not config.services and not found.services:
+        raise SourceError(f"discovery found no services (query {found.query!r}, {len(found.dropped)} label values "
+                          f"dropped by include/exclude or as invalid names); nothing to observe, nothing changed. "
+                          f"Run `ai-ops config check` to see what the query returns")
     return Fleet(list(config.services) + found.services, found, new, gone, returned)
 
 
