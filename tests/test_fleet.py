@@ -213,6 +213,7 @@ def _workspace(tmp_path: Path, url: str, **discovery_changes: object) -> tuple[P
         "sources": {"timeout_seconds": 10, "retries": 1, "backoff_seconds": 0.01},
         "outputs": {"workspace": str(tmp_path / "ws"), "git": {"mode": "commit"}},
     }
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config_path = tmp_path / "ops_config.yaml"
     config_path.write_text(yaml.safe_dump(data))
     prepare_workspace(load_config(config_path), fresh=True)
@@ -279,12 +280,11 @@ def test_a_discovered_fleet_of_200_services_through_the_cli(tmp_path: Path, flee
     assert all(q["usable"] for qs in ledger[0]["data_quality"].values() for q in qs.values())
     assert len(list((ws / "models" / "detectors").iterdir())) == FLEET
 
-    config_path, env = _workspace(tmp_path / "none", fleet_prom.url, include=["^nothing-matches$"])
-    empty = _cli(config_path, env, "cycle")
-    assert empty.returncode == 3 and "discovery found no services" in empty.stderr, empty.stderr
-    assert "Traceback" not in empty.stderr
+    from ai_ops.jobs.cycle import run_cycle
 
-    env.pop("PROMETHEUS_URL")
-    missing = _cli(config_path, env, "cycle")
-    assert missing.returncode == 2 and "PROMETHEUS_URL is not set" in missing.stderr
-    assert "Traceback" not in missing.stderr
+    config_path, _ = _workspace(tmp_path / "none", fleet_prom.url, include=["^nothing-matches$"])
+    with pytest.raises(SourceError, match="discovery found no services"):
+        run_cycle(load_config(config_path), secrets=Secrets(PROMETHEUS_URL=fleet_prom.url))
+    with pytest.raises(ConfigError, match="PROMETHEUS_URL is not set"):
+        run_cycle(load_config(config_path), secrets=Secrets(PROMETHEUS_URL=None))
+    assert not (tmp_path / "none" / "ws" / "models" / "decisions.jsonl").exists()
