@@ -93,7 +93,8 @@ def dask_comparison(series: list[tuple[str, np.ndarray, np.ndarray]], pool_state
     return out
 
 
-def measure(url: str, services: int, first: int, parallel: int, workers: int, dask_series: int) -> dict[str, object]:
+def measure(url: str, services: int, first: int, parallel: int, workers: int, dask_series: int,
+            max_samples: int | None = None) -> dict[str, object]:
     """Runs in the child: the discovered-fleet path end to end; wall times and peak RSS."""
     from ai_ops.config import AnomalyConfig, DiscoveryConfig, Secrets, SourcesConfig
     from ai_ops.detectors.batch import history_summary, summary_change
@@ -102,6 +103,8 @@ def measure(url: str, services: int, first: int, parallel: int, workers: int, da
     from ai_ops.sources.prometheus import PrometheusClient, PrometheusSource, endpoint_from
 
     settings = SourcesConfig(max_parallel=parallel, timeout_seconds=120)
+    if max_samples:
+        settings = settings.model_copy(update={"max_samples_per_request": max_samples})
     client = PrometheusClient(endpoint_from("prometheus", Secrets(PROMETHEUS_URL=url), settings), settings)
     end = float(first + POINTS * STEP)
     discovery = DiscoveryConfig.model_validate({
@@ -172,7 +175,8 @@ def wait_for_compaction(data: Path, stable_seconds: float = 20, limit: float = 6
     return round(time.monotonic() - began, 1), last
 
 
-def run_one(n: int, parallel: int, workers: int, workdir: Path, dask_series: int) -> dict[str, object]:
+def run_one(n: int, parallel: int, workers: int, workdir: Path, dask_series: int,
+            max_samples: int = 0) -> dict[str, object]:
     from sources_helpers import backfill, start_prometheus
 
     services = n // len(METRIC_NAMES)
@@ -186,7 +190,7 @@ def run_one(n: int, parallel: int, workers: int, workdir: Path, dask_series: int
     try:
         child = subprocess.run(
             [sys.executable, __file__, "--measure", server.url, str(services), str(first), str(parallel), str(workers),
-             str(dask_series)],
+             str(dask_series), str(max_samples)],
             capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
         result = json.loads(child.stdout.strip().splitlines()[-1])
         result["load_during"] = [round(x, 2) for x in os.getloadavg()]
@@ -207,18 +211,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="training processes (anomaly.train_workers)")
     parser.add_argument("--dask-series", type=int, default=300,
                         help="series trained on a Dask LocalCluster (1 and 2 workers) for the smallest N; 0 = skip")
-    parser.add_argument("--measure", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--max-samples", type=int, default=0,
+                        help="sources.max_samples_per_request for the fetch (0 = the shipped default)")
+    parser.add_argument("--measure", nargs=7, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "source_scale.json")
     args = parser.parse_args()
     if args.measure:
-        url, services, first, parallel, workers, dask_series = args.measure
-        print(json.dumps(measure(url, int(services), int(first), int(parallel), int(workers), int(dask_series))))
+        url, services, first, parallel, workers, dask_series, max_samples = args.measure
+        print(json.dumps(measure(url, int(services), int(first), int(parallel), int(workers), int(dask_series),
+                                 int(max_samples) or None)))
         return
     load_before = os.getloadavg()
     smallest = min(args.n)
     with tempfile.TemporaryDirectory(prefix="ai-ops-bench-") as tmp:
-        runs = [run_one(n, args.parallel, args.workers, Path(tmp), args.dask_series if n == smallest else 0)
-                for n in args.n]
+        runs = [run_one(n, args.parallel, args.workers, Path(tmp), args.dask_series if n == smallest else 0,
+                        args.max_samples) for n in args.n]
     by_n = {int(r["n_series"]): r for r in runs}  # type: ignore[call-overload]
     targets = {"1000": {"max_seconds": 8}, "10000": {"max_seconds": 60, "max_peak_mib": 2048}}
     met = {}
