@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from ai_ops.config import OpsConfig
     from ai_ops.jobs.demo import DemoResult
+    from ai_ops.jobs.fleet import Fleet
 
 # Heavy libraries (pydantic settings, rich, numpy, scikit-learn, Git, the SDKs) are imported inside the
 # command that uses them, so `ai-ops --help` and `ai-ops config check` start fast (benchmarks/cli_startup.py).
@@ -434,7 +435,9 @@ def config_check(options: Options) -> None:
     config = options.load()
     where = options.config_path or "the embedded default"
     options.echo(f"{where}: OK")
-    options.echo(f"  services: {', '.join(f'{s.name} ({s.source})' for s in config.services)}")
+    options.echo(f"  services: {', '.join(f'{s.name} ({s.source})' for s in config.services) or 'none configured'}")
+    if config.discovery is not None:
+        _echo_discovery(options, config)
     options.echo(f"  SLA target {config.sla.target}%, budget {config.cost.monthly_budget} {config.cost.currency}/month")
     for name, spec in config.thresholds.items():
         options.echo(f"  {name}: {spec.initial:g}{spec.unit} in [{spec.min:g}, {spec.max:g}], step {spec.max_step:g}"
@@ -455,6 +458,39 @@ def config_check(options: Options) -> None:
         (["Pushgateway (monitoring.pushgateway_url)"] if m.pushgateway_url else []) + \
         ([f"textfile {m.textfile}"] if m.textfile else [])
     options.echo(f"  self-monitoring: {', '.join(outlets) or 'off'} (docs/monitoring.md)")
+
+
+def _discover(config: OpsConfig) -> Fleet:
+    """The fleet as the jobs see it (configured + discovered), without touching models/fleet.json."""
+    import time
+
+    from ai_ops.config import Secrets
+    from ai_ops.jobs.fleet import effective_services
+    from ai_ops.jobs.observing import Sources
+
+    return effective_services(config, Sources(config, Secrets()), time.time(), persist=False)
+
+
+def _echo_discovery(options: Options, config: OpsConfig) -> None:
+    fleet = _discover(config)
+    found = fleet.discovered
+    assert found is not None and config.discovery is not None
+    options.echo(f"  discovery: {len(found.services)} service(s) from label '{found.label}' of {found.query}")
+    if found.services:
+        options.echo(f"    services: {', '.join(found.names[:50])}"
+                     + (f" and {len(found.names) - 50} more" if len(found.names) > 50 else ""))
+    for value, why in list(found.dropped.items())[:20]:
+        options.echo(f"    dropped {value!r}: {why}")
+    if len(found.dropped) > 20:
+        options.echo(f"    ... and {len(found.dropped) - 20} more dropped")
+    batched = [m for m, q in config.discovery.queries.model_dump().items() if "{" + found.label + "}" not in q]
+    options.echo(f"    fetch: {len(batched)} fleet quer{'y' if len(batched) == 1 else 'ies'} ({', '.join(batched) or 'none'})"
+                 f" + {6 - len(batched)} per-service template(s) x {len(found.services)} services")
+    if fleet.new or fleet.gone:
+        options.echo(f"    since the last job: {len(fleet.new)} new, {len(fleet.gone)} gone (see models/fleet.json)")
+    for name, overrides in found.overrides.items():
+        for threshold, override in overrides.items():
+            options.echo(f"    override {name}.{threshold}: {override.model_dump(exclude_none=True)}")
 
 
 @cli.command()
@@ -553,7 +589,15 @@ def sources_check(options: Options) -> None:
     from ai_ops.errors import SourceError
     from ai_ops.sources.check import check_sources
 
-    checked = check_sources(options.load(), Secrets(), time.time())
+    config = options.load()
+    discovered = None
+    if config.discovery is not None:
+        fleet = _discover(config)
+        discovered = fleet.discovered
+        if discovered is not None:
+            click.echo(f"discovery: {len(discovered.services)} service(s) from label '{discovered.label}'"
+                       f" ({len(discovered.dropped)} dropped)", err=options.json_output)
+    checked = check_sources(config, Secrets(), time.time(), discovered)
     rows = checked.rows
     failed = [r for r in rows if not r.ok]
     if options.json_output:

@@ -37,3 +37,9 @@ class LockedError(OpsError):
     """Another ai-ops run holds the workspace lock."""
 
     exit_code = 75
+
+
+class ExecutorError(OpsError):
+    """The training executor (a Dask cluster) cannot be reached or failed; no model was written."""
+
+    exit_code = 6

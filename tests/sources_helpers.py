@@ -345,3 +345,53 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path] | None:
                     "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
                    check=True, capture_output=True, timeout=60)
     return cert, key
+
+
+# ---------------------------------------------------------------- a discovered fleet
+
+FLEET_GAUGES = {
+    "request_rate": "fleet_request_rate",
+    "cpu_utilization": "fleet_cpu_percent",
+    "latency_p95_ms": "fleet_latency_p95_ms",
+    "error_rate": "fleet_error_percent",
+    "replicas": "fleet_replicas",
+    "cost_per_hour": "fleet_cost_per_hour",
+}
+FLEET_EXTRA = ("canary-svc-000", "bad name!")
+"""Also in Prometheus: a canary (for include/exclude) and a value that cannot be a service name."""
+FLEET_GONE = "svc-gone"
+"""Has data only until 4 h before the end: discovered early, gone at the end."""
+FLEET_LATE = "svc-late"
+"""Has data only from 2 h before the end: appears in a later discovery."""
+
+
+def fleet_names(n: int) -> list[str]:
+    return [f"svc-{i:03d}" for i in range(n)]
+
+
+def fleet_value(service_index: int, metric: str, index: np.ndarray) -> np.ndarray:
+    """Plausible, exactly representable values: a daily cycle per service (index = grid position)."""
+    day = np.sin(2 * np.pi * (index % 288) / 288)
+    base = {"request_rate": 100.0 + service_index, "cpu_utilization": 50.0, "latency_p95_ms": 120.0,
+            "error_rate": 0.1, "replicas": 4.0, "cost_per_hour": 0.5}[metric]
+    swing = {"request_rate": 40.0, "cpu_utilization": 15.0, "latency_p95_ms": 20.0, "error_rate": 0.02,
+             "replicas": 2.0, "cost_per_hour": 0.2}[metric]
+    return np.round(base + swing * day, 3)
+
+
+def fleet_history_lines(first: float, n: int, points: int) -> Iterator[str]:
+    """n services svc-000.. plus FLEET_EXTRA, FLEET_GONE and FLEET_LATE, `points` steps from `first`."""
+    names = [*fleet_names(n), *FLEET_EXTRA, FLEET_GONE, FLEET_LATE]
+    index = np.arange(points)
+    ts = [str(int(first + i * STEP)) for i in range(points)]
+    for metric, gauge in FLEET_GAUGES.items():
+        yield f"# TYPE {gauge} gauge\n"
+        for s, name in enumerate(names):
+            values = fleet_value(s, metric, index).tolist()
+            keep = range(points)
+            if name == FLEET_GONE:
+                keep = range(points - 48)
+            elif name == FLEET_LATE:
+                keep = range(points - 24, points)
+            prefix = f'{gauge}{{service="{_label(name)}"}} '
+            yield "".join(f"{prefix}{values[i]!r} {ts[i]}\n" for i in keep)

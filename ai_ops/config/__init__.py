@@ -7,6 +7,7 @@ environment through `Secrets` (pydantic-settings) and are never written anywhere
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -161,6 +162,52 @@ class ServiceConfig(Strict):
         return self
 
 
+_LABEL_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class DiscoveryConfig(Strict):
+    """Services found in Prometheus: every value of one label becomes a service (docs/sources.md#discovery)."""
+
+    source: Literal["prometheus", "grafana"] = Field("prometheus", description="Where the label values are read.")
+    query: str = Field(
+        min_length=1, description="Instant PromQL query whose series carry the label, e.g. "
+        "'sum by (service) (rate(http_requests_total[5m]))'."
+    )
+    label: str = Field("service", pattern=_LABEL_NAME, description="The label whose values are the services.")
+    include: list[str] = Field(default_factory=list, description="Regexes; when given, a value must match one.")
+    exclude: list[str] = Field(default_factory=list, description="Regexes; a value matching one is dropped.")
+    queries: QueriesConfig = Field(
+        description="Per metric: a template with a {label} placeholder (one query per service), or a query "
+        "grouped by the label, e.g. 'sum by (service) (...)' (one query for the whole fleet, split by label)."
+    )
+    overrides: dict[str, dict[str, ThresholdOverride]] = Field(
+        default_factory=dict, description="Service -> threshold name -> fields replacing the shared threshold's."
+    )
+    max_services: int = Field(2000, ge=1, le=100_000, description="Refuse a discovery that finds more (a typo guard).")
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _regexes(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"'{pattern}' is not a valid regular expression: {exc}") from None
+        return patterns
+
+    @model_validator(mode="after")
+    def _fleet_queries_keep_label(self) -> DiscoveryConfig:
+        for metric, template in self.queries.model_dump().items():
+            if "{" + self.label + "}" in template:
+                continue
+            if not re.search(rf"\b(by|without)\s*\([^)]*\b{re.escape(self.label)}\b", template):
+                raise ValueError(
+                    f"queries.{metric} has no {{{self.label}}} placeholder, so it is one query for the whole fleet "
+                    f"and must keep the '{self.label}' label: write it as 'sum by ({self.label}) (...)'"
+                )
+        return self
+
+
 class SLAConfig(Strict):
     target: float = Field(
         99.95, gt=0, le=100, description="Share of good requests to reach, percent (99.95 = 'three nines five')."
@@ -215,6 +262,51 @@ class ContextConfig(Strict):
 HOLD_POINTS_PER_EWMA_SPAN = 15
 
 
+class ExecutorConfig(Strict):
+    """The process pool of this machine, or a Dask distributed cluster (optional extra `ai-ops[dask]`)."""
+
+    kind: Literal["process", "dask"] = Field(
+        "process", description="process: anomaly.train_workers processes on this machine; dask: a Dask cluster."
+    )
+    address: str | None = Field(
+        None, description="dask: the scheduler, tcp://host:8786 or tls://host:8786; 'local' starts a LocalCluster "
+        "of local_workers processes on this machine (tests, trying it out)."
+    )
+    local_workers: int = Field(2, ge=1, le=64, description="dask with address 'local': worker processes.")
+    chunk_size: int = Field(32, ge=1, le=10_000, description="Series per task (one round trip per chunk).")
+    timeout_seconds: float = Field(60.0, gt=0, description="dask: how long to wait for the scheduler to answer.")
+    tls_ca_file: Path | None = Field(None, description="dask over tls://: CA that signed the cluster's certificates.")
+    tls_client_cert: Path | None = Field(None, description="dask over tls://: this client's certificate (PEM).")
+    tls_client_key: Path | None = Field(None, description="dask over tls://: this client's private key (PEM).")
+
+    @model_validator(mode="after")
+    def _address(self) -> ExecutorConfig:
+        if self.kind == "dask":
+            if not self.address:
+                raise ValueError("executor kind 'dask' needs an address: tcp://scheduler:8786, tls://... or 'local'")
+            if self.address != "local" and not re.match(r"^(tcp|tls|inproc|ucx)://\S+$", self.address):
+                raise ValueError(f"executor address '{self.address}' is not a Dask scheduler address like "
+                                 "tcp://scheduler:8786 (or 'local')")
+            tls = [self.tls_ca_file, self.tls_client_cert, self.tls_client_key]
+            if any(tls) and not all(tls):
+                raise ValueError("executor TLS needs all three of tls_ca_file, tls_client_cert, tls_client_key")
+            if self.address.startswith("tls://") and not all(tls):
+                raise ValueError("a tls:// executor address needs tls_ca_file, tls_client_cert and tls_client_key")
+        return self
+
+
+class RetrainConfig(Strict):
+    """Skip refitting a series whose history has not changed enough since its last training."""
+
+    min_change: float = Field(
+        0.1, ge=0, description="Refit only when the history's summary (median, spread, 1st/99th percentiles, in "
+        "units of the last training's spread) moved by at least this much; 0 = refit every series every day."
+    )
+    max_age_days: float = Field(
+        7.0, gt=0, description="Refit anyway when the last training is this old, however stable the data."
+    )
+
+
 class AnomalyConfig(Strict):
     zscore: ZScoreConfig = Field(default_factory=ZScoreConfig)
     window_shift: WindowShiftConfig = Field(default_factory=WindowShiftConfig)
@@ -241,6 +333,11 @@ class AnomalyConfig(Strict):
         1, ge=1, le=64, description="Processes the daily train job fits series in (1 = in-process). "
         "Fitting is CPU-bound: set it to the number of cores for fleets of hundreds of series."
     )
+    executor: ExecutorConfig = Field(
+        default_factory=ExecutorConfig, description="Where the train job fits series: this machine's "
+        "process pool (default) or a Dask distributed cluster (docs/guide.md#training-on-a-dask-cluster)."
+    )
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
 
     @property
     def effective_burst_hold(self) -> int:
@@ -428,6 +525,11 @@ class SourcesConfig(Strict):
     max_points_per_request: int = Field(
         10_000, ge=10, le=11_000, description="Longer ranges are split (Prometheus refuses > 11,000 points/series)."
     )
+    max_samples_per_request: int = Field(
+        500_000, ge=1_000, le=50_000_000, description="A fleet query's range is split so one answer holds at most "
+        "this many samples (~12 MB of JSON at the default), which bounds memory and spreads the work over "
+        "max_parallel requests."
+    )
     breaker_failures: int = Field(
         3, ge=1, le=100, description="Consecutive failed requests (after retries) that open the circuit breaker."
     )
@@ -478,8 +580,10 @@ class OpsConfig(Strict):
     step_seconds: int = Field(300, ge=10, le=3600, description="Resolution of fetched metrics.")
     cycle_window_hours: float = Field(6.0, gt=0, le=168, description="Window each cycle observes.")
     services: list[ServiceConfig] = Field(
-        default_factory=lambda: [ServiceConfig(name="checkout")], min_length=1
+        default_factory=lambda: [ServiceConfig(name="checkout")],
+        description="Services written out by hand; may be empty when `discovery` finds them.",
     )
+    discovery: DiscoveryConfig | None = Field(None, description="Services found in Prometheus (docs/sources.md).")
     sla: SLAConfig = Field(default_factory=SLAConfig)
     cost: CostConfig = Field(default_factory=CostConfig)
     anomaly: AnomalyConfig = Field(default_factory=AnomalyConfig)
@@ -501,6 +605,20 @@ class OpsConfig(Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"service names must be unique; repeated: {', '.join(dupes)}")
+        if not self.services and self.discovery is None:
+            raise ValueError("no services: list at least one under 'services' or configure 'discovery'")
+        if self.discovery is not None:
+            for service, overrides in self.discovery.overrides.items():
+                for name, override in overrides.items():
+                    if name not in self.thresholds:
+                        raise ValueError(f"discovery.overrides.{service}.{name}: no such threshold "
+                                         f"(known: {', '.join(sorted(self.thresholds))})")
+                    merged = {**self.thresholds[name].model_dump(), **override.model_dump(exclude_none=True)}
+                    try:
+                        ThresholdConfig.model_validate(merged)
+                    except ValidationError as exc:
+                        problem = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+                        raise ValueError(f"discovery.overrides.{service}.{name}: {problem}") from None
         return self
 
     @model_validator(mode="after")
@@ -567,7 +685,7 @@ class OpsConfig(Strict):
 
     @property
     def is_simulated(self) -> bool:
-        return all(s.source == "simulated" for s in self.services)
+        return self.discovery is None and all(s.source == "simulated" for s in self.services)
 
     def with_workspace(self, workspace: Path) -> OpsConfig:
         outputs = self.outputs.model_copy(update={"workspace": workspace})

@@ -18,6 +18,7 @@ from ai_ops.config import OpsConfig, Secrets, ServiceConfig
 from ai_ops.detectors.ensemble import SeverityLevels
 from ai_ops.detectors.episodes import Episode, episodes_from_records
 from ai_ops.errors import ActuatorError, SourceError
+from ai_ops.jobs.fleet import effective_services
 from ai_ops.jobs.observing import Anomaly, Sources, detect
 from ai_ops.jobs.workspace import DAY, Paths, iso, json_safe, paths_for
 from ai_ops.learner.learner import Decision, LearnerStateError, ThresholdLearner
@@ -290,18 +291,22 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     anomalies: list[Anomaly] = []
     fetch_errors: dict[str, str] = {}
     sources = sources or Sources(config, secrets)
-    for service in config.services:
-        try:
-            metrics = sources.fetch(service, start, now)
-        except SourceError as exc:  # no data is not "normal data": mark it unusable, record why, exit non-zero
+    fleet = effective_services(config, sources, now, persist=persist)
+    label = config.discovery.label if config.discovery else "service"
+    for service, fetched in sources.fetch_all(fleet.services, start, now, fleet.discovered_names, label):
+        if isinstance(fetched, SourceError):  # no data is not "normal data": mark it unusable, record why, exit non-zero
             # Said once, at the end of the cycle, with every series it affected (not once per service).
-            log.debug("%s: metrics could not be fetched: %s", service.name, exc)
-            metrics = unavailable(service.name, start, now, config.step_seconds, str(exc))
+            log.debug("%s: metrics could not be fetched: %s", service.name, fetched)
+            metrics = unavailable(service.name, start, now, config.step_seconds, str(fetched))
+        else:
+            metrics = fetched
         fetch_errors.update({f"{service.name}/{m}": reason for m, reason in metrics.errors.items()})
         monitoring.record_fetch_errors(service.source, len(metrics.errors))
         quality[service.name] = assess(metrics, now, start, config.data_quality)
         found, share = detect(config, paths, metrics, persist) if len(metrics.errors) < len(metrics.values) else ([], 0.0)
         anomalies += explain(config, paths, found)
+        if service.name not in learners:  # discovered: watched by the detectors, thresholds not learned (yet)
+            continue
         surges = np.isin(metrics.timestamps, [a.time for a in found if a.metric == "request_rate"])
         flagged = np.isin(metrics.timestamps, [a.time for a in found])
         obs = observe(now, metrics.step, metrics.values, current[service.name], config.sla.latency_objective_ms,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -11,12 +13,12 @@ from ai_ops.config import OpsConfig, Secrets, ServiceConfig
 from ai_ops.detectors.base import SettingsChanged
 from ai_ops.detectors.ensemble import EnsembleDetector
 from ai_ops.detectors.episodes import sustained_runs
-from ai_ops.errors import ConfigError
+from ai_ops.errors import ConfigError, SourceError
 from ai_ops.jobs.workspace import SCALING, Paths, paths_for
 from ai_ops.metrics import SLI_METRICS, ServiceMetrics
 from ai_ops.sim.service import TargetTimeline
 from ai_ops.sources.base import MetricSource
-from ai_ops.sources.prometheus import source_from
+from ai_ops.sources.prometheus import PrometheusSource, source_from
 from ai_ops.sources.simulated import SimulatedSource
 from ai_ops.state import ModelIntegrityError, load_model, read_jsonl, save_model
 
@@ -72,11 +74,47 @@ class Sources:
         self.secrets = secrets
         self._by_kind: dict[str, MetricSource] = {}
 
-    def fetch(self, service: ServiceConfig, start: float, end: float) -> ServiceMetrics:
+    def _source(self, service: ServiceConfig) -> MetricSource:
         source = self._by_kind.get(service.source)
         if source is None:
             source = self._by_kind[service.source] = source_for(self.config, service, self.secrets)
-        return source.fetch(service, start, end, self.config.step_seconds)
+        return source
+
+    def fetch(self, service: ServiceConfig, start: float, end: float) -> ServiceMetrics:
+        return self._source(service).fetch(service, start, end, self.config.step_seconds)
+
+    def prometheus(self, kind: Literal["prometheus", "grafana"]) -> PrometheusSource:
+        """The shared Prometheus/Grafana source of that kind (discovery and batched fetches use it)."""
+        source = self._source(ServiceConfig.model_construct(name="discovery", source=kind))
+        assert isinstance(source, PrometheusSource)
+        return source
+
+    def fetch_all(self, services: Sequence[ServiceConfig], start: float, end: float,
+                  batched: Collection[str] = (), label: str = "service",
+                  ) -> Iterator[tuple[ServiceConfig, ServiceMetrics | SourceError]]:
+        """Every service's metrics, in order; a source that cannot be reached gives its SourceError in place.
+
+        Services named in `batched` (discovered ones) are fetched together per source kind with
+        fleet queries split by `label` (PrometheusSource.fetch_fleet); the others one by one.
+        """
+        groups: dict[Literal["prometheus", "grafana"], list[ServiceConfig]] = {}
+        for service in services:
+            if service.name in batched and service.source != "simulated":
+                groups.setdefault(service.source, []).append(service)
+        fetched: dict[str, ServiceMetrics | SourceError] = {}
+        for kind, group in groups.items():
+            try:
+                fetched.update(self.prometheus(kind).fetch_fleet(group, label, start, end, self.config.step_seconds))
+            except SourceError as exc:
+                fetched.update({s.name: exc for s in group})
+        for service in services:
+            if service.name in fetched:
+                yield service, fetched.pop(service.name)
+                continue
+            try:
+                yield service, self.fetch(service, start, end)
+            except SourceError as exc:
+                yield service, exc
 
     def use(self, kind: str, source: MetricSource) -> None:
         """Serve every service of `kind` from `source` (replay: a source clamped at the job's `now`)."""

@@ -10,7 +10,9 @@ from typing import Any
 from ai_ops import monitoring
 from ai_ops.actuators.git import CommitResult, commit_owned
 from ai_ops.config import OpsConfig, Secrets
-from ai_ops.detectors.batch import SeriesHistory, train_many
+from ai_ops.detectors.batch import SeriesHistory, history_summary, summary_change, train_many
+from ai_ops.errors import SourceError
+from ai_ops.jobs.fleet import effective_services
 from ai_ops.jobs.observing import Sources, load_ensemble
 from ai_ops.jobs.workspace import DAY, iso, paths_for
 from ai_ops.metrics import SLI_METRICS
@@ -30,29 +32,53 @@ class TrainResult:
 @monitoring.instrumented("train")
 def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False,
               secrets: Secrets | None = None, sources: Sources | None = None) -> TrainResult:
-    """Refit every series' detectors on its recent history and log the training."""
+    """Refit the detectors of every series whose history changed enough, and log the training.
+
+    A series is skipped (model unchanged, logged as such) when its history's summary moved by
+    less than `anomaly.retrain.min_change` since its last training and that training is younger
+    than `anomaly.retrain.max_age_days`; new series and series without a model always train.
+    """
     now = time.time() if now is None else now
     secrets = secrets or Secrets()
     paths = paths_for(config)
     start = now - config.anomaly.gmm.training_window_days * DAY
     entries: list[dict[str, Any]] = []
     sources = sources or Sources(config, secrets)
+    fleet = effective_services(config, sources, now, persist=not dry_run)
+    label = config.discovery.label if config.discovery else "service"
+    retrain = config.anomaly.retrain
+    summaries: dict[str, dict[str, Any]] = read_json(paths.train_summaries, None) or {}
+    new_summaries: dict[str, dict[str, Any]] = {}
     histories: list[SeriesHistory] = []
-    for service in config.services:
-        metrics = sources.fetch(service, start, now)
+    for service, metrics in sources.fetch_all(fleet.services, start, now, fleet.discovered_names, label):
+        if isinstance(metrics, SourceError):
+            raise metrics
         monitoring.record_fetch_errors(service.source, len(metrics.errors))
         for metric, values in metrics.values.items():
             if metric in SLI_METRICS:  # the SLI is the outcome, not a signal to detect on
                 continue
+            key = f"{service.name}/{metric}"
+            summary = history_summary(values)
+            skip = _unchanged(summaries.get(key), summary, now, retrain.min_change, retrain.max_age_days)
+            if skip and paths.detector(service.name, metric).exists():
+                entries.append({"series": key, "samples": summary["samples"] if summary else 0, "trained": False,
+                                "skipped": True, "loss": None, "converged": None, "message": skip,
+                                "seconds": 0.0, "time": iso(now)})
+                continue
             # Start from yesterday's model so the GMM refit is warm-started (incremental training).
             state = load_ensemble(config, paths, service.name, metric).get_state()
-            histories.append(SeriesHistory(f"{service.name}/{metric}", metrics.timestamps, values, state))
+            histories.append(SeriesHistory(key, metrics.timestamps, values, state))
+            if summary is not None:
+                new_summaries[key] = {**summary, "trained_at": now}
     untrained: dict[str, str] = {}
-    for result in train_many(config.anomaly, histories, workers=config.anomaly.train_workers):
+    for result in train_many(config.anomaly, histories, workers=config.anomaly.train_workers,
+                             chunk_size=config.anomaly.executor.chunk_size):
         service_name, metric = result.key.split("/", 1)
         report = result.report
         if report.trained and result.state is not None and not dry_run:
             save_model(paths.detector(service_name, metric), "ensemble", result.state)
+        if report.trained and result.key in new_summaries:
+            summaries[result.key] = new_summaries[result.key]
         entries.append({"series": result.key, "samples": report.samples, "trained": report.trained,
                         "loss": report.loss, "converged": report.converged, "message": report.message,
                         "seconds": round(result.seconds, 4), "time": iso(now)})
@@ -61,11 +87,15 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
     monitoring.record_training(len(untrained))
     for line in summarize_reasons(untrained):  # one line per distinct reason, not one per series
         log.warning("%s train: model unchanged: %s", iso(now), line)
+    skipped = sum(bool(e.get("skipped")) for e in entries)
+    if skipped:
+        log.info("%d series unchanged since their last training: not refitted (anomaly.retrain)", skipped)
     commit = None
     if not dry_run:
         training_log = read_json(paths.training_log, {"runs": []})
         training_log["runs"] = ([*training_log.get("runs", []), {"time": iso(now), "series": entries}])[-60:]
         atomic_write_json(paths.training_log, training_log)
+        atomic_write_json(paths.train_summaries, summaries)
         trained = sum(e["trained"] for e in entries)
         monitoring.save_state(config)  # the self-monitoring counters travel with models/ (fresh CI checkouts)
         commit = commit_owned(config.path("."), [paths.models],
@@ -77,3 +107,16 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
     return TrainResult(now, entries, commit)
 
 
+def _unchanged(old: dict[str, Any] | None, new: dict[str, float] | None, now: float, min_change: float,
+               max_age_days: float) -> str:
+    """Why the series need not be refitted, or "" when it must be."""
+    if old is None or new is None or min_change <= 0:
+        return ""
+    age_days = (now - float(old.get("trained_at", 0.0))) / DAY
+    if age_days >= max_age_days:
+        return ""
+    change = summary_change(old, new)
+    if change >= min_change:
+        return ""
+    return (f"unchanged since its training {age_days:.1f} days ago (summary moved {change:.3f} < "
+            f"anomaly.retrain.min_change {min_change:g}); model kept")

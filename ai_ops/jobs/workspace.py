@@ -53,6 +53,16 @@ class Paths:
         return self.models / "training_log.json"
 
     @property
+    def fleet(self) -> Path:
+        """Discovered services: first/last seen, active or not (jobs/fleet.py)."""
+        return self.models / "fleet.json"
+
+    @property
+    def train_summaries(self) -> Path:
+        """Per series, a summary of the history it was last trained on (skip unchanged series)."""
+        return self.models / "train_summaries.json"
+
+    @property
     def llm_state(self) -> Path:
         return self.models / "llm_state.json"
 

@@ -14,8 +14,9 @@ import numpy as np
 
 from ai_ops.config import OpsConfig, Secrets
 from ai_ops.errors import SourceError
-from ai_ops.metrics import ServiceMetrics
-from ai_ops.sources.prometheus import PrometheusClient, PrometheusSource, endpoint_from
+from ai_ops.metrics import METRICS, ServiceMetrics
+from ai_ops.sources.discovery import Discovered
+from ai_ops.sources.prometheus import Kind, PrometheusClient, PrometheusSource, endpoint_from
 from ai_ops.sources.quality import assess
 
 
@@ -63,13 +64,22 @@ class CheckReport:
     sources: list[SourceInfo]
 
 
-def check_sources(config: OpsConfig, secrets: Secrets, now: float) -> CheckReport:
-    """One row per (service, metric) over the last cycle window ending at `now`, and the endpoints used."""
+def check_sources(config: OpsConfig, secrets: Secrets, now: float,
+                  discovered: Discovered | None = None) -> CheckReport:
+    """One row per (service, metric) over the last cycle window ending at `now`, and the endpoints used.
+
+    Discovered services are fetched as the jobs fetch them (batched, `fetch_fleet`) and summed
+    up in one row per metric: how many services returned data, and which ones have a problem.
+    """
     start = now - config.cycle_window_hours * 3600
     step = config.step_seconds
     rows: list[CheckRow] = []
     clients: dict[str, PrometheusClient] = {}
     try:
+        if discovered is not None and discovered.services:
+            kind: Kind = "grafana" if discovered.services[0].source == "grafana" else "prometheus"
+            clients[kind] = PrometheusClient(endpoint_from(kind, secrets, config.sources), config.sources)
+            rows += _check_fleet(PrometheusSource(clients[kind]), discovered, start, now, step, config)
         for service in config.services:
             if service.source == "simulated":
                 rows.append(CheckRow(service.name, "*", "(simulated: no queries)", 0, 0, 1.0, 0.0, ""))
@@ -85,6 +95,42 @@ def check_sources(config: OpsConfig, secrets: Secrets, now: float) -> CheckRepor
             client.close()
     infos = [SourceInfo(kind, c.endpoint.shown_url, c.endpoint.datasource) for kind, c in clients.items()]
     return CheckReport(rows, infos)
+
+
+def _check_fleet(source: PrometheusSource, discovered: Discovered, start: float, now: float, step: int,
+                 config: OpsConfig) -> list[CheckRow]:
+    where = f"(discovered: {len(discovered.services)})"
+    try:
+        fetched = source.fetch_fleet(discovered.services, discovered.label, start, now, step)
+    except SourceError as exc:
+        return [CheckRow(where, "*", discovered.query, 0, 0, 0.0, float("inf"), str(exc))]
+    templates = discovered.services[0].queries
+    rows = []
+    for metric in METRICS:
+        problems: dict[str, str] = {}
+        samples, coverage, staleness, with_data = 0, 1.0, 0.0, 0
+        for name, metrics in fetched.items():
+            if metric in metrics.errors:
+                problems[name] = metrics.errors[metric]
+                continue
+            quality = assess(metrics, now, start, config.data_quality)[metric]
+            samples += quality.samples
+            with_data += quality.samples > 0
+            coverage = min(coverage, quality.coverage)
+            staleness = max(staleness, quality.staleness_minutes)
+            if quality.samples == 0:
+                problems[name] = "no series matched"
+            elif quality.reason:
+                problems[name] = f"unusable: {quality.reason}"
+        error = ""
+        if problems:
+            shown = "; ".join(f"{n}: {why}" for n, why in list(problems.items())[:5])
+            more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+            error = f"{len(problems)} of {len(fetched)} services: {shown}{more}"
+        query = getattr(templates, metric) if templates is not None else ""
+        rows.append(CheckRow(where, metric, query, with_data, samples, coverage if fetched else 0.0,
+                             staleness if np.isfinite(staleness) else float("inf"), error))
+    return rows
 
 
 def _check_one(client: PrometheusClient, service: str, metric: str, query: str, start: float, now: float,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -272,8 +272,9 @@ def align(query: str, parts: Sequence[tuple[int, list[dict[str, Any]]]], timesta
             pairs = series.get("values", [])
             if not pairs:
                 continue
-            ts = np.fromiter((p[0] for p in pairs), dtype=np.float64, count=len(pairs))
-            vs = np.fromiter((float(p[1]) for p in pairs), dtype=np.float64, count=len(pairs))
+            ts_text, vs_text = zip(*pairs, strict=True)
+            ts = np.array(ts_text, dtype=np.float64)
+            vs = np.array(vs_text, dtype=np.float64)  # numpy parses "NaN", "+Inf" and decimal strings
             index = np.rint((ts - first) / step).astype(np.int64)
             keep = (index >= 0) & (index < timestamps.size)
             bad = ~np.isfinite(vs)
@@ -400,19 +401,19 @@ class PrometheusClient:
 
     # ------------------------------------------------------------ queries
 
-    def query_range(self, query: str, start: float, end: float, step: int) -> SeriesBlock:
+    def query_range(self, query: str, start: float, end: float, step: int, series: int = 1) -> SeriesBlock:
         """Every series of `query` on the step grid covering [start, end); gaps are NaN."""
-        timestamps = grid(start, end, step)
-        if not timestamps.size:
-            return SeriesBlock(query, timestamps, [], np.empty((0, 0)))
-        parts: list[tuple[int, list[dict[str, Any]]]] = []
-        for chunk_start, chunk_end, offset in chunk_ranges(float(timestamps[0]), timestamps.size, step,
-                                                           self.settings.max_points_per_request):
-            request = functools.partial(self._client.custom_query_range, query, _dt(chunk_start),
-                                        _dt(chunk_end), str(step))
-            result = self._call(query, request)
-            parts.append((offset, result))
-        return align(query, parts, timestamps, step)
+        result = self.query_many([query], start, end, step, [series])[0]
+        if isinstance(result, QueryError):
+            raise result
+        return result
+
+    def _chunks(self, count: int, first: float, step: int, series: int) -> list[tuple[float, float, int]]:
+        """Time chunks of one query: at most max_points_per_request points per series, and for a query
+        expected to return many series (a fleet query) at most max_samples_per_request samples in all."""
+        points = min(self.settings.max_points_per_request,
+                     max(10, self.settings.max_samples_per_request // max(series, 1)))
+        return chunk_ranges(first, count, step, points)
 
     def query(self, query: str, at: float) -> list[tuple[dict[str, str], float]]:
         """Instant query: (labels, value) of every series at time `at`."""
@@ -423,26 +424,49 @@ class PrometheusClient:
             out.append((series.get("metric", {}), float(value[1])))
         return out
 
-    def query_many(self, queries: Sequence[str], start: float, end: float,
-                   step: int) -> list[SeriesBlock | QueryError]:
-        """Several range queries, at most `max_parallel` in flight. A QueryError is returned in place;
-        a SourceError (server unreachable, auth) is raised and the rest are cancelled."""
+    def query_many(self, queries: Sequence[str], start: float, end: float, step: int,
+                   series: Sequence[int] | None = None) -> list[SeriesBlock | QueryError]:
+        """Several range queries, every time chunk of every query a task, at most `max_parallel` in flight.
 
-        def one(query: str) -> SeriesBlock | QueryError:
+        `series`: how many series each query is expected to return (fleet queries: the number of
+        services), so its chunks stay under max_samples_per_request. A QueryError is returned in
+        place of that query's block; a SourceError (server unreachable, auth) is raised and the
+        remaining requests are cancelled.
+        """
+        timestamps = grid(start, end, step)
+        if not timestamps.size:
+            return [SeriesBlock(q, timestamps, [], np.empty((0, 0))) for q in queries]
+        expected = list(series) if series is not None else [1] * len(queries)
+        tasks = [(i, chunk) for i, query in enumerate(queries)
+                 for chunk in self._chunks(timestamps.size, float(timestamps[0]), step, expected[i])]
+
+        def one(task: tuple[int, tuple[float, float, int]]) -> list[dict[str, Any]] | QueryError:
+            i, (chunk_start, chunk_end, _offset) = task
             try:
-                return self.query_range(query, start, end, step)
+                request = functools.partial(self._client.custom_query_range, queries[i], _dt(chunk_start),
+                                            _dt(chunk_end), str(step))
+                return cast(list[dict[str, Any]], self._call(queries[i], request))
             except QueryError as exc:
                 return exc
 
-        if len(queries) <= 1 or self.settings.max_parallel == 1:
-            return [one(q) for q in queries]
-        pool = ThreadPoolExecutor(max_workers=min(self.settings.max_parallel, len(queries)),
-                                  thread_name_prefix="ai-ops-prom")
-        try:
-            futures = [pool.submit(one, q) for q in queries]
-            return [f.result() for f in futures]
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if len(tasks) <= 1 or self.settings.max_parallel == 1:
+            answers = [one(t) for t in tasks]
+        else:
+            pool = ThreadPoolExecutor(max_workers=min(self.settings.max_parallel, len(tasks)),
+                                      thread_name_prefix="ai-ops-prom")
+            try:
+                futures = [pool.submit(one, t) for t in tasks]
+                answers = [f.result() for f in futures]
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+        parts: list[list[tuple[int, list[dict[str, Any]]]]] = [[] for _ in queries]
+        failed: dict[int, QueryError] = {}
+        for (i, (_s, _e, offset)), answer in zip(tasks, answers, strict=True):
+            if isinstance(answer, QueryError):
+                failed.setdefault(i, answer)
+            else:
+                parts[i].append((offset, answer))
+        return [failed[i] if i in failed else align(q, parts[i], timestamps, step) for i, q in enumerate(queries)]
 
 
 def _dt(ts: float) -> datetime:
@@ -554,6 +578,59 @@ class PrometheusSource:
         values["sli_good"] = np.minimum(good, total)
         if error is not None:
             errors["sli_good"] = error
+
+    def fetch_fleet(self, services: Sequence[ServiceConfig], label: str, start: float, end: float,
+                    step: int) -> dict[str, ServiceMetrics]:
+        """Every service's metrics with as few queries as the templates allow (discovered services).
+
+        A template without a `{label}` placeholder is a fleet query (`sum by (service) (...)`): it
+        runs once and its series are split by `label`. A template with the placeholder runs once
+        per service, as in `fetch`. All queries share the client's bounded parallelism and chunking.
+        """
+        timestamps = grid(start, end, step)
+        placeholder = "{" + label + "}"
+        plan: list[tuple[str, str | None, str]] = []  # (metric, service or None = fleet query, query)
+        rendered: dict[str, dict[str, str]] = {}
+        for metric in METRICS:
+            templates = {s.name: getattr(s.queries, metric) for s in services if s.queries is not None}
+            shared = set(templates.values())
+            if len(shared) == 1 and placeholder not in next(iter(shared)):
+                plan.append((metric, None, next(iter(shared))))
+                continue
+            for service in services:
+                if service.name not in rendered:
+                    rendered[service.name] = self.queries(service)
+                plan.append((metric, service.name, rendered[service.name][metric]))
+        results = self.client.query_many([q for _, _, q in plan], start, end, step,
+                                         [len(services) if name is None else 1 for _, name, _ in plan])
+        values = {s.name: {m: np.full(timestamps.shape, np.nan) for m in METRICS} for s in services}
+        errors: dict[str, dict[str, str]] = {s.name: {} for s in services}
+        for (metric, name, query), result in zip(plan, results, strict=True):
+            targets = [name] if name is not None else list(values)
+            if isinstance(result, QueryError):
+                for target in targets:
+                    errors[target][metric] = str(result)
+                continue
+            if name is not None:
+                if len(result.labels) > 1:
+                    errors[name][metric] = (f"query returned {len(result.labels)} series, expected 1; aggregate "
+                                            f"it (e.g. sum(...) or max(...)); query: {query}")
+                elif len(result.labels) == 1:
+                    values[name][metric] = result.values[0]
+                continue
+            seen: dict[str, int] = {}
+            for row, labels in zip(result.values, result.labels, strict=True):
+                value = labels.get(label)
+                if value is None or value not in values:
+                    continue  # a service not (or no longer) in the fleet, or a series without the label
+                seen[value] = seen.get(value, 0) + 1
+                values[value][metric] = row
+            for value, count in seen.items():
+                if count > 1:
+                    values[value][metric] = np.full(timestamps.shape, np.nan)
+                    errors[value][metric] = (f"fleet query returned {count} series with {label}=\"{value}\"; "
+                                             f"aggregate by ({label}) only; query: {query}")
+        return {s.name: ServiceMetrics(s.name, timestamps, step, values[s.name], errors[s.name]) for s in services}
 
 
 class GrafanaSource(PrometheusSource):
