@@ -36,7 +36,7 @@ def widest_bounds(config: OpsConfig, name: str) -> tuple[float, float]:
     One `validation` block covers every key of the map, so per-service bounds cannot be told apart
     there; the controller checks each service's own (narrower) bounds before it writes.
     """
-    specs = [config.thresholds_for(s)[name] for s in config.service_names]
+    specs = [config.thresholds_for(s)[name] for s in config.service_names] or [config.thresholds[name]]
     return min(s.min for s in specs), max(s.max for s in specs)
 
 
@@ -49,12 +49,12 @@ def render_variables_tf(config: OpsConfig) -> str:
     one validation block checking every value against the widest bounds of the services."""
     blocks = []
     services = config.service_names
-    width = max(len(_hcl_key(s)) for s in services)
+    width = max((len(_hcl_key(s)) for s in services), default=0)
     for name, spec in sorted(config.thresholds.items()):
         unit = f" ({spec.unit})" if spec.unit else ""
         low, high = widest_bounds(config, name)
         defaults = "".join(f"    {_hcl_key(s).ljust(width)} = {config.thresholds_for(s)[name].initial:g}\n"
-                           for s in services)
+                           for s in services)  # none when every service is discovered (not learned)
         blocks.append(
             f'variable "{name}" {{\n'
             f'  type        = map(number)\n'

@@ -359,14 +359,17 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     elif not fetch_errors:  # with fetch errors the SourceError below says it, once
         log.info("%s cycle: %s", iso(now), decision.summary)
     if persist:
-        for name, d in decision.decisions.items():
+        for name in quality:  # every watched service, learned (a decision) or discovered (watched only)
+            d = decision.decisions.get(name)
             record: dict[str, Any] = {
-                "time": now, "time_iso": iso(now), "kind": "cycle", "service": name, **d.to_dict(),
-                "applied": wrote and d.changed, "sli_method": observations[name].sli_method,
+                "time": now, "time_iso": iso(now), "kind": "cycle" if d is not None else "watch", "service": name,
+                **(d.to_dict() if d is not None else {}), "applied": bool(wrote and d is not None and d.changed),
                 "data_quality": {m: q.__dict__ for m, q in quality[name].items()},
                 "anomaly_count": sum(a.service == name for a in anomalies),
                 "episodes": [e.to_dict() for e in episodes if e.service == name]}
-            if commit is not None and d.changed:
+            if name in observations:
+                record["sli_method"] = observations[name].sli_method
+            if commit is not None and d is not None and d.changed:
                 record["commit"] = commit.sha
             errors = {k: v for k, v in fetch_errors.items() if k.startswith(f"{name}/")}
             if errors:
