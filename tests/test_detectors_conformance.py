@@ -149,7 +149,7 @@ def test_scores_do_not_depend_on_the_unit_of_the_metric(name: str) -> None:
 # -- settings from the config, learned state from the file (scikit-learn's params vs fitted attributes)
 
 CHANGED = {"zscore": {"window": 100}, "ewma": {"span": 30}, "gmm": {"n_components": 2},
-           "window_shift": {"window": 20}, "forecast": {"threshold": 4.0}}
+           "window_shift": {"window": 20}, "forecast": {"threshold": 4.0}, "context": {"order": 3}}
 
 
 def changed_config() -> AnomalyConfig:

@@ -29,9 +29,10 @@ NOW = 1_768_780_800.0  # 2026-01-19 00:00 UTC
 SCALING = "autoscaling_cpu_target"
 
 
-def fleet(tmp_path: Path, services: list[dict[str, object]]) -> OpsConfig:
+def fleet(tmp_path: Path, services: list[dict[str, object]], **learner: object) -> OpsConfig:
     data = load_config(None).model_dump(mode="json")
     data["services"] = services
+    data["learner"].update(learner)
     config = parse_config(json.dumps(data)).with_workspace(tmp_path / "ws")
     prepare_workspace(config, fresh=True)
     return config
@@ -140,7 +141,7 @@ def test_one_service_breaching_does_not_move_another(tmp_path: Path) -> None:
         # Comfortable at its own, lower start value.
         {"name": "calm", "simulation": {"seed": 5, "noise": 0.02, "incidents_per_day": 0},
          "thresholds": {SCALING: {"initial": 55}}},
-    ])
+    ], warm_start=False)  # the warm start would move each on its own history: here only breaches may
     first = run_cycle(config, NOW)
     second = run_cycle(config, NOW + 6 * 3600)
     hot = [first.decision.decisions["hot"], second.decision.decisions["hot"]]
@@ -157,8 +158,8 @@ def test_one_service_breaching_does_not_move_another(tmp_path: Path) -> None:
     assert all(r["sli_method"] == "exact" for r in ledger)
     # Each learner keeps its own evidence.
     paths = paths_for(config)
-    assert load_learner(config, paths, "hot").burns_at(80, NOW)[0] > 1
-    assert all(b <= 1 for b in load_learner(config, paths, "calm").burns_at(55, NOW))
+    assert load_learner(config, paths, "hot").mean_burn_at(80, NOW)[0] > 1
+    assert load_learner(config, paths, "calm").mean_burn_at(55, NOW)[0] <= 1
     # The commit lists every service's changes in one table, with per-service evidence.
     import git
 

@@ -21,7 +21,8 @@ the calibrator then judges against the series' own history like every other memb
 Causal: counts include only points before the current one. Counts are rebuilt from the
 training window at each refit (the replay), so what the member remembers is that window.
 All counting is vectorised (a stable sort gives each key's running count); no Python loop
-over points. State: the bin edges, the last `order` symbols and the counts (plain JSON).
+over points. State: the bin edges, the last `order` symbols and the counts (plain JSON); the settings
+(`levels`, `order`, `smoothing`) are in the settings hash, never in the state.
 """
 
 from __future__ import annotations
@@ -129,13 +130,10 @@ class ContextDetector(CalibratedDetector):
         return raw
 
     def _own_state(self) -> dict[str, Any]:
-        return {"levels": self.levels, "order": self.order, "smoothing": self.smoothing, "edges": self.edges_,
-                "step": self.step_, "recent": self.recent_, "recent_times": self.recent_times_, "pairs": [_sparse(c) for c in self.pair_counts_],
+        return {"edges": self.edges_, "step": self.step_, "recent": self.recent_, "recent_times": self.recent_times_, "pairs": [_sparse(c) for c in self.pair_counts_],
                 "contexts": [_sparse(c) for c in self.context_counts_]}
 
     def _set_own_state(self, state: dict[str, Any]) -> None:
-        self.levels, self.order = int(state["levels"]), int(state["order"])
-        self.smoothing = float(state["smoothing"])
         self.edges_ = [float(e) for e in state["edges"]]
         self.step_ = float(state["step"])
         self._reset_stream()

@@ -184,10 +184,11 @@ def migrate_learner_state(config: OpsConfig, paths: Paths) -> None:
 
 
 def warm_start(config: OpsConfig, sources: Sources, service: ServiceConfig, learner: ThresholdLearner,
-               current: dict[str, float], now: float) -> WarmStart | None:
+               observation: Observation, current: dict[str, float], now: float) -> WarmStart | None:
     """The first cycle's (or, after a workload change, the next cycle's) estimate of the scaling
-    target from the service's last `warm_start_days` of metrics; None when not wanted."""
-    if not learner.wants_warm_start():
+    target from the service's last `warm_start_days` of metrics; None when not wanted, or when the
+    window itself is unusable (the learner changes nothing on it anyway)."""
+    if not learner.wants_warm_start() or not observation.usable:
         return None
     try:
         history = sources.fetch(service, now - config.learner.warm_start_days * DAY, now)
@@ -319,7 +320,8 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     # One learner per service, on that service's own window: a breach of one never moves another.
     decision = FleetDecision({
         s.name: learners[s.name].step(observations[s.name], current[s.name],
-                                      warm_start=warm_start(config, sources, s, learners[s.name], current[s.name], now))
+                                      warm_start=warm_start(config, sources, s, learners[s.name], observations[s.name],
+                                                            current[s.name], now))
         for s in config.services})
     apply = decision.changed and not dry_run and config.outputs.git.mode != "dry-run"
     try:
