@@ -7,6 +7,7 @@ environment through `Secrets` (pydantic-settings) and are never written anywhere
 
 from __future__ import annotations
 
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -61,7 +62,8 @@ class QueriesConfig(Strict):
 
 
 class ServiceConfig(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Service name, used in file names.")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=63,
+                      description="Service name, used in file names (letters, digits, _ . -; at most 63).")
     source: Literal["simulated", "prometheus", "grafana"] = Field(
         "simulated", description="Where metrics come from."
     )
@@ -257,6 +259,22 @@ class ScheduleConfig(Strict):
         return value
 
 
+def _check_ref_format(value: str, what: str) -> str:
+    """A Git ref name is what `git check-ref-format` accepts (no `..`, no leading `-`, no spaces...)."""
+    import subprocess
+
+    if not value or len(value) > 200 or value.startswith("-") or any(ord(c) < 32 for c in value):
+        raise ValueError(f"'{value[:60]}' is not a valid Git {what}")
+    try:
+        ok = subprocess.run(["git", "check-ref-format", f"refs/heads/{value}"], capture_output=True,
+                            timeout=10, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):  # no git binary: the Git step reports it later
+        return value
+    if not ok:
+        raise ValueError(f"'{value[:60]}' is not a valid Git {what} (`git check-ref-format` refuses it)")
+    return value
+
+
 class GitConfig(Strict):
     mode: Literal["dry-run", "commit", "pr"] = Field(
         "commit", description="dry-run: print the diff; commit: commit on the current branch; pr: branch + push."
@@ -276,6 +294,17 @@ class GitConfig(Strict):
         True, description="pr mode: open or update the PR via the GitHub REST API when GITHUB_TOKEN is set."
     )
 
+    @field_validator("branch_prefix")
+    @classmethod
+    def _prefix_ref(cls, value: str) -> str:
+        _check_ref_format(value + "x", "branch prefix")
+        return value
+
+    @field_validator("base_branch", "state_branch", "remote")
+    @classmethod
+    def _ref(cls, value: str) -> str:
+        return _check_ref_format(value, "branch or remote name")
+
 
 class OutputsConfig(Strict):
     workspace: Path = Field(
@@ -287,6 +316,32 @@ class OutputsConfig(Strict):
     )
     models_dir: Path = Field(Path("models"))
     reports_dir: Path = Field(Path("reports"))
+    @field_validator("tfvars_file")
+    @classmethod
+    def _plain_file_name(cls, value: str) -> str:
+        if "/" in value or "\\" in value or value.startswith(".") or len(value) > 120:
+            raise ValueError(f"'{value[:60]}' must be a plain file name inside terraform_dir")
+        return value
+
+    @model_validator(mode="after")
+    def _inside_workspace(self) -> OutputsConfig:
+        """Every output path resolves inside the workspace: the controller never writes elsewhere."""
+        root = Path(os.path.normpath(self.workspace))
+        for key, value in (("terraform_dir", self.terraform_dir), ("models_dir", self.models_dir),
+                           ("reports_dir", self.reports_dir), ("git.pull_request_dir", self.git.pull_request_dir)):
+            if value.is_absolute() and not root.is_absolute():
+                raise ValueError(f"outputs.{key} ({value}) is absolute while the workspace is relative; "
+                                 "give it relative to the workspace")
+            relative = os.path.relpath(os.path.normpath(root / value), root)
+            if relative == ".." or relative.startswith(".." + os.sep):
+                raise ValueError(f"outputs.{key} ({value}) resolves outside the workspace {self.workspace}; "
+                                 "use a path inside it (relative paths are relative to the workspace)")
+        return self
+
+    on_tampered_tfvars: Literal["refuse", "restore"] = Field(
+        "refuse", description="A current tfvars value that is not finite or outside its bounds is tampering: "
+        "refuse (exit 4, no change) or restore the last committed good file from Git and go on."
+    )
     git: GitConfig = Field(default_factory=GitConfig)
 
 
@@ -371,7 +426,7 @@ class OpsConfig(Strict):
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
     learner: LearnerConfig = Field(default_factory=LearnerConfig)
     thresholds: dict[
-        Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], ThresholdConfig
+        Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=63)], ThresholdConfig
     ] = Field(default_factory=_default_thresholds)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
@@ -479,7 +534,11 @@ def parse_config(text: str, source: str = "<config>") -> OpsConfig:
 
 
 def load_config(path: Path | None) -> OpsConfig:
-    """Load and validate a config file; with no path, the embedded simulated default."""
+    """Load and validate a config file; with no path, the embedded simulated default.
+
+    A relative `outputs.workspace` is relative to the config file's folder (not the current
+    directory), and outside the simulated default the workspace must exist.
+    """
     if path is None:
         return parse_config(embedded_default_yaml(), "the embedded default configuration")
     if not path.exists():
@@ -490,4 +549,11 @@ def load_config(path: Path | None) -> OpsConfig:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    return parse_config(text, str(path))
+    config = parse_config(text, str(path))
+    workspace = config.outputs.workspace
+    if not workspace.is_absolute():
+        config = config.with_workspace(path.resolve().parent / workspace)
+    if not config.is_simulated and not config.outputs.workspace.is_dir():
+        raise ConfigError(f"outputs.workspace {config.outputs.workspace} (from {path}) does not exist; "
+                          "point it at your infrastructure repository (relative to the config file's folder)")
+    return config

@@ -9,6 +9,7 @@ human-written tfvars file (Terraform would silently let ours override it).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ import hcl2
 
 from ai_ops.config import OpsConfig, ThresholdConfig
 from ai_ops.errors import ActuatorError
-from ai_ops.state import atomic_write_text, dumps
+from ai_ops.state import atomic_write_text, dumps, last_good_version
+
+log = logging.getLogger(__name__)
 
 NUMERIC_TYPES = {"number", "any", None}
 """Declared types that accept a number; no `type` at all means `any`."""
@@ -204,10 +207,65 @@ def read_tfvars(path: Path) -> dict[str, float]:
     return {k: float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
+def _raw_tfvars(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))  # permissive: NaN/Infinity are read to be reported
+    except (OSError, ValueError) as exc:
+        raise ActuatorError(f"{path} is not valid JSON ({exc}); restore it from Git") from None
+
+
+def _leaf_problems(name: str, value: Any, spec: ThresholdConfig) -> list[str]:
+    """Every value of one variable (a number, or a map of numbers keyed e.g. by service) checked alone."""
+    if isinstance(value, dict):
+        return [p for key, leaf in value.items() for p in _leaf_problems(f"{name}[{key!r}]", leaf, spec)]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return [f"{name} = {json.dumps(value)[:40]} is not a number"]
+    if not math.isfinite(value) or not spec.min <= value <= spec.max:
+        return [f"{name} = {value!r} is outside its bounds [{spec.min:g}, {spec.max:g}]"]
+    return []
+
+
+def tampering(config: OpsConfig, data: Any) -> list[str]:
+    """Why the current tfvars cannot be believed (empty when they can)."""
+    if not isinstance(data, dict):
+        return [f"{config.outputs.tfvars_file} must hold a JSON object of variable values"]
+    return [p for name, spec in sorted(config.thresholds.items()) if name in data
+            for p in _leaf_problems(name, data[name], spec)]
+
+
 def current_thresholds(config: OpsConfig) -> dict[str, float]:
-    """What is deployed: the tfvars values, falling back to each threshold's initial value."""
-    written = read_tfvars(config.tfvars_path)
+    """What is deployed: the tfvars values, falling back to each threshold's initial value.
+
+    A value that is not finite or lies outside its configured bounds was not written by ai-ops:
+    it is treated as tampering. No change is ever proposed from it: the run stops (exit 4) naming
+    the variable and its bounds, or, with `outputs.on_tampered_tfvars: restore`, the newest
+    committed version of the file whose values are all good is restored (logged) and used.
+    """
+    path = config.tfvars_path
+    if not path.exists():
+        return {name: spec.initial for name, spec in config.thresholds.items()}
+    problems = tampering(config, _raw_tfvars(path))
+    if problems:
+        restored = None
+        if config.outputs.on_tampered_tfvars == "restore":
+            restored = last_good_version(path, lambda d: _raise_if(tampering(config, d)))
+        if restored is None:
+            how = ("no committed version of it is good either" if config.outputs.on_tampered_tfvars == "restore"
+                   else "set outputs.on_tampered_tfvars: restore to restore the last committed good file")
+            raise ActuatorError(f"{path} looks tampered with, so no threshold is changed from it:\n  - "
+                                + "\n  - ".join(problems) + f"\nRestore it from Git (`git checkout -- {path.name}`)"
+                                f" or write values inside the bounds; or {how}")
+        sha, text, _ = restored
+        atomic_write_text(path, text)
+        log.warning("%s looked tampered with (%s): restored the version of commit %s", path, "; ".join(problems),
+                    sha[:10])
+    written = read_tfvars(path)
     return {name: written.get(name, spec.initial) for name, spec in config.thresholds.items()}
+
+
+def _raise_if(problems: list[str]) -> None:
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 def render_tfvars(values: dict[str, float]) -> str:

@@ -15,11 +15,11 @@ from ai_ops.config import OpsConfig, Secrets
 from ai_ops.errors import SourceError
 from ai_ops.jobs.observing import Anomaly, Sources, detect
 from ai_ops.jobs.workspace import Paths, iso, json_safe, paths_for
-from ai_ops.learner.learner import Decision, ThresholdLearner
+from ai_ops.learner.learner import Decision, LearnerStateError, ThresholdLearner
 from ai_ops.learner.observation import Observation, observe
 from ai_ops.sources.base import unavailable
 from ai_ops.sources.quality import SeriesQuality, assess
-from ai_ops.state import append_jsonl, atomic_write_json, read_json
+from ai_ops.state import append_jsonl, atomic_write_json, load_state
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,14 @@ def combine(observations: list[Observation]) -> Observation:
 
 
 def load_learner(config: OpsConfig, paths: Paths) -> ThresholdLearner:
-    state = read_json(paths.learner_state)
-    return ThresholdLearner(config.learner, config.thresholds, config.sla.target, config.cost.monthly_budget, state)
+    """The learner, resumed from its state file; a damaged file is restored from Git or refused (exit 2)."""
+    def make(state: object) -> ThresholdLearner:
+        if state is not None and not isinstance(state, dict):
+            raise LearnerStateError("models/learner_state.json must hold a JSON object")
+        return ThresholdLearner(config.learner, config.thresholds, config.sla.target, config.cost.monthly_budget,
+                                state)
+
+    return make(load_state(paths.learner_state, make))
 
 
 def commit_message(decision: Decision, observation: Observation, quality: dict[str, dict[str, SeriesQuality]],

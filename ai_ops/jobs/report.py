@@ -13,9 +13,9 @@ from ai_ops.actuators.terraform import current_thresholds
 from ai_ops.config import OpsConfig, Secrets
 from ai_ops.jobs.cycle import load_learner
 from ai_ops.jobs.observing import Sources
-from ai_ops.jobs.workspace import DAY, iso, paths_for
+from ai_ops.jobs.workspace import DAY, iso, load_training_log, paths_for
 from ai_ops.metrics import ServiceMetrics
-from ai_ops.state import atomic_write_json, read_json, read_jsonl
+from ai_ops.state import atomic_write_json, read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,10 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets) -> dict[str, A
     start = min(now - 7 * DAY, month_bounds(now)[0])
     sources = Sources(config, secrets)
     metrics = {s.name: sources.fetch(s, start, now) for s in config.services}
-    learner_state = read_json(paths.learner_state) or {}
-    learner = load_learner(config, paths) if learner_state else None
-    learning = learning_status(learner.status() if learner else "exploring", learner_state,
-                               read_json(paths.training_log, {"runs": []}))
+    learner = load_learner(config, paths)  # validates (and if damaged restores) the state file first
+    learner_state = learner.state_dict() if paths.learner_state.exists() else {}
+    learning = learning_status(learner.status() if learner_state else "exploring", learner_state,
+                               load_training_log(paths))
     settings = ReportSettings(config.sla.target, config.sla.latency_objective_ms, config.cost.monthly_budget,
                               config.cost.currency, {k: (t.min, t.max) for k, t in config.thresholds.items()})
     week = now - 7 * DAY

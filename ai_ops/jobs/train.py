@@ -11,8 +11,8 @@ from ai_ops.actuators.git import CommitResult, commit_owned
 from ai_ops.config import OpsConfig, Secrets
 from ai_ops.detectors.batch import SeriesHistory, train_many
 from ai_ops.jobs.observing import Sources, load_ensemble
-from ai_ops.jobs.workspace import DAY, iso, paths_for
-from ai_ops.state import atomic_write_json, read_json, save_model
+from ai_ops.jobs.workspace import DAY, iso, load_training_log, paths_for
+from ai_ops.state import atomic_write_json, save_model
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
             log.warning("%s: %s; model unchanged", result.key, report.message)
     commit = None
     if not dry_run:
-        training_log = read_json(paths.training_log, {"runs": []})
+        training_log = load_training_log(paths)
         training_log["runs"] = (training_log.get("runs", []) + [{"time": iso(now), "series": entries}])[-60:]
         atomic_write_json(paths.training_log, training_log)
         trained = sum(e["trained"] for e in entries)

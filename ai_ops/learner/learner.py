@@ -141,6 +141,11 @@ class ThresholdLearner:
         self.history: list[dict[str, Any]] = list(state.get("history", []))
         for window in self.windows:
             float(window["target"]), float(window["time"]), float(window["burn"]), float(window.get("requests", 0))
+        if self.cycles < 0 or self.clean_streak < 0:
+            raise ValueError("cycles and clean_streak must be >= 0")
+        if any(not math.isfinite(float(v)) for v in [*self.before_last_change.values(), *self.alert_offsets.values(),
+                                                     *self.alert_ceilings.values()]):
+            raise ValueError("a threshold value is not finite")
 
     # ------------------------------------------------------------ evidence
 

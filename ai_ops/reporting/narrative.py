@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ai_ops.config import LLMConfig, Secrets
-from ai_ops.state import atomic_write_json, read_json
+from ai_ops.state import atomic_write_json, load_state
 
 REDACTED = "[REDACTED]"
 _CREDENTIAL_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)[^\s/@:\"']+:[^\s/@\"']+@")
@@ -125,8 +125,18 @@ def template_narrative(report: dict[str, Any], recommendations: list[dict[str, A
 # ---------------------------------------------------------------- LLM state: budget and breaker
 
 
+class LLMState(BaseModel):
+    """Schema of models/llm_state.json (token budget and circuit breaker)."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    date: str | None = Field(None, max_length=40)
+    tokens_used: int = Field(0, ge=0)
+    consecutive_failures: int = Field(0, ge=0)
+    open_until: float = Field(0.0, ge=0)
+
+
 def _state(path: Path, today: str) -> dict[str, Any]:
-    state = read_json(path, {}) or {}
+    state = load_state(path, LLMState.model_validate, {}) or {}
     if state.get("date") != today:
         state = {**state, "date": today, "tokens_used": 0}
     state.setdefault("consecutive_failures", 0)
