@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ai_ops import __version__
-from ai_ops.config import OpsConfig, load_config
+from ai_ops.config import OpsConfig, load_config, require_workspace
 from ai_ops.errors import ConfigError, OpsError
 from ai_ops.logs import configure as configure_logging
 
@@ -87,6 +87,7 @@ def _prepared(options: Options) -> OpsConfig:
     from ai_ops.jobs.workspace import prepare_workspace
 
     config = options.load()
+    require_workspace(config)
     if config.is_simulated:
         prepare_workspace(config, fresh=False)
     return config
@@ -212,6 +213,7 @@ def config() -> None:
 def config_check(options: Options) -> None:
     """Validate the config file (or the embedded default) and print a summary."""
     config = options.load()
+    require_workspace(config)
     where = options.config_path or "the embedded default"
     options.echo(f"{where}: OK")
     options.echo(f"  services: {', '.join(f'{s.name} ({s.source})' for s in config.services)}")

@@ -15,6 +15,7 @@ from ai_ops.metrics import ServiceMetrics
 from ai_ops.sim.service import TargetTimeline
 from ai_ops.sources.base import MetricSource
 from ai_ops.sources.prometheus import source_from
+from ai_ops.sources.quality import screen
 from ai_ops.sources.simulated import SimulatedSource
 from ai_ops.state import ModelIntegrityError, load_model, read_jsonl, save_model
 
@@ -64,7 +65,10 @@ class Sources:
         source = self._by_kind.get(service.source)
         if source is None:
             source = self._by_kind[service.source] = source_for(self.config, service, self.secrets)
-        return source.fetch(service, start, end, self.config.step_seconds)
+        metrics = screen(source.fetch(service, start, end, self.config.step_seconds), self.config.data_quality)
+        for metric, reason in metrics.rejected.items():
+            log.warning("%s/%s: %s; those points are treated as gaps", service.name, metric, reason)
+        return metrics
 
 
 def fetch(config: OpsConfig, service: ServiceConfig, secrets: Secrets, start: float, end: float) -> ServiceMetrics:
