@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import FrameType
 
 from apscheduler.events import (
@@ -27,11 +27,11 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from ai_ops.config import OpsConfig
+from ai_ops.errors import LockedError, OpsError
 from ai_ops.jobs.cycle import run_cycle
 from ai_ops.jobs.report import run_report
 from ai_ops.jobs.train import run_train
-from ai_ops.config import OpsConfig
-from ai_ops.errors import LockedError, OpsError
 from ai_ops.state import workspace_lock
 
 JOBS: dict[str, Callable[..., object]] = {"cycle": run_cycle, "train": run_train, "report": run_report}
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 
 def trigger(expression: str) -> CronTrigger:
-    return CronTrigger.from_crontab(expression, timezone=timezone.utc)
+    return CronTrigger.from_crontab(expression, timezone=UTC)
 
 
 def next_run_times(config: OpsConfig, after: datetime) -> dict[str, datetime]:
@@ -81,7 +81,7 @@ def make_job(name: str, config: OpsConfig, dry_run: bool) -> Callable[[], str]:
 
 
 def build_scheduler(config: OpsConfig, dry_run: bool, scheduler: BaseScheduler | None = None) -> BaseScheduler:
-    scheduler = scheduler or BlockingScheduler(timezone=timezone.utc)
+    scheduler = scheduler or BlockingScheduler(timezone=UTC)
     for name in JOBS:
         scheduler.add_job(make_job(name, config, dry_run), trigger(getattr(config.schedule, name)),
                           id=name, name=name, coalesce=True, max_instances=1,
@@ -111,7 +111,7 @@ def run_daemon(config: OpsConfig, dry_run: bool) -> None:
 
     def started(_event: SchedulerEvent) -> None:
         # Logged once the scheduler runs, so a signal after this line always finds it running.
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         log.info("ai-ops daemon started (UTC); next runs: " + ", ".join(
             f"{name} '{getattr(config.schedule, name)}' at {when:%Y-%m-%d %H:%M}"
             for name, when in next_run_times(config, now).items()))

@@ -86,5 +86,5 @@ def read_series(path: Path, option: str = "--input") -> SeriesFile:
 def write_scores(path: Path, texts: list[str], scores: np.ndarray) -> None:
     """`timestamp,anomaly_score`, one row per input row (empty score for a gap)."""
     lines = ["timestamp,anomaly_score"]
-    lines += [f"{text},{'' if not np.isfinite(score) else repr(float(score))}" for text, score in zip(texts, scores)]
+    lines += [f"{text},{'' if not np.isfinite(score) else repr(float(score))}" for text, score in zip(texts, scores, strict=True)]
     atomic_write_text(path, "\n".join(lines) + "\n")

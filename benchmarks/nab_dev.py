@@ -72,10 +72,10 @@ def run(data: Path, names: list[str], config: AnomalyConfig) -> dict:
         offset = 0
         began = time.perf_counter()
         all_scores = []
-        for rel, stamps, seconds, values, wins in series:
+        for _rel, _stamps, seconds, values, _wins in series:
             all_scores.append(stream_scores(name, config, seconds, values))
         seconds_taken = time.perf_counter() - began
-        for (rel, stamps, seconds, values, wins), scores in zip(series, all_scores):
+        for (_rel, stamps, _seconds, _values, wins), scores in zip(series, all_scores, strict=True):
             files.append(prepare(stamps, scores, wins, offset))
             offset += len(wins)
         entry: dict = {"seconds_incl_training": round(seconds_taken, 3),

@@ -48,7 +48,7 @@ def history(n: int, first: int, seed: int = 7) -> Iterator[str]:
     for s in range(n):
         values = 100 + 10 * (s % 7) + 20 * daily + rng.normal(0, 3, POINTS)
         prefix = f'bench_metric{{series="s{s}"}} '
-        yield "".join(f"{prefix}{v:.3f} {t}\n" for v, t in zip(values.tolist(), ts))
+        yield "".join(f"{prefix}{v:.3f} {t}\n" for v, t in zip(values.tolist(), ts, strict=True))
 
 
 CYCLE_POINTS = 6 * 3600 // STEP  # the 6-hourly cycle scores 72 new points
@@ -90,7 +90,7 @@ def measure(url: str, n: int, first: int, parallel: int, workers: int) -> dict[s
         stored.append(json.dumps(result.state))
     train_done = time.perf_counter()
     flagged = 0
-    for (t, v), text in zip(series, stored):
+    for (t, v), text in zip(series, stored, strict=True):
         detector = EnsembleDetector(config)
         detector.set_state(json.loads(text))
         scores = detector.score(t[-CYCLE_POINTS:], v[-CYCLE_POINTS:])

@@ -125,7 +125,7 @@ class Handler(BaseHTTPRequestHandler):
                                       "type": "error", "error_detail": "fake"},
                              {"Retry-After": "0", "retry-after-ms": "10"} if status == 429 else None)
                 return
-        if path.startswith("/api/") or path.startswith("/hooks/") or path.startswith("/upload/"):
+        if path.startswith(("/api/", "/hooks/", "/upload/")):
             self._slack(path, body, raw)
         elif path.startswith("/v1/messages"):
             self._anthropic(body)

@@ -5,18 +5,16 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from ai_ops.jobs import cycle, report, train
 from ai_ops.config import OpsConfig
+from ai_ops.jobs import cycle, report, train
 from ai_ops.scheduler import JOBS, build_scheduler, make_job, next_run_times
 from ai_ops.state import read_jsonl, workspace_lock
-
-UTC = timezone.utc
 
 
 def test_the_daemon_runs_the_same_job_functions_as_the_cli() -> None:

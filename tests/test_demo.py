@@ -27,7 +27,7 @@ def test_demo_runs_the_loop_and_is_deterministic(tmp_path: Path) -> None:
     # Reports and state on disk.
     reports = sorted((first.workspace / "reports").glob("*/report.json"))
     assert len(reports) == 3
-    assert json.loads(reports[-1].read_text())["health_score"] in range(0, 101)
+    assert json.loads(reports[-1].read_text())["health_score"] in range(101)
     ledger = (first.workspace / "models" / "decisions.jsonl").read_text().splitlines()
     assert len(ledger) == 3 * 4
     # Only controller-owned state may be left uncommitted (the cycles after the last report).

@@ -76,7 +76,7 @@ def test_nan_gaps_give_nan_scores_and_do_not_break_the_stream(name: str) -> None
     v[120] = np.inf
     scores = detector.score(t, v)
     assert np.isnan(scores[50:80]).all() and np.isnan(scores[120])
-    rest = np.delete(scores, list(range(50, 80)) + [120])
+    rest = np.delete(scores, [*list(range(50, 80)), 120])
     assert np.isfinite(rest).all() and (rest >= 0).all() and (rest < 1).all()
     # A gap is not an incident: no alarm at the points after it.
     assert (scores[80:90] < WARNING).all()

@@ -233,7 +233,7 @@ class FakePrometheus:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            def do_GET(self) -> None:
                 body = fake.body
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -243,7 +243,7 @@ class FakePrometheus:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-            do_POST = do_GET  # noqa: N815
+            do_POST = do_GET
 
             def log_message(self, *args: Any) -> None:
                 pass

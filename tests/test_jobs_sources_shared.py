@@ -18,7 +18,7 @@ from ai_ops.state import read_jsonl
 class _Failing(BaseHTTPRequestHandler):
     requests = 0
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         type(self).requests += 1
         self.send_response(503)
         self.end_headers()

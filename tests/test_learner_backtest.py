@@ -58,7 +58,7 @@ def test_cli_backtest_writes_json_and_bad_input_exits_2_without_traceback(tmp_pa
     ok = runner.invoke(cli, ["backtest", "--trace", str(FIXTURE), "--policy", "static", "--target", "60",
                              "--output", str(out)])
     assert ok.exit_code == 0, ok.output
-    assert json.loads(out.read_text())["policy"] == "static" and "best fixed" in ok.output or "no fixed" in ok.output
+    assert (json.loads(out.read_text())["policy"] == "static" and "best fixed" in ok.output) or "no fixed" in ok.output
     missing = tmp_path / "missing.json"
     bad = runner.invoke(cli, ["backtest", "--trace", str(tmp_path / "nope.csv"), "--output", str(missing)])
     assert bad.exit_code == 2 and "does not exist" in bad.output and "Traceback" not in bad.output

@@ -18,16 +18,16 @@ MET, BREACH = 99.99, 99.5
 
 
 def obs(k: int, sla: float = MET, **extra: object) -> Observation:
-    base: dict[str, object] = dict(time=k * SIX_HOURS, sla_attainment=sla, cost=10.0, cost_per_hour=1.6,
-                                   utilization_mean=50.0, utilization_p95=70.0, replicas_mean=13.0,
-                                   replicas_max=20.0, latency_p95_max_ms=200.0, error_rate_mean=0.01, samples=72,
-                                   alerts_fired={})
+    base: dict[str, object] = {"time": k * SIX_HOURS, "sla_attainment": sla, "cost": 10.0, "cost_per_hour": 1.6,
+                                   "utilization_mean": 50.0, "utilization_p95": 70.0, "replicas_mean": 13.0,
+                                   "replicas_max": 20.0, "latency_p95_max_ms": 200.0, "error_rate_mean": 0.01, "samples": 72,
+                                   "alerts_fired": {}}
     base.update(extra)
     return Observation(**base)  # type: ignore[arg-type]
 
 
 def scaling_only(**spec: float | bool) -> dict[str, ThresholdConfig]:
-    values: dict[str, float | bool] = dict(initial=80, min=30, max=90, max_step=5)
+    values: dict[str, float | bool] = {"initial": 80, "min": 30, "max": 90, "max_step": 5}
     values.update(spec)
     return {SCALING: ThresholdConfig(**values)}  # type: ignore[arg-type]
 
@@ -80,8 +80,8 @@ def test_incident_windows_teach_nothing() -> None:
     assert model.windows == []
 
 
-@pytest.mark.parametrize("bad", [dict(usable=False, unusable_reason="unusable data: stale"), dict(samples=10),
-                                 dict(sla_attainment=float("nan"))])
+@pytest.mark.parametrize("bad", [{"usable": False, "unusable_reason": "unusable data: stale"}, {"samples": 10},
+                                 {"sla_attainment": float("nan")}])
 def test_unusable_windows_change_nothing(bad: dict[str, object]) -> None:
     model = learner(min_samples=48)
     decision = model.step(obs(1, **{"sla": BREACH, **bad}) if "sla_attainment" not in bad
@@ -195,7 +195,7 @@ def test_restart_from_json_state_continues_exactly() -> None:
 
 
 def test_old_state_version_is_a_clear_error() -> None:
-    with pytest.raises(LearnerStateError, match="learner_state.json"):
+    with pytest.raises(LearnerStateError, match=r"learner_state\.json"):
         ThresholdLearner(LearnerConfig(), scaling_only(), 99.95, 1500.0, state={"version": 1})
 
 

@@ -101,7 +101,7 @@ def test_cycle_sends_a_notice_when_a_threshold_changes(sim_config: OpsConfig) ->
             changed |= result.decision.changed
         notices = [r.body["text"] for r in state.to("/hooks/")]
     assert changed and notices
-    assert any("ai-ops" in n and "->" in n or "critical" in n for n in notices)
+    assert any(("ai-ops" in n and "->" in n) or "critical" in n for n in notices)
     assert not state.violations
 
 
@@ -109,7 +109,7 @@ def test_cli_report_without_credentials(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NOTION_", "ANTHROPIC_"))}
     env["PYTHONPATH"] = str(ROOT)
     run = subprocess.run([sys.executable, "-m", "ai_ops", "report"], cwd=tmp_path, env=env, capture_output=True,
-                         text=True, timeout=180)
+                         text=True, timeout=180, check=False)
     assert run.returncode == 0, run.stderr
     assert "slack: skipped" in run.stdout and "notion: skipped" in run.stdout
     folders = list((tmp_path / "ai-ops-demo" / "reports").iterdir())

@@ -22,8 +22,8 @@ NOW = datetime(2026, 1, 20, 9, tzinfo=UTC).timestamp()
 
 
 def inputs(**kw: float) -> HealthInputs:
-    base = dict(sla_attainment=99.99, sla_target=99.95, latency_within_objective_share=1.0, error_rate_mean=0.01,
-                critical_episodes=0, warning_episodes=0, cost_ratio=0.9)
+    base = {"sla_attainment": 99.99, "sla_target": 99.95, "latency_within_objective_share": 1.0, "error_rate_mean": 0.01,
+                "critical_episodes": 0, "warning_episodes": 0, "cost_ratio": 0.9}
     return HealthInputs(**{**base, **kw})
 
 

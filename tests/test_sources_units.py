@@ -123,7 +123,7 @@ def test_retries_back_off_exponentially_with_jitter_then_fail_with_the_reason() 
     with pytest.raises(SourceError, match=r"cannot connect.*after 5 attempts"):
         client.query_range("up", 0, 600, 60)
     assert len(slept) == 4
-    for delay, ceiling in zip(slept, [1.0, 2.0, 3.0, 3.0]):
+    for delay, ceiling in zip(slept, [1.0, 2.0, 3.0, 3.0], strict=True):
         assert ceiling / 2 <= delay <= ceiling
 
 
@@ -162,14 +162,14 @@ def test_missing_settings_are_named(kind: str, secrets: dict[str, str], needle: 
 
 
 def test_missing_ca_bundle_is_named(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="sources.ca_bundle"):
+    with pytest.raises(ConfigError, match=r"sources\.ca_bundle"):
         endpoint_from("prometheus", Secrets(PROMETHEUS_URL="https://p"), SourcesConfig(ca_bundle=tmp_path / "nope.pem"))
 
 
 def test_sources_config_is_validated() -> None:
-    with pytest.raises(ConfigError, match="sources.max_points_per_request"):
+    with pytest.raises(ConfigError, match=r"sources\.max_points_per_request"):
         parse_config("sources: {max_points_per_request: 20000}")
-    with pytest.raises(ConfigError, match="sources.tiemout_seconds: unknown key"):
+    with pytest.raises(ConfigError, match=r"sources\.tiemout_seconds: unknown key"):
         parse_config("sources: {tiemout_seconds: 3}")
 
 

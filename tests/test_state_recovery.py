@@ -93,7 +93,7 @@ def test_tampered_tfvars_value_is_refused_naming_variable_and_bounds(tmp_path: P
     from ai_ops.actuators.terraform import current_thresholds
 
     config = _workspace_config(tmp_path)
-    config.tfvars_path.write_text('{"autoscaling_cpu_target": %s}' % value)
+    config.tfvars_path.write_text('{"autoscaling_cpu_target": ' + value + "}")
     with pytest.raises(ActuatorError) as error:
         current_thresholds(config)
     spec = config.thresholds["autoscaling_cpu_target"]
@@ -122,7 +122,7 @@ def test_config_check_refuses_paths_outside_the_workspace_and_bad_refs(outputs: 
 
 
 def test_long_service_name_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="services.0.name"):
+    with pytest.raises(ConfigError, match=r"services\.0\.name"):
         parse_config(json.dumps({"services": [{"name": "s" * 10_000}]}))
 
 

@@ -21,7 +21,7 @@ import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import git
@@ -190,7 +190,7 @@ def _build_commit(repo: git.Repo, parent: str | None, relative: list[str], messa
 def _remote_tip(repo: git.Repo, config: GitConfig, branch: str) -> str | None:
     """Fetch `branch` from the remote; its tip sha, or None when the remote has no such branch."""
     try:
-        output = repo.git.ls_remote("--heads", config.remote, f"refs/heads/{branch}")
+        output = str(repo.git.ls_remote("--heads", config.remote, f"refs/heads/{branch}"))
     except git.GitCommandError as exc:
         raise ActuatorError(f"cannot reach remote '{config.remote}': {exc.stderr.strip() or exc}") from None
     if not output.strip():
@@ -199,7 +199,7 @@ def _remote_tip(repo: git.Repo, config: GitConfig, branch: str) -> str | None:
         repo.git.fetch(config.remote, f"refs/heads/{branch}")
     except git.GitCommandError as exc:
         raise ActuatorError(f"cannot fetch {branch} from '{config.remote}': {exc.stderr.strip() or exc}") from None
-    return str(output.split()[0])
+    return output.split()[0]
 
 
 _REJECTED = re.compile(r"rejected|non-fast-forward|fetch first|stale info", re.IGNORECASE)
@@ -246,7 +246,7 @@ def save_state(repo: git.Repo, relative: list[str], message: str, config: GitCon
 
 
 def branch_name(config: GitConfig, summary: str, now: float) -> str:
-    date = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d")
+    date = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
     slug = re.sub(r"[^a-z0-9]+", "-", summary.lower()).strip("-")[:48].rstrip("-") or "thresholds"
     return f"{config.branch_prefix}{date}-{slug}"
 
@@ -283,8 +283,8 @@ def propose_change(workspace: Path, paths: list[Path], message: str, config: Git
     if sha is None:
         return CommitResult("pr", False, None, branch, "", message)
     title, _, rest = message.partition("\n")
-    body = rest.strip() + f"\n\n---\nBranch `{branch}`, commit `{sha[:12]}`, made by ai-ops. " \
-                          "How to review: docs/reviewing_prs.md\n"
+    body = rest.strip() + (f"\n\n---\nBranch `{branch}`, commit `{sha[:12]}`, made by ai-ops. "
+                           "How to review: docs/reviewing_prs.md\n")
     pr_file = write_pull_request_files(workspace, config, title, body, branch, sha)
     diff = repo.git.diff("--stat", base, sha)
     url, warning = None, None

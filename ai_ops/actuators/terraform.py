@@ -97,8 +97,8 @@ def validation_bounds(name: str, conditions: list[str]) -> tuple[float, float, b
     for condition in conditions:
         if "||" in condition:
             continue
-        for part in condition.split("&&"):
-            part = part.strip().strip("()").strip()
+        for raw in condition.split("&&"):
+            part = raw.strip().strip("()").strip()
             match = re.fullmatch(rf"{var}\s*(>=|>|<=|<)\s*{_NUMBER}", part)
             if match:
                 op, number = match.group(1), float(match.group(2))
@@ -126,7 +126,7 @@ def _load_hcl(path: Path) -> dict[str, Any]:
             with_comments=False, strip_string_quotes=True))
     except OSError as exc:
         raise ActuatorError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except Exception as exc:  # python-hcl2 raises lark errors of several kinds
+    except Exception as exc:  # noqa: BLE001 - python-hcl2 raises lark and transformer errors of no common base
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ActuatorError(f"{path} is not valid HCL ({first}); fix it (`terraform fmt` shows where)") from None
 
@@ -136,8 +136,8 @@ def read_declared_variables(terraform_dir: Path) -> dict[str, DeclaredVariable]:
     declared: dict[str, DeclaredVariable] = {}
     for path in sorted(terraform_dir.glob("*.tf")):
         for block in _load_hcl(path).get("variable", []):
-            for name, body in block.items():
-                body = body if isinstance(body, dict) else {}
+            for name, declared_body in block.items():
+                body = declared_body if isinstance(declared_body, dict) else {}
                 conditions = [c for v in body.get("validation", []) if isinstance(v, dict)
                               for c in [_strip_interpolation(v.get("condition"))] if c]
                 lower, upper, lower_inc, upper_inc = validation_bounds(name, conditions)

@@ -111,8 +111,8 @@ class SeasonalGMMDetector(CalibratedDetector):
             list(range(1, self.n_components + 1)) if self.choose_by_bic else [self.n_components])
         best: Any = None
         best_bic = np.inf
-        for n in candidates:
-            n = min(n, v.size // 8) or 1
+        for candidate in candidates:
+            n = min(candidate, v.size // 8) or 1
             kwargs = {k: val for k, val in init.items() if k != "n_components"} if n == init.get("n_components") else {}
             model = GaussianMixture(n_components=n, covariance_type="full", reg_covar=REG_COVAR, max_iter=100,
                                     tol=1e-3, random_state=self.seed, init_params="k-means++", **kwargs)

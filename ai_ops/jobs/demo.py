@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from ai_ops.jobs.train import run_train
 from ai_ops.jobs.workspace import DAY, iso, locked, paths_for, prepare_workspace
 from ai_ops.reporting.report import daily_series
 from ai_ops.sources.simulated import SimulatedSource
+
 
 @dataclass
 class DemoResult:
@@ -32,7 +33,7 @@ class DemoResult:
     """The learner's last status: exploring / converging / converged, criterion, days since change."""
 
 
-DEMO_START = datetime(2026, 1, 5, tzinfo=timezone.utc).timestamp()  # a Monday, 00:00 UTC
+DEMO_START = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday, 00:00 UTC
 """Simulated time starts at a fixed date so the same seed gives the same demo."""
 
 

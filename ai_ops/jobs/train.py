@@ -43,7 +43,7 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
     for result in train_many(config.anomaly, histories, workers=config.anomaly.train_workers):
         service_name, metric = result.key.split("/", 1)
         report = result.report
-        if report.trained and not dry_run:
+        if report.trained and result.state is not None and not dry_run:
             save_model(paths.detector(service_name, metric), "ensemble", result.state)
         entries.append({"series": result.key, "samples": report.samples, "trained": report.trained,
                         "loss": report.loss, "converged": report.converged, "message": report.message,
@@ -53,7 +53,7 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
     commit = None
     if not dry_run:
         training_log = load_training_log(paths)
-        training_log["runs"] = (training_log.get("runs", []) + [{"time": iso(now), "series": entries}])[-60:]
+        training_log["runs"] = ([*training_log.get("runs", []), {"time": iso(now), "series": entries}])[-60:]
         atomic_write_json(paths.training_log, training_log)
         trained = sum(e["trained"] for e in entries)
         commit = commit_owned(config.path("."), [paths.models],

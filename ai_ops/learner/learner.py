@@ -172,9 +172,10 @@ class ThresholdLearner:
         if not windows:
             return 0.0, 0
         weights = [w.get("requests") for w in windows]
-        if self.config.weigh_by_requests and all(isinstance(x, (int, float)) and x > 0 for x in weights):
-            total = float(sum(weights))  # type: ignore[arg-type]
-            return sum(w["burn"] * x for w, x in zip(windows, weights)) / total, len(windows)  # type: ignore[operator]
+        numeric = [float(x) for x in weights if isinstance(x, (int, float)) and x > 0]
+        if self.config.weigh_by_requests and len(numeric) == len(windows):
+            total = sum(numeric)
+            return sum(float(w["burn"]) * x for w, x in zip(windows, numeric, strict=True)) / total, len(windows)
         return sum(w["burn"] for w in windows) / len(windows), len(windows)
 
     def ceiling(self, now: float) -> float | None:
@@ -364,7 +365,7 @@ class ThresholdLearner:
             # No outcome this window: follow the normal level, keeping what outcomes taught (the offset).
             offset = self.alert_offsets.get(name, 0.0)
             grid = spec.max_step / 10
-            goal = min(max(round((anchor[0] + offset) / grid) * grid, spec.min), min(spec.max, top))
+            goal = min(max(round((anchor[0] + offset) / grid) * grid, spec.min), spec.max, top)
             if abs(goal - value) < spec.max_step / 2 - 1e-9:
                 return value, ""
             return goal, (f"normal behaviour: p99 of the unflagged steps is {anchor[1]:.4g} (median of "

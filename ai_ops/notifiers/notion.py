@@ -38,7 +38,7 @@ def report_blocks(markdown_text: str) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for line in markdown_text.splitlines():
         stripped = line.strip()
-        if not stripped or stripped.startswith("|---") or stripped.startswith("!["):
+        if not stripped or stripped.startswith(("|---", "![")):
             continue
         if line.startswith("# "):
             blocks.append(_block("heading_1", line[2:]))
@@ -141,5 +141,5 @@ def send_report(report: dict[str, Any], markdown_text: str, secrets: Secrets, co
                                    properties=props, children=blocks[:MAX_BLOCKS_PER_REQUEST])
         _append(client, page["id"], blocks[MAX_BLOCKS_PER_REQUEST:])
         return Delivery("notion", "sent", f"page {page['id']} created with {len(blocks)} blocks")
-    except Exception as exc:  # a channel's failure is reported, never raised
+    except Exception as exc:  # noqa: BLE001 - a channel's failure is reported, never raised
         return Delivery("notion", "failed", scrub(f"{type(exc).__name__}: {exc}", secrets))

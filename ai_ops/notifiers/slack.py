@@ -135,7 +135,7 @@ def send_report(report: dict[str, Any], folder: Path, secrets: Secrets, config: 
     try:
         detail = _post(fallback_text(report), report_blocks(report, link), secrets, config,
                        folder / "charts" / "cost.png")
-    except Exception as exc:  # a channel's failure is reported, never raised
+    except Exception as exc:  # noqa: BLE001 - a channel's failure is reported, never raised
         return Delivery("slack", "failed", _failure(exc, secrets))
     return Delivery("slack", "sent", detail)
 
@@ -147,6 +147,6 @@ def send_notice(text: str, secrets: Secrets, config: NotifiersConfig) -> Deliver
         return Delivery("slack", "skipped", skipped)
     try:
         detail = _post(clip(text, FALLBACK_TEXT), [{"type": "section", "text": _md(text)}], secrets, config)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a channel's failure is reported, never raised
         return Delivery("slack", "failed", _failure(exc, secrets))
     return Delivery("slack", "sent", detail)

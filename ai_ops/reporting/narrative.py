@@ -189,7 +189,7 @@ def write_narrative(report: dict[str, Any], recommendations: list[dict[str, Any]
     try:
         output = _call(config, secrets, system, user, record)
         check_grounding(output, allowed)
-    except Exception as exc:  # any failure of the LLM path falls back; the reason is kept
+    except Exception as exc:  # noqa: BLE001 - any failure of the LLM path falls back; the reason is kept
         state["consecutive_failures"] += 1
         if state["consecutive_failures"] >= config.circuit_breaker_failures:
             state["open_until"] = now + config.circuit_breaker_cooldown_hours * 3600
@@ -224,7 +224,7 @@ def _call(config: LLMConfig, secrets: Secrets, system: str, user: str, record: d
     record["cost_usd"] = round(record["input_tokens"] * config.input_price_per_mtok / 1e6
                                + record["output_tokens"] * config.output_price_per_mtok / 1e6, 6)
     record["stop_reason"] = response.stop_reason
-    text = "".join(block.text for block in response.content if getattr(block, "type", "") == "text")
+    text = "".join(block.text for block in response.content if isinstance(block, anthropic.types.TextBlock))
     try:
         return NarrativeOutput.model_validate(_extract_json(text))
     except (ValueError, ValidationError) as exc:

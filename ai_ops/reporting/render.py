@@ -168,7 +168,7 @@ def draw_charts(report: dict[str, Any], main_series: dict[str, Any] | None, fold
     ax.axhline(report["health"]["inputs"]["sla_target"], color="red", linestyle="--", label="target")
     finite = [d["sla"] for d in days if d["sla"] is not None]
     if finite:
-        ax.set_ylim(min(min(finite), report["health"]["inputs"]["sla_target"]) - 0.05, 100.0)
+        ax.set_ylim(min(*finite, report["health"]["inputs"]["sla_target"]) - 0.05, 100.0)
     ax.set_ylabel("SLA %")
     ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     ax.legend(loc="lower left")
@@ -198,7 +198,7 @@ def draw_charts(report: dict[str, Any], main_series: dict[str, Any] | None, fold
         fig, ax = plt.subplots(figsize=(8, 3))
         ts, values = main_series["timestamps"], main_series["values"]
         ax.plot(dates(ts), values, linewidth=0.8)
-        marks = [e for e in main_series.get("anomalies", [])]
+        marks = list(main_series.get("anomalies", []))
         if marks:
             index = np.searchsorted(ts, [a["time"] for a in marks]).clip(0, max(len(ts) - 1, 0))
             colors = ["red" if a["severity"] == "critical" else "orange" for a in marks]
@@ -220,7 +220,7 @@ def write_local(folder: Path, report: dict[str, Any], main_series: dict[str, Any
     if charts:
         try:
             report["charts"] = draw_charts(report, main_series, folder)
-        except Exception as exc:  # a chart must never lose the report
+        except Exception as exc:  # noqa: BLE001 - a chart must never lose the report
             report["charts"] = []
             problems.append(f"charts not drawn: {type(exc).__name__}: {exc}")
         atomic_write_json(folder / "report.json", report)

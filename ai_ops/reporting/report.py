@@ -91,7 +91,7 @@ def learning_status(learner_status: str, learner_state: dict[str, Any], training
     last = runs[-1] if runs else {"time": None, "series": []}
     detectors = [{k: e.get(k) for k in ("series", "samples", "trained", "loss", "converged", "message")}
                  for e in last.get("series", [])]
-    losses = {}
+    losses: dict[str, list[float]] = {}
     for run in runs[-7:]:
         for e in run.get("series", []):
             if e.get("loss") is not None:
@@ -103,7 +103,7 @@ def learning_status(learner_status: str, learner_state: dict[str, Any], training
         "detectors": detectors,
         "detectors_trained": sum(1 for d in detectors if d["trained"]),
         "detectors_not_converged": sum(1 for d in detectors if d["converged"] is False),
-        "loss_history": {k: v for k, v in losses.items()},
+        "loss_history": dict(losses.items()),
     }
 
 

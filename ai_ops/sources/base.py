@@ -24,4 +24,4 @@ def unavailable(service: str, start: float, end: float, step: int, reason: str) 
     """What a cycle sees of a service whose source could not be reached: every metric NaN, with the reason."""
     timestamps = grid(start, end, step)
     return ServiceMetrics(service, timestamps, step, {m: np.full(timestamps.shape, np.nan) for m in METRICS},
-                          {m: reason for m in METRICS})
+                          dict.fromkeys(METRICS, reason))

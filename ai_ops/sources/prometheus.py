@@ -16,6 +16,7 @@ Failure policy (see docs/sources.md):
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -350,8 +351,9 @@ class PrometheusClient:
         parts: list[tuple[int, list[dict[str, Any]]]] = []
         for chunk_start, chunk_end, offset in chunk_ranges(float(timestamps[0]), timestamps.size, step,
                                                            self.settings.max_points_per_request):
-            result = self._call(query, lambda s=chunk_start, e=chunk_end: self._client.custom_query_range(
-                query, _dt(s), _dt(e), str(step)))
+            request = functools.partial(self._client.custom_query_range, query, _dt(chunk_start),
+                                        _dt(chunk_end), str(step))
+            result = self._call(query, request)
             parts.append((offset, result))
         return align(query, parts, timestamps, step)
 
@@ -425,7 +427,7 @@ class PrometheusSource:
         results = self.client.query_many(list(queries.values()), start, end, step)
         values: dict[str, np.ndarray] = {}
         errors: dict[str, str] = {}
-        for metric, result in zip(queries, results):
+        for metric, result in zip(queries, results, strict=True):
             values[metric] = np.full(timestamps.shape, np.nan)
             if isinstance(result, QueryError):
                 errors[metric] = str(result)

@@ -29,8 +29,8 @@ def screen(metrics: ServiceMetrics, rules: DataQualityConfig) -> ServiceMetrics:
     """
     values: dict[str, np.ndarray] = {}
     rejected = dict(metrics.rejected)
-    for name, series in metrics.values.items():
-        series = np.asarray(series, dtype=np.float64)
+    for name, raw in metrics.values.items():
+        series = np.asarray(raw, dtype=np.float64)
         top = rules.max_value.get(name, np.inf)
         with np.errstate(invalid="ignore"):
             infinite = np.isinf(series)
