@@ -209,7 +209,7 @@ def _set_aside_torn_tail(path: Path, raw: bytes, keep: int) -> None:
                 path, corrupt)
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
+def read_jsonl(path: Path, validate: Validator | None = None) -> list[dict[str, Any]]:
     """Records of an append-only log. A torn LAST line (what a crash mid-append leaves) is set aside
     into `<name>.corrupt` with a warning; a bad line in the middle is refused (exit 2): that is not
     a crash, someone edited the file."""
@@ -230,6 +230,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
             record = strict_loads(line.decode("utf-8"))
             if not isinstance(record, dict):
                 raise ValueError("not an object")
+            if _problem(record, validate) is not None:
+                raise ValueError("fails its schema")
         except ValueError:
             if all(not rest.strip() for rest in lines[number:]):
                 _set_aside_torn_tail(path, raw, start)

@@ -10,14 +10,14 @@ import numpy as np
 from ai_ops.config import OpsConfig, Secrets, ServiceConfig
 from ai_ops.detectors.ensemble import EnsembleDetector
 from ai_ops.errors import ConfigError
-from ai_ops.jobs.workspace import SCALING, Paths, paths_for
+from ai_ops.jobs.workspace import SCALING, Paths, paths_for, read_ledger
 from ai_ops.metrics import ServiceMetrics
 from ai_ops.sim.service import TargetTimeline
 from ai_ops.sources.base import MetricSource
 from ai_ops.sources.prometheus import source_from
 from ai_ops.sources.quality import screen
 from ai_ops.sources.simulated import SimulatedSource
-from ai_ops.state import ModelIntegrityError, load_model, read_jsonl, save_model
+from ai_ops.state import ModelIntegrityError, load_model, save_model
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def deployed_target_timeline(config: OpsConfig) -> TargetTimeline:
     wrote: the initial value, then each applied change from its decision time on.
     """
     initial = config.thresholds[SCALING].initial if SCALING in config.thresholds else 70.0
-    changes = [(r["time"], r["new"][SCALING]) for r in read_jsonl(paths_for(config).ledger)
+    changes = [(r["time"], r["new"][SCALING]) for r in read_ledger(paths_for(config))
                if r.get("applied") and SCALING in r.get("new", {})]
     times = np.array([t for t, _ in changes], dtype=float)
     values = np.array([initial] + [v for _, v in changes], dtype=float)

@@ -13,9 +13,9 @@ from ai_ops.actuators.terraform import current_thresholds
 from ai_ops.config import OpsConfig, Secrets
 from ai_ops.jobs.cycle import load_learner
 from ai_ops.jobs.observing import Sources
-from ai_ops.jobs.workspace import DAY, iso, load_training_log, paths_for
+from ai_ops.jobs.workspace import DAY, iso, load_training_log, paths_for, read_anomalies, read_ledger
 from ai_ops.metrics import ServiceMetrics
-from ai_ops.state import atomic_write_json, read_jsonl
+from ai_ops.state import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,8 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets) -> dict[str, A
     settings = ReportSettings(config.sla.target, config.sla.latency_objective_ms, config.cost.monthly_budget,
                               config.cost.currency, {k: (t.min, t.max) for k, t in config.thresholds.items()})
     week = now - 7 * DAY
-    week_anomalies = [a for a in read_jsonl(paths.anomalies) if week <= a.get("time", 0) < now]
-    report = compose_report(now, settings, metrics, [r for r in read_jsonl(paths.ledger) if r.get("time", 0) >= week],
+    week_anomalies = [a for a in read_anomalies(paths) if week <= a.get("time", 0) < now]
+    report = compose_report(now, settings, metrics, [r for r in read_ledger(paths) if r.get("time", 0) >= week],
                             week_anomalies, current_thresholds(config), learning)
     report["_main_series"] = _main_series(metrics[config.services[0].name], week_anomalies, now)
     return report

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ai_ops.config import OpsConfig, embedded_default_yaml
 from ai_ops.errors import WorkspaceError
-from ai_ops.state import load_state, workspace_lock
+from ai_ops.state import load_state, read_jsonl, workspace_lock
 
 DAY = 86_400
 SCALING = "autoscaling_cpu_target"
@@ -52,10 +52,21 @@ class Paths:
         return self.models / "detectors" / service / f"{metric}.json"
 
 
+class TrainingEntry(BaseModel):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, strict=True)
+    series: str
+    samples: int = Field(ge=0)
+    trained: bool
+    loss: float | None = None
+    converged: bool | None = None
+    message: str = ""
+    seconds: float = Field(0.0, ge=0)
+
+
 class TrainingRun(BaseModel):
     model_config = ConfigDict(extra="allow", allow_inf_nan=False)
     time: str = Field(min_length=1, max_length=40)
-    series: list[dict[str, Any]]
+    series: list[TrainingEntry]
 
 
 class TrainingLog(BaseModel):
@@ -63,6 +74,39 @@ class TrainingLog(BaseModel):
 
     model_config = ConfigDict(extra="allow", allow_inf_nan=False)
     runs: list[TrainingRun]
+
+
+class Change(BaseModel):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, strict=True)
+    old: float
+    new: float
+
+
+class LedgerRecord(BaseModel):
+    """What every reader of models/decisions.jsonl relies on; other fields are free."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    time: float = Field(strict=True)
+    changes: dict[str, Change] = Field(default_factory=dict)
+    summary: str = ""
+
+
+class AnomalyRecord(BaseModel):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, strict=True)
+    service: str
+    metric: str
+    time: float
+    score: float
+    severity: str
+
+
+def read_ledger(paths: Paths) -> list[dict[str, Any]]:
+    """models/decisions.jsonl, each record checked (a torn last line is set aside, see state.read_jsonl)."""
+    return read_jsonl(paths.ledger, LedgerRecord.model_validate)
+
+
+def read_anomalies(paths: Paths) -> list[dict[str, Any]]:
+    return read_jsonl(paths.anomalies, AnomalyRecord.model_validate)
 
 
 def load_training_log(paths: Paths) -> dict[str, Any]:

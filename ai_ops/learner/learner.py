@@ -141,6 +141,10 @@ class ThresholdLearner:
         self.history: list[dict[str, Any]] = list(state.get("history", []))
         for window in self.windows:
             float(window["target"]), float(window["time"]), float(window["burn"]), float(window.get("requests", 0))
+        for key, kinds in (("cycles", (int,)), ("clean_streak", (int,)), ("last_change_cycle", (int, type(None))),
+                           ("last_change_time", (int, float, type(None))), ("last_change_kind", (str,))):
+            if key in state and (isinstance(state[key], bool) or not isinstance(state[key], kinds)):
+                raise TypeError(f"{key} has the wrong type ({type(state[key]).__name__})")
         if self.cycles < 0 or self.clean_streak < 0:
             raise ValueError("cycles and clean_streak must be >= 0")
         if any(not math.isfinite(float(v)) for v in [*self.before_last_change.values(), *self.alert_offsets.values(),
