@@ -170,9 +170,11 @@ def cli(ctx: click.Context, config_path: Path | None, dry_run: bool, verbose: in
 
 
 def _prepared(options: Options) -> OpsConfig:
+    from ai_ops.config import require_workspace
     from ai_ops.jobs.workspace import prepare_workspace
 
     config = options.load()
+    require_workspace(config)
     if config.is_simulated:
         prepare_workspace(config, fresh=False)
     return config
@@ -432,7 +434,10 @@ def config() -> None:
 @handle_errors
 def config_check(options: Options) -> None:
     """Validate the config file (or the embedded default) and print a summary."""
+    from ai_ops.config import require_workspace
+
     config = options.load()
+    require_workspace(config)
     where = options.config_path or "the embedded default"
     options.echo(f"{where}: OK")
     options.echo(f"  services: {', '.join(f'{s.name} ({s.source})' for s in config.services) or 'none configured'}")

@@ -32,6 +32,9 @@ class ServiceMetrics:
     values: dict[str, np.ndarray]
     errors: dict[str, str] = field(default_factory=dict)
     """Metric name -> why it could not be fetched (its values are then all NaN)."""
+    rejected: dict[str, str] = field(default_factory=dict)
+    """Metric name -> why some of its values were not believable (non-finite, negative, beyond the
+    physical range); those points are NaN and the series is unusable for decisions this window."""
 
     def __post_init__(self) -> None:
         for name, series in self.values.items():
@@ -53,7 +56,8 @@ class ServiceMetrics:
     def slice(self, start: float, end: float) -> ServiceMetrics:
         keep = (self.timestamps >= start) & (self.timestamps < end)
         return ServiceMetrics(
-            self.service, self.timestamps[keep], self.step, {k: v[keep] for k, v in self.values.items()}, self.errors
+            self.service, self.timestamps[keep], self.step, {k: v[keep] for k, v in self.values.items()}, self.errors,
+            self.rejected,
         )
 
 

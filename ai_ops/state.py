@@ -7,9 +7,12 @@ loaded file is data, never code.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
+import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,124 @@ from filelock import FileLock, Timeout
 from ai_ops.errors import LockedError, WorkspaceError
 
 LOCK_FILE = ".ai-ops.lock"
+HISTORY_SEARCHED = 50
+"""How many past commits of a damaged state file are searched for a version that validates."""
+
+log = logging.getLogger(__name__)
+
+
+class StateError(WorkspaceError):
+    """A state file failed validation and no good version could be restored (exit 2)."""
+
+
+Validator = Callable[[Any], object]
+"""Raises (ValueError, TypeError, pydantic.ValidationError, OpsError) when the data cannot be believed."""
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number a state file may hold")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} overflows a float")
+    return value
+
+
+def strict_loads(text: str) -> Any:
+    """JSON where NaN, Infinity and floats that overflow (1e400) are errors, not values."""
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def is_empty(data: Any) -> bool:
+    return data is None or data == [] or data == {}
+
+
+def _problem(data: Any, validate: Validator | None) -> str | None:
+    if validate is None:
+        return None
+    try:
+        validate(data)
+    except Exception as exc:  # noqa: BLE001 - any failure of a validator means "cannot be believed"
+        text = str(exc).strip().splitlines()
+        return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+    return None
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=60, check=False)
+
+
+def committed_versions(path: Path) -> Iterator[tuple[str, bytes]]:
+    """(commit, content) of `path` in its Git history, newest first; nothing outside a repository."""
+    probe = _git(path.parent if path.parent.exists() else Path.cwd(), "rev-parse", "--show-toplevel")
+    if probe.returncode != 0:
+        return
+    root = Path(probe.stdout.decode().strip())
+    try:
+        relative = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return
+    listed = _git(root, "log", f"-n{HISTORY_SEARCHED}", "--format=%H", "--", relative)
+    for sha in listed.stdout.decode().split():
+        shown = _git(root, "show", f"{sha}:{relative}")
+        if shown.returncode == 0:
+            yield sha, shown.stdout
+
+
+def last_good_version(path: Path, validate: Validator | None) -> tuple[str, str, Any] | None:
+    """The newest committed version of `path` that parses, validates and is not empty."""
+    for sha, content in committed_versions(path):
+        try:
+            text = content.decode("utf-8")
+            data = strict_loads(text)
+        except ValueError:
+            continue
+        if not is_empty(data) and _problem(data, validate) is None:
+            return sha, text, data
+    return None
+
+
+def load_state(path: Path, validate: Validator | None = None, default: Any = None, *,
+               restore: bool = True) -> Any:
+    """A state file that cannot be half-believed.
+
+    Parsed strictly (finite numbers only), then checked by `validate`. A file that fails, or that
+    is empty (`[]`, `{}`) while Git history holds a version with content, is replaced by the newest
+    committed version that validates, with a warning naming the commit; when none exists the run
+    stops (StateError, exit 2) with the fix. Never a silent reset. A missing file is `default`
+    (deleting a state file is how a person asks for a fresh start).
+    """
+    if not path.exists():
+        return default
+    problem: str | None
+    data: Any = None
+    try:
+        data = strict_loads(path.read_text(encoding="utf-8"))
+        problem = _problem(data, validate)
+    except (OSError, ValueError) as exc:
+        problem = f"not readable JSON ({exc})"
+    empty = problem is None and is_empty(data)
+    if problem is None and not empty:
+        return data
+    if problem is None or restore:
+        good = last_good_version(path, validate)
+        if good is None:
+            if problem is None:
+                return data  # empty and nothing learned was ever committed: a genuine fresh start
+        else:
+            sha, text, restored = good
+            why = problem or "it is empty while its Git history holds learned state"
+            atomic_write_text(path, text)
+            log.warning("%s could not be believed (%s): restored the version of commit %s from Git history",
+                        path, why, sha[:10])
+            return restored
+        if not restore:
+            raise StateError(f"{path} is empty while its Git history holds learned state; restore it "
+                             f"(`git checkout HEAD -- {path.name}` in {path.parent}) or delete it to start afresh")
+    raise StateError(f"{path} cannot be believed ({problem}) and no committed version validates; restore a "
+                     f"good copy from a backup, or delete it to start afresh (what it held is then lost)")
 
 
 def dumps(data: Any) -> str:
@@ -70,17 +191,54 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         raise WorkspaceError(f"cannot append to {path}: {exc.strerror or exc}") from None
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
+def _set_aside_torn_tail(path: Path, raw: bytes, keep: int) -> None:
+    """Move the bytes after offset `keep` (a torn last line) to `<path>.corrupt`, then truncate."""
+    corrupt = path.with_name(path.name + ".corrupt")
+    try:
+        with corrupt.open("ab") as handle:
+            handle.write(raw[keep:].rstrip(b"\n") + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        with path.open("r+b") as handle:
+            handle.truncate(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise WorkspaceError(f"{path} ends with a torn line and it cannot be set aside: {exc.strerror or exc}") from None
+    log.warning("%s ended with a torn line (a crash during an append); it was moved to %s and the job goes on",
+                path, corrupt)
+
+
+def read_jsonl(path: Path, validate: Validator | None = None) -> list[dict[str, Any]]:
+    """Records of an append-only log. A torn LAST line (what a crash mid-append leaves) is set aside
+    into `<name>.corrupt` with a warning; a bad line in the middle is refused (exit 2): that is not
+    a crash, someone edited the file."""
     if not path.exists():
         return []
-    records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise WorkspaceError(f"cannot read {path}: {exc.strerror or exc}") from None
+    records: list[dict[str, Any]] = []
+    lines = raw.split(b"\n")
+    offset = 0
+    for number, line in enumerate(lines, start=1):
+        start, offset = offset, offset + len(line) + 1
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            record = strict_loads(line.decode("utf-8"))
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+            if _problem(record, validate) is not None:
+                raise ValueError("fails its schema")
         except ValueError:
-            raise WorkspaceError(f"{path} line {number} is not valid JSON; fix or remove that line") from None
+            if all(not rest.strip() for rest in lines[number:]):
+                _set_aside_torn_tail(path, raw, start)
+                break
+            raise WorkspaceError(f"{path} line {number} is not a valid JSON record; fix or remove that line "
+                                 "(only a torn last line is set aside automatically)") from None
+        records.append(record)
     return records
 
 
@@ -125,13 +283,24 @@ def save_model(path: Path, kind: str, payload: dict[str, Any]) -> None:
                              "payload": payload})
 
 
+def verify_model(data: Any, kind: str) -> None:
+    if not isinstance(data, dict) or data.get("format_version") != MODEL_FORMAT_VERSION or data.get("kind") != kind:
+        raise ModelIntegrityError(f"not a {kind} model of format {MODEL_FORMAT_VERSION}")
+    if not isinstance(data.get("payload"), dict) or _checksum(data.get("payload")) != data.get("sha256"):
+        raise ModelIntegrityError("checksum mismatch (edited or corrupted)")
+
+
 def load_model(path: Path, kind: str) -> dict[str, Any] | None:
-    """The payload, or None when no file exists; ModelIntegrityError when it fails verification."""
-    data = read_json(path)
+    """The payload, or None when no file exists.
+
+    A file that fails verification is restored from the newest committed version that passes
+    (logged); ModelIntegrityError (the caller retrains, with a warning) when there is none.
+    """
+    try:
+        data = load_state(path, lambda d: verify_model(d, kind))
+    except StateError as exc:
+        raise ModelIntegrityError(f"{exc}; it will be retrained") from None
     if data is None:
         return None
-    if not isinstance(data, dict) or data.get("format_version") != MODEL_FORMAT_VERSION or data.get("kind") != kind:
-        raise ModelIntegrityError(f"{path}: not a {kind} model of format {MODEL_FORMAT_VERSION}; it will be retrained")
-    if _checksum(data.get("payload")) != data.get("sha256"):
-        raise ModelIntegrityError(f"{path}: checksum mismatch (edited or corrupted); it will be retrained")
-    return data["payload"]
+    verify_model(data, kind)
+    return dict(data["payload"])

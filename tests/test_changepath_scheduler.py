@@ -73,9 +73,14 @@ def test_a_job_runs_under_the_lock_and_failures_do_not_escape(
     assert make_job("cycle", sim_config, False)() == "ok"
     # One decision per service and cycle.
     assert len(read_jsonl(sim_config.models_path / "decisions.jsonl")) == len(sim_config.services)
-    (sim_config.models_path / "learner_state.json").write_text("{not json")
+    # A damaged state file is restored from Git history (logged), so the job goes on ...
+    (sim_config.models_path / "learner" / f"{sim_config.services[0].name}.json").write_text("{not json")
+    assert make_job("cycle", sim_config, False)() == "ok"
+    assert any("restored the version of commit" in m for m in caplog.messages)
+    # ... and a failure (a tampered tfvars value: exit 4) is logged, never raised out of the daemon.
+    sim_config.tfvars_path.write_text('{"autoscaling_cpu_target": NaN}')
     assert make_job("cycle", sim_config, False)() == "failed"
-    assert any("cycle failed:" in m and "learner_state.json" in m for m in caplog.messages)
+    assert any("cycle failed:" in m and "autoscaling_cpu_target" in m for m in caplog.messages)
 
 
 def test_sigterm_stops_the_daemon_cleanly(tmp_path: Path) -> None:

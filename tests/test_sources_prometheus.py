@@ -402,6 +402,8 @@ def _workspace(tmp_path: Path, url: str, queries: QueriesConfig = QUERIES,
     data = {
         "services": [{"name": name, "source": source, "queries": queries.model_dump()} for name in services],
         "sources": {"timeout_seconds": 0.5, "retries": 1, "backoff_seconds": 0.01},
+        # The fixture's values are synthetic markers (error_rate ~300), not percents: widen its physical range.
+        "data_quality": {"max_value": {"error_rate": 1000}},
         "outputs": {"workspace": str(tmp_path / "ws"), "git": {"mode": "commit"}},
     }
     tmp_path.mkdir(parents=True, exist_ok=True)

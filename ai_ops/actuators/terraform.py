@@ -12,6 +12,7 @@ human-written tfvars file (Terraform would silently let ours override it).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -20,9 +21,11 @@ from typing import Any
 
 import hcl2
 
-from ai_ops.config import OpsConfig
+from ai_ops.config import OpsConfig, ThresholdConfig
 from ai_ops.errors import ActuatorError
-from ai_ops.state import atomic_write_text, dumps
+from ai_ops.state import atomic_write_text, dumps, last_good_version
+
+log = logging.getLogger(__name__)
 
 MAP_TYPES = {"map(number)", "map(any)", "any", None}
 """Declared types that accept a map of numbers keyed by service; no `type` at all means `any`."""
@@ -272,9 +275,70 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _raw_tfvars(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))  # permissive: NaN/Infinity are read to be reported
+    except (OSError, ValueError) as exc:
+        raise ActuatorError(f"{path} is not valid JSON ({exc}); restore it from Git") from None
+
+
+def _leaf_problems(label: str, value: Any, spec: ThresholdConfig) -> list[str]:
+    if not _is_number(value):
+        return [f"{label} = {json.dumps(value)[:40]} is not a number"]
+    if not math.isfinite(value) or not spec.min <= value <= spec.max:
+        return [f"{label} = {value!r} is outside its bounds [{spec.min:g}, {spec.max:g}]"]
+    return []
+
+
+def tampering(config: OpsConfig, data: Any) -> list[str]:
+    """Why the current tfvars cannot be believed (empty when they can): every value checked against
+    its own service's bounds (the widest ones for a service the config does not know, and for a
+    bare number from before per-service thresholds)."""
+    if not isinstance(data, dict):
+        return [f"{config.outputs.tfvars_file} must hold a JSON object of variable values"]
+    known = set(config.service_names)
+    problems: list[str] = []
+    for name, shared in sorted(config.thresholds.items()):
+        if name not in data:
+            continue
+        value = data[name]
+        low, high = widest_bounds(config, name)
+        widest = shared.model_copy(update={"min": low, "max": high})
+        if isinstance(value, dict):
+            for service, leaf in value.items():
+                spec = config.thresholds_for(service)[name] if service in known else widest
+                problems += _leaf_problems(f"{name}[{service!r}]", leaf, spec)
+        else:
+            problems += _leaf_problems(name, value, widest)
+    return problems
+
+
 def current_thresholds(config: OpsConfig) -> dict[str, dict[str, float]]:
-    """What is deployed, per service: the tfvars values, falling back to each threshold's initial value."""
-    written = read_tfvars(config.tfvars_path)
+    """What is deployed, per service: the tfvars values, falling back to each threshold's initial value.
+
+    A value that is not finite or lies outside its configured bounds was not written by ai-ops:
+    it is treated as tampering. No change is ever proposed from it: the run stops (exit 4) naming
+    the variable and its bounds, or, with `outputs.on_tampered_tfvars: restore`, the newest
+    committed version of the file whose values are all good is restored (logged) and used.
+    """
+    path = config.tfvars_path
+    if path.exists():
+        problems = tampering(config, _raw_tfvars(path))
+        if problems:
+            restored = None
+            if config.outputs.on_tampered_tfvars == "restore":
+                restored = last_good_version(path, lambda d: _raise_if(tampering(config, d)))
+            if restored is None:
+                how = ("no committed version of it is good either" if config.outputs.on_tampered_tfvars == "restore"
+                       else "set outputs.on_tampered_tfvars: restore to restore the last committed good file")
+                raise ActuatorError(f"{path} looks tampered with, so no threshold is changed from it:\n  - "
+                                    + "\n  - ".join(problems) + f"\nRestore it from Git (`git checkout -- {path.name}`)"
+                                    f" or write values inside the bounds; or {how}")
+            sha, text, _ = restored
+            atomic_write_text(path, text)
+            log.warning("%s looked tampered with (%s): restored the version of commit %s", path,
+                        "; ".join(problems), sha[:10])
+    written = read_tfvars(path)
     out: dict[str, dict[str, float]] = {}
     for service in config.service_names:
         values = {}
@@ -286,6 +350,11 @@ def current_thresholds(config: OpsConfig) -> dict[str, dict[str, float]]:
                 values[name] = spec.initial if value is None else value
         out[service] = values
     return out
+
+
+def _raise_if(problems: list[str]) -> None:
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 def render_tfvars(values: dict[str, dict[str, float]]) -> str:

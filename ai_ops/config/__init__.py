@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -142,7 +143,8 @@ class SLIConfig(Strict):
 
 
 class ServiceConfig(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Service name, used in file names.")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=63,
+                      description="Service name, used in file names (letters, digits, _ . -; at most 63).")
     source: Literal["simulated", "prometheus", "grafana"] = Field(
         "simulated", description="Where metrics come from."
     )
@@ -509,9 +511,30 @@ class LearnerConfig(Strict):
     )
 
 
+def _default_max_values() -> dict[str, float]:
+    return {"request_rate": 1e7, "cpu_utilization": 1000.0, "latency_p95_ms": 3.6e6, "error_rate": 100.0,
+            "replicas": 1e5, "cost_per_hour": 1e6}
+
+
 class DataQualityConfig(Strict):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
     min_coverage: float = Field(0.8, ge=0, le=1, description="Share of expected points that must be present.")
     max_staleness_minutes: float = Field(30.0, gt=0, description="Age of the last sample beyond which data is stale.")
+    max_value: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=_default_max_values,
+        description="Physical range per metric kind: a value below 0 or above this is not believable and makes "
+        "the series unusable this window (req/s, percent, ms, percent, count, currency per hour).",
+    )
+
+    @field_validator("max_value")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        known = set(_default_max_values())
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown metric kind(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return {**_default_max_values(), **value}
 
 
 class SourcesConfig(Strict):
@@ -520,6 +543,10 @@ class SourcesConfig(Strict):
     timeout_seconds: float = Field(30.0, gt=0, le=600, description="Per-request timeout (never unbounded).")
     retries: int = Field(3, ge=0, le=10, description="Retries on timeouts, connection errors and 5xx (not 4xx).")
     backoff_seconds: float = Field(0.5, ge=0, le=60, description="First retry delay; doubles each retry, with jitter.")
+    max_series: int = Field(50, ge=1, le=100_000, description="A response with more series is rejected before "
+                            "its values are parsed (a forgotten `sum by (...)`).")
+    max_response_bytes: int = Field(20_000_000, ge=1_000, le=1_000_000_000, description="A response body larger "
+                                    "than this is rejected while it streams in, before it is parsed.")
     backoff_max_seconds: float = Field(8.0, ge=0, le=300, description="Largest delay between two retries.")
     max_parallel: int = Field(4, ge=1, le=64, description="Queries in flight at once against one server.")
     max_points_per_request: int = Field(
@@ -591,7 +618,7 @@ class OpsConfig(Strict):
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
     learner: LearnerConfig = Field(default_factory=LearnerConfig)
     thresholds: dict[
-        Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], ThresholdConfig
+        Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=63)], ThresholdConfig
     ] = Field(default_factory=_default_thresholds)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     outputs: OutputsConfig = Field(default_factory=OutputsConfig)
@@ -730,7 +757,11 @@ def parse_config(text: str, source: str = "<config>") -> OpsConfig:
 
 
 def load_config(path: Path | None) -> OpsConfig:
-    """Load and validate a config file; with no path, the embedded simulated default."""
+    """Load and validate a config file; with no path, the embedded simulated default.
+
+    A relative `outputs.workspace` is relative to the config file's folder (not the current
+    directory), and outside the simulated default the workspace must exist.
+    """
     if path is None:
         return parse_config(embedded_default_yaml(), "the embedded default configuration")
     if not path.exists():
@@ -741,4 +772,15 @@ def load_config(path: Path | None) -> OpsConfig:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {path}: {exc}") from None
-    return parse_config(text, str(path))
+    config = parse_config(text, str(path))
+    workspace = config.outputs.workspace
+    if not workspace.is_absolute():
+        config = config.with_workspace(path.resolve().parent / workspace)
+    return config
+
+
+def require_workspace(config: OpsConfig) -> None:
+    """Outside the simulated default (which creates its own), the workspace must already exist."""
+    if not config.is_simulated and not config.outputs.workspace.is_dir():
+        raise ConfigError(f"outputs.workspace {config.outputs.workspace} does not exist; point it at your "
+                          "infrastructure repository (a relative path is relative to the config file's folder)")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from ai_ops.config.base import Strict
 
@@ -34,6 +35,22 @@ class ScheduleConfig(Strict):
         return value
 
 
+def _check_ref_format(value: str, what: str) -> str:
+    """A Git ref name is what `git check-ref-format` accepts (no `..`, no leading `-`, no spaces...)."""
+    import subprocess
+
+    if not value or len(value) > 200 or value.startswith("-") or any(ord(c) < 32 for c in value):
+        raise ValueError(f"'{value[:60]}' is not a valid Git {what}")
+    try:
+        ok = subprocess.run(["git", "check-ref-format", f"refs/heads/{value}"], capture_output=True,
+                            timeout=10, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):  # no git binary: the Git step reports it later
+        return value
+    if not ok:
+        raise ValueError(f"'{value[:60]}' is not a valid Git {what} (`git check-ref-format` refuses it)")
+    return value
+
+
 class GitConfig(Strict):
     mode: Literal["dry-run", "commit", "pr"] = Field(
         "commit", description="dry-run: print the diff; commit: commit on the current branch; pr: branch + push."
@@ -53,6 +70,17 @@ class GitConfig(Strict):
         True, description="pr mode: open or update the PR via the GitHub REST API when GITHUB_TOKEN is set."
     )
 
+    @field_validator("branch_prefix")
+    @classmethod
+    def _prefix_ref(cls, value: str) -> str:
+        _check_ref_format(value + "x", "branch prefix")
+        return value
+
+    @field_validator("base_branch", "state_branch", "remote")
+    @classmethod
+    def _ref(cls, value: str) -> str:
+        return _check_ref_format(value, "branch or remote name")
+
 
 class OutputsConfig(Strict):
     workspace: Path = Field(
@@ -64,6 +92,32 @@ class OutputsConfig(Strict):
     )
     models_dir: Path = Field(Path("models"))
     reports_dir: Path = Field(Path("reports"))
+    @field_validator("tfvars_file")
+    @classmethod
+    def _plain_file_name(cls, value: str) -> str:
+        if "/" in value or "\\" in value or value.startswith(".") or len(value) > 120:
+            raise ValueError(f"'{value[:60]}' must be a plain file name inside terraform_dir")
+        return value
+
+    @model_validator(mode="after")
+    def _inside_workspace(self) -> OutputsConfig:
+        """Every output path resolves inside the workspace: the controller never writes elsewhere."""
+        root = Path(os.path.normpath(self.workspace))
+        for key, value in (("terraform_dir", self.terraform_dir), ("models_dir", self.models_dir),
+                           ("reports_dir", self.reports_dir), ("git.pull_request_dir", self.git.pull_request_dir)):
+            if value.is_absolute() and not root.is_absolute():
+                raise ValueError(f"outputs.{key} ({value}) is absolute while the workspace is relative; "
+                                 "give it relative to the workspace")
+            relative = os.path.relpath(os.path.normpath(root / value), root)
+            if relative == ".." or relative.startswith(".." + os.sep):
+                raise ValueError(f"outputs.{key} ({value}) resolves outside the workspace {self.workspace}; "
+                                 "use a path inside it (relative paths are relative to the workspace)")
+        return self
+
+    on_tampered_tfvars: Literal["refuse", "restore"] = Field(
+        "refuse", description="A current tfvars value that is not finite or outside its bounds is tampering: "
+        "refuse (exit 4, no change) or restore the last committed good file from Git and go on."
+    )
     git: GitConfig = Field(default_factory=GitConfig)
 
 

@@ -20,13 +20,13 @@ from ai_ops.detectors.episodes import Episode, episodes_from_records
 from ai_ops.errors import ActuatorError, SourceError
 from ai_ops.jobs.fleet import effective_services
 from ai_ops.jobs.observing import Anomaly, Sources, detect
-from ai_ops.jobs.workspace import DAY, Paths, iso, json_safe, paths_for
+from ai_ops.jobs.workspace import DAY, Paths, iso, json_safe, paths_for, read_ledger
 from ai_ops.learner.learner import Decision, LearnerStateError, ThresholdLearner
 from ai_ops.learner.observation import Observation, good_shares, observe
 from ai_ops.learner.warm_start import WarmStart
 from ai_ops.sources.base import unavailable
 from ai_ops.sources.quality import SeriesQuality, assess, summarize_reasons
-from ai_ops.state import append_jsonl, atomic_write_json, read_json, read_jsonl
+from ai_ops.state import append_jsonl, atomic_write_json, load_state, read_json
 
 log = logging.getLogger(__name__)
 
@@ -147,17 +147,23 @@ def _relative(config: OpsConfig, path: Path) -> str:
 
 def load_learner(config: OpsConfig, paths: Paths, service: str) -> ThresholdLearner:
     """The learner of one service, from models/learner/<service>.json (or, before the first cycle
-    after an upgrade, from the shared models/learner_state.json it will be migrated from)."""
+    after an upgrade, from the shared models/learner_state.json it will be migrated from). A
+    damaged file is restored from Git history or refused (exit 2), never silently reset."""
     path = paths.learner_state(service)
     if not path.exists() and paths.legacy_learner_state.exists():
         path = paths.legacy_learner_state
-    state = read_json(path)
-    try:
-        return ThresholdLearner(config.learner, config.thresholds_for(service), config.sla.target,
-                                config.cost.monthly_budget, state)
-    except LearnerStateError as exc:
-        # The learner names the pre-per-service file; say which file is really at fault.
-        raise LearnerStateError(str(exc).replace("models/learner_state.json", _relative(config, path))) from None
+
+    def make(state: object) -> ThresholdLearner:
+        if state is not None and not isinstance(state, dict):
+            raise LearnerStateError(f"{_relative(config, path)} must hold a JSON object")
+        try:
+            return ThresholdLearner(config.learner, config.thresholds_for(service), config.sla.target,
+                                    config.cost.monthly_budget, state)
+        except LearnerStateError as exc:
+            # The learner names the pre-per-service file; say which file is really at fault.
+            raise LearnerStateError(str(exc).replace("models/learner_state.json", _relative(config, path))) from None
+
+    return make(load_state(path, make))
 
 
 def migrate_learner_state(config: OpsConfig, paths: Paths) -> None:
@@ -261,7 +267,7 @@ def explain(config: OpsConfig, paths: Paths, anomalies: list[Anomaly]) -> list[A
     window = config.learner.change_effect_hours * 3600
     if not anomalies or window <= 0:
         return anomalies
-    changes = applied_scaling_changes(read_jsonl(paths.ledger))
+    changes = applied_scaling_changes(read_ledger(paths))
     return [replace(a, caused_by=cause_of(a.service, a.metric, a.time, changes, window)) for a in anomalies]
 
 

@@ -14,13 +14,14 @@ from ai_ops.detectors.base import SettingsChanged
 from ai_ops.detectors.ensemble import EnsembleDetector
 from ai_ops.detectors.episodes import sustained_runs
 from ai_ops.errors import ConfigError, SourceError
-from ai_ops.jobs.workspace import SCALING, Paths, paths_for
+from ai_ops.jobs.workspace import SCALING, Paths, paths_for, read_ledger
 from ai_ops.metrics import SLI_METRICS, ServiceMetrics
 from ai_ops.sim.service import TargetTimeline
 from ai_ops.sources.base import MetricSource
 from ai_ops.sources.prometheus import PrometheusSource, source_from
+from ai_ops.sources.quality import screen
 from ai_ops.sources.simulated import SimulatedSource
-from ai_ops.state import ModelIntegrityError, load_model, read_jsonl, save_model
+from ai_ops.state import ModelIntegrityError, load_model, save_model
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def deployed_target_timeline(config: OpsConfig, service: str) -> TargetTimeline:
     """
     specs = config.thresholds_for(service)
     initial = specs[SCALING].initial if SCALING in specs else 70.0
-    changes = [(r["time"], r["new"][SCALING]) for r in read_jsonl(paths_for(config).ledger)
+    changes = [(r["time"], r["new"][SCALING]) for r in read_ledger(paths_for(config))
                if r.get("applied") and r.get("service", service) == service
                and isinstance(r.get("new"), dict) and SCALING in r["new"]]
     times = np.array([t for t, _ in changes], dtype=float)
@@ -74,18 +75,26 @@ class Sources:
         self.secrets = secrets
         self._by_kind: dict[str, MetricSource] = {}
 
-    def _source(self, service: ServiceConfig) -> MetricSource:
+    def source(self, service: ServiceConfig) -> MetricSource:
+        """The source serving `service` (one per kind, shared by every service of that kind)."""
         source = self._by_kind.get(service.source)
         if source is None:
             source = self._by_kind[service.source] = source_for(self.config, service, self.secrets)
         return source
 
+    def _screened(self, metrics: ServiceMetrics) -> ServiceMetrics:
+        """Values outside each metric's physical range (data_quality.max_value) become gaps, said once."""
+        metrics = screen(metrics, self.config.data_quality)
+        for metric, reason in metrics.rejected.items():
+            log.warning("%s/%s: %s; those points are treated as gaps", metrics.service, metric, reason)
+        return metrics
+
     def fetch(self, service: ServiceConfig, start: float, end: float) -> ServiceMetrics:
-        return self._source(service).fetch(service, start, end, self.config.step_seconds)
+        return self._screened(self.source(service).fetch(service, start, end, self.config.step_seconds))
 
     def prometheus(self, kind: Literal["prometheus", "grafana"]) -> PrometheusSource:
         """The shared Prometheus/Grafana source of that kind (discovery and batched fetches use it)."""
-        source = self._source(ServiceConfig.model_construct(name="discovery", source=kind))
+        source = self.source(ServiceConfig.model_construct(name="discovery", source=kind))
         assert isinstance(source, PrometheusSource)
         return source
 
@@ -109,7 +118,8 @@ class Sources:
                 fetched.update({s.name: exc for s in group})
         for service in services:
             if service.name in fetched:
-                yield service, fetched.pop(service.name)
+                got = fetched.pop(service.name)
+                yield service, got if isinstance(got, SourceError) else self._screened(got)
                 continue
             try:
                 yield service, self.fetch(service, start, end)
@@ -119,11 +129,6 @@ class Sources:
     def use(self, kind: str, source: MetricSource) -> None:
         """Serve every service of `kind` from `source` (replay: a source clamped at the job's `now`)."""
         self._by_kind[kind] = source
-
-    def source(self, service: ServiceConfig) -> MetricSource:
-        if service.source not in self._by_kind:
-            self._by_kind[service.source] = source_for(self.config, service, self.secrets)
-        return self._by_kind[service.source]
 
 
 def fetch(config: OpsConfig, service: ServiceConfig, secrets: Secrets, start: float, end: float) -> ServiceMetrics:

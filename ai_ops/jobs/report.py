@@ -15,10 +15,10 @@ from ai_ops.config import OpsConfig, Secrets
 from ai_ops.detectors.ensemble import SeverityLevels
 from ai_ops.jobs.cycle import load_learner
 from ai_ops.jobs.observing import Sources
-from ai_ops.jobs.workspace import DAY, iso, paths_for
+from ai_ops.jobs.workspace import DAY, iso, load_training_log, paths_for, read_anomalies, read_ledger
 from ai_ops.metrics import ServiceMetrics
 from ai_ops.reporting.model import Report
-from ai_ops.state import atomic_write_json, read_json, read_jsonl
+from ai_ops.state import atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets, sources: Sourc
     order = ["exploring", "converging", "settled"]
     least_settled = min((st.status for st in statuses.values()), key=lambda v: order.index(v) if v in order else -1)
     learning = learning_status(least_settled, {"cycles": min(learner.cycles for learner in learners.values())},
-                               read_json(paths.training_log, {"runs": []}))
+                               load_training_log(paths))
     learning["learners"] = {name: {**st.to_dict(), "cycles": learners[name].cycles} for name, st in statuses.items()}
     levels = SeverityLevels.from_sensitivity(config.anomaly.sensitivity)
     settings = ReportSettings(config.sla.target, config.sla.latency_objective_ms, config.cost.monthly_budget,
@@ -61,9 +61,9 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets, sources: Sourc
     week = now - 7 * DAY
     from ai_ops.reporting.explained import incidents_only
 
-    all_week = [a for a in read_jsonl(paths.anomalies) if week <= a.get("time", 0) < now]
+    all_week = [a for a in read_anomalies(paths) if week <= a.get("time", 0) < now]
     week_anomalies = incidents_only(all_week)  # the controller's own change's effect is not an incident
-    report = compose_report(now, settings, metrics, [r for r in read_jsonl(paths.ledger) if r.get("time", 0) >= week],
+    report = compose_report(now, settings, metrics, [r for r in read_ledger(paths) if r.get("time", 0) >= week],
                             week_anomalies, current_thresholds(config), learning)
     explained = sorted({a["caused_by"] for a in all_week if a.get("caused_by") and now - DAY <= a["time"] < now})
     report = report.model_copy(update={"anomalies": report.anomalies.model_copy(

@@ -14,7 +14,7 @@ from ai_ops.detectors.batch import SeriesHistory, history_summary, summary_chang
 from ai_ops.errors import SourceError
 from ai_ops.jobs.fleet import effective_services
 from ai_ops.jobs.observing import Sources, load_ensemble
-from ai_ops.jobs.workspace import DAY, iso, paths_for
+from ai_ops.jobs.workspace import DAY, iso, load_training_log, paths_for
 from ai_ops.metrics import SLI_METRICS
 from ai_ops.sources.quality import summarize_reasons
 from ai_ops.state import atomic_write_json, read_json, save_model
@@ -92,7 +92,7 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
         log.info("%d series unchanged since their last training: not refitted (anomaly.retrain)", skipped)
     commit = None
     if not dry_run:
-        training_log = read_json(paths.training_log, {"runs": []})
+        training_log = load_training_log(paths)
         training_log["runs"] = ([*training_log.get("runs", []), {"time": iso(now), "series": entries}])[-60:]
         atomic_write_json(paths.training_log, training_log)
         atomic_write_json(paths.train_summaries, summaries)

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from ai_ops.config import OpsConfig, embedded_default_yaml
 from ai_ops.errors import WorkspaceError
-from ai_ops.state import workspace_lock
+from ai_ops.state import load_state, read_jsonl, workspace_lock
 
 DAY = 86_400
 SCALING = "autoscaling_cpu_target"
@@ -70,6 +71,69 @@ class Paths:
         return self.models / "detectors" / service / f"{metric}.json"
 
 
+class TrainingEntry(BaseModel):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, strict=True)
+    series: str
+    samples: int = Field(ge=0)
+    trained: bool
+    loss: float | None = None
+    converged: bool | None = None
+    message: str = ""
+    seconds: float = Field(0.0, ge=0)
+
+
+class TrainingRun(BaseModel):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    time: str = Field(min_length=1, max_length=40)
+    series: list[TrainingEntry]
+
+
+class TrainingLog(BaseModel):
+    """Schema of models/training_log.json: what every daily training did."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    runs: list[TrainingRun]
+
+
+class Change(BaseModel):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, strict=True)
+    old: float
+    new: float
+
+
+class LedgerRecord(BaseModel):
+    """What every reader of models/decisions.jsonl relies on; other fields are free."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    time: float = Field(strict=True)
+    changes: dict[str, Change] = Field(default_factory=dict)
+    summary: str = ""
+
+
+class AnomalyRecord(BaseModel):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, strict=True)
+    service: str
+    metric: str
+    time: float
+    score: float
+    severity: str
+
+
+def read_ledger(paths: Paths) -> list[dict[str, Any]]:
+    """models/decisions.jsonl, each record checked (a torn last line is set aside, see state.read_jsonl)."""
+    return read_jsonl(paths.ledger, LedgerRecord.model_validate)
+
+
+def read_anomalies(paths: Paths) -> list[dict[str, Any]]:
+    return read_jsonl(paths.anomalies, AnomalyRecord.model_validate)
+
+
+def load_training_log(paths: Paths) -> dict[str, Any]:
+    """models/training_log.json, validated; restored from Git or refused (exit 2) when damaged."""
+    data = load_state(paths.training_log, TrainingLog.model_validate, {"runs": []})
+    return data if isinstance(data, dict) and data else {"runs": []}
+
+
 def paths_for(config: OpsConfig) -> Paths:
     return Paths(config.models_path)
 
@@ -118,7 +182,9 @@ def prepare_workspace(config: OpsConfig, *, fresh: bool) -> None:
     terraform.mkdir(parents=True, exist_ok=True)
     (terraform / "variables.tf").write_text(render_variables_tf(config))
     (root / "config").mkdir(exist_ok=True)
-    (root / "config" / "ops_config.yaml").write_text(embedded_default_yaml())
+    # The saved copy names its own workspace: config/.. (a relative workspace is relative to the file).
+    (root / "config" / "ops_config.yaml").write_text(
+        embedded_default_yaml().replace("\n  workspace: ai-ops-demo\n", "\n  workspace: ..\n"))
     repo = init_repo(root, config.outputs.git)
     repo.git.add("--all")
     repo.git.commit("-m", "Initial workspace: Terraform variables and ai-ops config")

@@ -164,6 +164,14 @@ class ThresholdLearner:
             float(window["target"]), float(window["time"]), float(window["burn"]), float(window.get("requests", 0))
         for aw in self.alert_windows:
             float(aw["time"]), bool(aw["breached"]), {str(k): float(v) for k, v in aw["levels"].items()}
+        for key, kinds in (("cycles", (int,)), ("clean_streak", (int,)), ("last_change_cycle", (int, type(None))),
+                           ("last_change_time", (int, float, type(None))), ("last_change_kind", (str,))):
+            if key in state and (isinstance(state[key], bool) or not isinstance(state[key], kinds)):
+                raise TypeError(f"{key} has the wrong type ({type(state[key]).__name__})")
+        if self.cycles < 0 or self.clean_streak < 0:
+            raise ValueError("cycles and clean_streak must be >= 0")
+        if any(not math.isfinite(float(v)) for v in [*self.before_last_change.values(), *self.known_bad.values()]):
+            raise ValueError("a threshold value is not finite")
 
     # ------------------------------------------------------------ evidence
 

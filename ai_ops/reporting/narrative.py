@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ai_ops.config import LLMConfig, Secrets, redact
 from ai_ops.reporting.model import LLMUsage, NarrativeItem, Report
 from ai_ops.reporting.model import NarrativePart as Narrative
-from ai_ops.state import atomic_write_json, read_json
+from ai_ops.state import atomic_write_json, load_state
 
 
 class NarrativeRecommendation(BaseModel):
@@ -98,8 +98,18 @@ def template_narrative(report: Report, recommendations: Sequence[NarrativeItem],
 # ---------------------------------------------------------------- LLM state: budget and breaker
 
 
+class LLMState(BaseModel):
+    """Schema of models/llm_state.json (token budget and circuit breaker)."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+    date: str | None = Field(None, max_length=40)
+    tokens_used: int = Field(0, ge=0)
+    consecutive_failures: int = Field(0, ge=0)
+    open_until: float = Field(0.0, ge=0)
+
+
 def _state(path: Path, today: str) -> dict[str, Any]:
-    state = read_json(path, {}) or {}
+    state = load_state(path, LLMState.model_validate, {}) or {}
     if state.get("date") != today:
         state = {**state, "date": today, "tokens_used": 0}
     state.setdefault("consecutive_failures", 0)

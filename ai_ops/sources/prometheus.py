@@ -305,6 +305,35 @@ def counter_rate(values: np.ndarray, step: int) -> np.ndarray:
     return counter_increase(values) / float(step)
 
 
+class ResponseTooLarge(Exception):
+    """A response over `sources.max_response_bytes` or `sources.max_series`, refused before parsing."""
+
+
+def cap_response(response: requests.Response, max_bytes: int, max_series: int) -> None:
+    """Read the body in chunks and stop past `max_bytes`; count series before anything is parsed.
+
+    Runs as a `requests` response hook, i.e. before `requests` reads the body itself, so a
+    runaway answer costs at most `max_bytes` of memory instead of its parsed size.
+    """
+    if response.status_code != 200:
+        return
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        response.close()
+        raise ResponseTooLarge(f"the response is {int(declared):,} bytes, over sources.max_response_bytes "
+                               f"({max_bytes:,})")
+    body = bytearray()
+    for chunk in response.iter_content(chunk_size=1 << 16):
+        body += chunk
+        if len(body) > max_bytes:
+            response.close()
+            raise ResponseTooLarge(f"the response exceeded sources.max_response_bytes ({max_bytes:,}) while streaming")
+    series = body.count(b'"metric"')
+    if series > max_series:
+        raise ResponseTooLarge(f"the response holds {series:,} series, over sources.max_series ({max_series:,})")
+    response._content = bytes(body)  # requests then parses from this instead of reading the socket again
+
+
 class PrometheusClient:
     """Range and instant queries with timeouts, retries, a circuit breaker and bounded parallelism."""
 
@@ -320,6 +349,8 @@ class PrometheusClient:
         session = requests.Session()
         session.verify = endpoint.verify
         session.hooks["response"].append(self._remember)
+        session.hooks["response"].append(
+            lambda response, *args, **kwargs: cap_response(response, settings.max_response_bytes, settings.max_series))
         # Retries are ours (jitter, breaker, 4xx vs 5xx); the adapter must not retry on its own.
         self._client = PrometheusConnect(url=endpoint.url, headers=endpoint.headers or None, auth=endpoint.auth,
                                          session=session, retry=Retry(total=False), timeout=settings.timeout_seconds)
@@ -335,6 +366,9 @@ class PrometheusClient:
     def _classify(self, exc: Exception, query: str) -> Exception:
         """Map a client exception to _Transient (retry), QueryError or SourceError."""
         url = self.endpoint.shown_url
+        if isinstance(exc, ResponseTooLarge):
+            return QueryError(f"{exc}; query: {query}. Aggregate it to the series the controller needs, e.g. "
+                              f"`sum by (service) ({query})` or `max(...)`, or raise the cap if it is genuine")
         if isinstance(exc, requests.exceptions.SSLError):
             return SourceError(f"TLS error talking to {url}: {exc.__class__.__name__}; set sources.ca_bundle to the "
                                f"CA that signed its certificate (or sources.verify_tls: false for a test server)")

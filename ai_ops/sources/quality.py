@@ -22,6 +22,32 @@ class SeriesQuality:
     reason: str
 
 
+def screen(metrics: ServiceMetrics, rules: DataQualityConfig) -> ServiceMetrics:
+    """Values that cannot be physical (infinite, negative, beyond `rules.max_value`) become gaps.
+
+    The series keeps its name and the reason in `rejected`, so `assess` marks it unusable: the
+    learner never acts on a window with a value nobody can believe, and no detector fits on it.
+    """
+    values: dict[str, np.ndarray] = {}
+    rejected = dict(metrics.rejected)
+    for name, raw in metrics.values.items():
+        series = np.asarray(raw, dtype=np.float64)
+        top = rules.max_value.get(name, np.inf)
+        with np.errstate(invalid="ignore"):
+            infinite = np.isinf(series)
+            negative = series < 0
+            huge = np.isfinite(series) & (series > top)
+        bad = infinite | negative | huge
+        if bad.any():
+            parts = [f"{int(n)} {what}" for n, what in ((infinite.sum(), "infinite"), (negative.sum(), "negative"),
+                                                        (huge.sum(), f"above {top:g}")) if n]
+            rejected[name] = (f"{', '.join(parts)} value(s) outside the physical range [0, {top:g}] "
+                              f"(data_quality.max_value.{name})")
+            series = np.where(bad, np.nan, series)
+        values[name] = series
+    return ServiceMetrics(metrics.service, metrics.timestamps, metrics.step, values, metrics.errors, rejected)
+
+
 def assess(metrics: ServiceMetrics, now: float, expected_start: float, rules: DataQualityConfig) -> dict[str, SeriesQuality]:
     """Quality of each metric for the window [expected_start, now)."""
     expected = max(int(np.floor((now - expected_start) / metrics.step)), 1)
@@ -35,6 +61,8 @@ def assess(metrics: ServiceMetrics, now: float, expected_start: float, rules: Da
         reason = ""
         if name in metrics.errors:
             reason = f"fetch failed: {metrics.errors[name]}"
+        elif name in metrics.rejected:
+            reason = f"not believable: {metrics.rejected[name]}"
         elif samples == 0:
             reason = "no samples"
         elif coverage < rules.min_coverage:
