@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -175,8 +176,10 @@ def _sla_line(observation: Observation, config: OpsConfig) -> str:
 
 
 def commit_message(decision: FleetDecision, observations: dict[str, Observation],
-                   quality: dict[str, dict[str, SeriesQuality]], anomalies: list[Anomaly], config: OpsConfig) -> str:
-    """The commit message and PR body: every service's changes in one table, then each service's evidence."""
+                   quality: dict[str, dict[str, SeriesQuality]], anomalies: list[Anomaly], config: OpsConfig,
+                   effects: dict[str, str] | None = None) -> str:
+    """The commit message and PR body: every service's changes in one table, then each service's
+    evidence, with what its previous scaling change did (`effects`: one line per service)."""
     lines = [f"ai-ops: {decision.summary}", "", "| service | threshold | old | new | why |", "|---|---|---|---|---|"]
     for service, d in decision.decisions.items():
         for name, (old, new) in d.changes.items():
@@ -193,6 +196,8 @@ def commit_message(decision: FleetDecision, observations: dict[str, Observation]
                    f" replicas mean {observation.replicas_mean:.1f}, max {observation.replicas_max:.0f}"),
                   f"- anomalies: {len(found)} points ({observation.anomaly_share:.1%} of steps)"
                   + (f"; {explained} of them the expected effect of the last scaling change" if explained else "")]
+        if effects and service in effects:
+            lines.append(f"- effect of its previous scaling change: {effects[service]}")
         r = d.reward
         if r is not None:
             lines.append(f"- reward {r.total:+.4f} = {r.sla_weight:g} x SLA met {r.sla_met:g} - cost variance "
@@ -208,6 +213,19 @@ def commit_message(decision: FleetDecision, observations: dict[str, Observation]
     if reports:
         lines.append(f"Latest daily report: {reports[-1].relative_to(config.path('.'))}")
     return "\n".join(lines)
+
+
+def previous_effects(paths: Paths, services: Iterable[str]) -> dict[str, str]:
+    """Per service, what its last applied scaling change did (replicas, cost, SLA before/after)."""
+    from ai_ops.reporting.explained import change_effects, effect_line
+
+    ledger = read_ledger(paths)
+    out = {}
+    for service in services:
+        effects = change_effects(ledger, service)
+        if effects:
+            out[service] = effect_line(effects[-1])
+    return out
 
 
 def explain(config: OpsConfig, paths: Paths, anomalies: list[Anomaly]) -> list[Anomaly]:
@@ -298,7 +316,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
 
     commit = None
     if decision.changed:
-        message = commit_message(decision, observations, quality, anomalies, config)
+        message = commit_message(decision, observations, quality, anomalies, config, previous_effects(paths, learners))
         # Only what a reviewer must read: the values, and the learner state/ledger that explain them.
         # Detector parameters change every cycle; the daily train and report commits carry them.
         reviewed = [config.tfvars_path, paths.learner_dir, paths.ledger,
