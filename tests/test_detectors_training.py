@@ -140,7 +140,7 @@ def test_train_job_logs_loss_and_warm_starts_the_next_day(sim_config: OpsConfig)
     assert len(log["runs"]) == 2 and {"samples", "loss", "converged", "seconds"} <= set(log["runs"][-1]["series"][0])
 
 
-def test_tampered_model_is_refused_and_retrained(sim_config: OpsConfig, caplog: pytest.LogCaptureFixture) -> None:
+def test_tampered_model_is_refused_and_restored_from_git(sim_config: OpsConfig, caplog: pytest.LogCaptureFixture) -> None:
     from ai_ops.jobs import observing, train, workspace
 
     now = 1_700_000_000.0
@@ -153,5 +153,6 @@ def test_tampered_model_is_refused_and_retrained(sim_config: OpsConfig, caplog: 
     model_file.write_text(json.dumps(data))
     detector = observing.load_ensemble(sim_config, paths, service, model_file.stem)
     assert "checksum mismatch" in caplog.text
-    assert detector.burst_.recent_ == []  # fresh, not the tampered state
+    # Not the tampered state: the train job committed the model, so the last good version is restored.
+    assert "restored the version of commit" in caplog.text and detector.burst_.recent_ != [99.0]
     assert build_detector("ensemble", AnomalyConfig()).get_state().keys() == detector.get_state().keys()

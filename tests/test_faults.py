@@ -80,13 +80,24 @@ def git(ws: Path, *args: str) -> str:
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A simulated workspace that has learned something (train, two cycles, a report) and committed it."""
     base = tmp_path_factory.mktemp("template")
-    (base / "ops.yaml").write_text(embedded_default_yaml().replace("workspace: ai-ops-demo", "workspace: ws"))
+    (base / "ops.yaml").write_text(one_service_config())
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for job in ("full-cycle", "cycle"):
         done = subprocess.run([sys.executable, "-m", "ai_ops", "--config", "ops.yaml", job], cwd=base, env=env,
                               capture_output=True, text=True, timeout=300, check=False)
         assert done.returncode == 0, done.stderr
     return base
+
+
+def one_service_config() -> str:
+    """The embedded default with its first service only, in the folder `ws`: the faults do not depend
+    on the fleet's size, and one service keeps each case (a full job in a subprocess) short."""
+    import yaml
+
+    data = yaml.safe_load(embedded_default_yaml())
+    data["services"] = data["services"][:1]
+    data["outputs"]["workspace"] = "ws"
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 def copy(template: Path, target: Path) -> Path:
@@ -98,7 +109,9 @@ def copy(template: Path, target: Path) -> Path:
 
 # ---------------------------------------------------------------- corrupted state files
 
-STATE_FILES = ["models/learner_state.json", "models/training_log.json", "models/llm_state.json",
+LEARNER = "models/learner/checkout.json"
+"""One service's learner state (each service of the simulated default has its own)."""
+STATE_FILES = [LEARNER, "models/training_log.json", "models/llm_state.json",
                "models/detectors/checkout/request_rate.json", "models/detectors/checkout/latency_p95_ms.json",
                "terraform/ai_ops.auto.tfvars.json", "models/decisions.jsonl", "models/anomalies.jsonl"]
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -124,14 +137,6 @@ def mutate(text: str, how: str, index: int, cut: float, noise: bytes) -> bytes:
     return noise or b"\x00"
 
 
-def _values_ok(tfvars: dict[str, Any], config: dict[str, Any]) -> bool:
-    from ai_ops.config import OpsConfig
-
-    specs = OpsConfig.model_validate(config).thresholds
-    return all(isinstance(v, (int, float)) and specs[k].min <= v <= specs[k].max for k, v in tfvars.items()
-               if k in specs)
-
-
 @fault_settings(ci=24)
 @given(target=st.sampled_from(STATE_FILES), how=st.sampled_from(MUTATIONS), index=st.integers(0, 500),
        cut=st.floats(0.0, 1.0), noise=st.binary(max_size=40), job=st.sampled_from(["cycle", "report"]))
@@ -143,7 +148,7 @@ def test_corrupted_state_file(template: Path, tmp_path_factory: pytest.TempPathF
     if not path.exists():  # llm_state.json only exists once an LLM was called: a corrupt one can still appear
         path.write_text("{}\n")
     original = path.read_text(encoding="utf-8")
-    learned_before = json.loads((ws / "models/learner_state.json").read_text())["cycles"]
+    learned_before = json.loads((ws / LEARNER).read_text())["cycles"]
     head_before = git(ws, "rev-parse", "HEAD").strip()
     path.write_bytes(mutate(original, how, index, cut, noise))
     outside = tree(base.parent, skip=ws)
@@ -151,7 +156,7 @@ def test_corrupted_state_file(template: Path, tmp_path_factory: pytest.TempPathF
     code, output, crashed = run(config, job)
 
     tampered_tfvars = target.endswith("tfvars.json") and how in ("nan", "infinity", "huge", "1e9", "negative")
-    learner = ws / "models/learner_state.json"
+    learner = ws / LEARNER
     try:
         learned_after = json.loads(learner.read_text())["cycles"] if learner.exists() else None
     except (ValueError, KeyError, TypeError):
@@ -327,7 +332,7 @@ def test_bad_metrics_response(template: Path, tmp_path_factory: pytest.TempPathF
 @given(delay=st.floats(0.3, 9.0))
 def test_kill_9_full_cycle_then_next_run_succeeds(tmp_path_factory: pytest.TempPathFactory, delay: float) -> None:
     base = tmp_path_factory.mktemp("kill")
-    (base / "ops.yaml").write_text(embedded_default_yaml().replace("workspace: ai-ops-demo", "workspace: ws"))
+    (base / "ops.yaml").write_text(one_service_config())
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "ai_ops", "--config", "ops.yaml", "full-cycle"]
     process = subprocess.Popen(command, cwd=base, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -341,5 +346,5 @@ def test_kill_9_full_cycle_then_next_run_succeeds(tmp_path_factory: pytest.TempP
     assert "Traceback" not in again.stderr, again.stderr
     assert again.returncode == 0, again.stderr
     assert tree(base, skip=base / "ws") == outside
-    state = json.loads((base / "ws/models/learner_state.json").read_text())
+    state = json.loads((base / "ws" / LEARNER).read_text())
     assert state["cycles"] >= 1

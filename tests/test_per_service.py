@@ -204,20 +204,21 @@ def test_old_shared_learner_state_is_migrated_per_service(tmp_path: Path, caplog
 
 
 def test_a_damaged_old_state_stops_the_cycle_naming_the_file(tmp_path: Path) -> None:
-    from ai_ops.learner.learner import LearnerStateError
+    from ai_ops.state import StateError
 
     config = fleet(tmp_path, [{"name": "a"}])
     paths = paths_for(config)
     paths.models.mkdir(parents=True, exist_ok=True)
     paths.legacy_learner_state.write_text(json.dumps({"version": 3, "cycles": "many"}))
-    with pytest.raises(LearnerStateError, match=r"learner_state\.json is damaged"):
+    # Not in Git history either: refused (exit 2) naming the file, never reset silently.
+    with pytest.raises(StateError, match=r"learner_state\.json cannot be believed .*is damaged"):
         run_cycle(config, NOW)
     assert not config.tfvars_path.exists() and not paths.learner_dir.exists()
     # A damaged per-service file is named as such.
     paths.legacy_learner_state.unlink()
     paths.learner_state("a").parent.mkdir(parents=True)
     paths.learner_state("a").write_text(json.dumps({"version": 3, "cycles": "many"}))
-    with pytest.raises(LearnerStateError, match=r"learner/a\.json is damaged"):
+    with pytest.raises(StateError, match=r"learner/a\.json cannot be believed .*learner/a\.json is damaged"):
         run_cycle(config, NOW)
 
 

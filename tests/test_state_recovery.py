@@ -106,10 +106,12 @@ def test_tampered_tfvars_restored_when_configured(tmp_path: Path) -> None:
 
     repo = _repo(tmp_path)
     config = _workspace_config(repo, on_tampered_tfvars="restore")
-    _commit(repo, config.tfvars_path, '{"autoscaling_cpu_target": 70}')
-    config.tfvars_path.write_text('{"autoscaling_cpu_target": 1e9}')
-    assert current_thresholds(config)["autoscaling_cpu_target"] == 70
-    assert json.loads(config.tfvars_path.read_text()) == {"autoscaling_cpu_target": 70}
+    service = config.service_names[0]
+    good = {"autoscaling_cpu_target": {service: 70}}
+    _commit(repo, config.tfvars_path, json.dumps(good))
+    config.tfvars_path.write_text(json.dumps({"autoscaling_cpu_target": {service: 1e9}}))
+    assert current_thresholds(config)[service]["autoscaling_cpu_target"] == 70
+    assert json.loads(config.tfvars_path.read_text()) == good
 
 
 @pytest.mark.parametrize("outputs", [

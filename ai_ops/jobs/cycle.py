@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,14 +18,15 @@ from ai_ops.detectors.ensemble import SeverityLevels
 from ai_ops.detectors.episodes import Episode, episodes_from_records
 from ai_ops.errors import ActuatorError, SourceError
 from ai_ops.jobs.fleet import effective_services
+from ai_ops.jobs.learner_state import load_learner, migrate_learner_state
 from ai_ops.jobs.observing import Anomaly, Sources, detect
 from ai_ops.jobs.workspace import DAY, Paths, iso, json_safe, paths_for, read_ledger
-from ai_ops.learner.learner import Decision, LearnerStateError, ThresholdLearner
+from ai_ops.learner.learner import Decision, ThresholdLearner
 from ai_ops.learner.observation import Observation, good_shares, observe
 from ai_ops.learner.warm_start import WarmStart
 from ai_ops.sources.base import unavailable
 from ai_ops.sources.quality import SeriesQuality, assess, summarize_reasons
-from ai_ops.state import append_jsonl, atomic_write_json, load_state, read_json
+from ai_ops.state import append_jsonl, atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -137,56 +137,6 @@ def decision_kind(decision: Decision, observation: Observation) -> str:
         return "rollback" if any(r.startswith("rollback") for r in decision.reasons.values()) else "changed"
     return "unusable_data" if not observation.usable else "no_change"
 
-
-def _relative(config: OpsConfig, path: Path) -> str:
-    try:
-        return str(path.relative_to(config.path(".")))
-    except ValueError:
-        return str(path)
-
-
-def load_learner(config: OpsConfig, paths: Paths, service: str) -> ThresholdLearner:
-    """The learner of one service, from models/learner/<service>.json (or, before the first cycle
-    after an upgrade, from the shared models/learner_state.json it will be migrated from). A
-    damaged file is restored from Git history or refused (exit 2), never silently reset."""
-    path = paths.learner_state(service)
-    if not path.exists() and paths.legacy_learner_state.exists():
-        path = paths.legacy_learner_state
-
-    def make(state: object) -> ThresholdLearner:
-        if state is not None and not isinstance(state, dict):
-            raise LearnerStateError(f"{_relative(config, path)} must hold a JSON object")
-        try:
-            return ThresholdLearner(config.learner, config.thresholds_for(service), config.sla.target,
-                                    config.cost.monthly_budget, state)
-        except LearnerStateError as exc:
-            # The learner names the pre-per-service file; say which file is really at fault.
-            raise LearnerStateError(str(exc).replace("models/learner_state.json", _relative(config, path))) from None
-
-    return make(load_state(path, make))
-
-
-def migrate_learner_state(config: OpsConfig, paths: Paths) -> None:
-    """Move the one shared learner state (before per-service thresholds) to one file per service.
-
-    Every service starts from a copy of the shared evidence: its known-bad targets were judged
-    by the worst service, so they are conservative (never too high) for each. The old file is
-    kept beside, renamed, so nothing is dropped; a log line says so.
-    """
-    legacy = paths.legacy_learner_state
-    if not legacy.exists():
-        return
-    state = read_json(legacy)
-    for service in config.service_names:
-        load_learner(config, paths, service)  # refuses a damaged or unknown-version file, naming it
-    for service in config.service_names:
-        if not paths.learner_state(service).exists():
-            atomic_write_json(paths.learner_state(service), state)
-    kept = legacy.with_name("learner_state.migrated.json")
-    legacy.replace(kept)
-    log.warning("migrated %s (one learner shared by every service) to %s/<service>.json for %s; the old "
-                "file is kept as %s", _relative(config, legacy), _relative(config, paths.learner_dir),
-                ", ".join(config.service_names), _relative(config, kept))
 
 
 def warm_start(config: OpsConfig, sources: Sources, service: ServiceConfig, learner: ThresholdLearner,

@@ -13,7 +13,7 @@ from ai_ops.actuators.git import commit_owned
 from ai_ops.actuators.terraform import current_thresholds
 from ai_ops.config import OpsConfig, Secrets
 from ai_ops.detectors.ensemble import SeverityLevels
-from ai_ops.jobs.cycle import load_learner
+from ai_ops.jobs.learner_state import load_learner
 from ai_ops.jobs.observing import Sources
 from ai_ops.jobs.workspace import DAY, iso, load_training_log, paths_for, read_anomalies, read_ledger
 from ai_ops.metrics import ServiceMetrics

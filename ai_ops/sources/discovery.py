@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ai_ops.config import DiscoveryConfig, ServiceConfig, ThresholdOverride
 from ai_ops.errors import SourceError
-from ai_ops.sources.prometheus import PrometheusClient
+from ai_ops.sources.prometheus import FLEET_SERIES, PrometheusClient
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 """ServiceConfig.name: a service's name is a folder name under models/."""
@@ -67,7 +67,9 @@ def services_for(values: list[str], config: DiscoveryConfig) -> list[ServiceConf
 def discover(client: PrometheusClient, config: DiscoveryConfig, at: float, configured: set[str]) -> Discovered:
     """Run the discovery query at `at`; a failing or refused query raises SourceError naming the setting."""
     try:
-        rows = client.query(config.query, at)
+        # One series per label value, before include/exclude: only the byte cap bounds it here;
+        # max_services is checked on what is kept.
+        rows = client.query(config.query, at, expected_series=FLEET_SERIES)
     except SourceError as exc:
         raise SourceError(f"discovery.query failed: {exc}") from None
     values = [labels[config.label] for labels, _ in rows if config.label in labels]

@@ -96,6 +96,11 @@ class CircuitBreaker:
                             self.reset_seconds)
 
 
+FLEET_SERIES = 100_000
+"""Series a fleet or discovery query (one series per label value) may return; its size in bytes
+stays capped by sources.max_response_bytes."""
+
+
 class ResponseTooLarge(Exception):
     """A response over `sources.max_response_bytes` or `sources.max_series`, refused before parsing."""
 
@@ -137,11 +142,13 @@ class PrometheusClient:
         self.breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset_seconds,
                                       name=endpoint.shown_url)
         self._last_response = threading.local()
+        self._allowed_series = threading.local()
         session = requests.Session()
         session.verify = endpoint.verify
         session.hooks["response"].append(self._remember)
         session.hooks["response"].append(
-            lambda response, *args, **kwargs: cap_response(response, settings.max_response_bytes, settings.max_series))
+            lambda response, *args, **kwargs: cap_response(response, settings.max_response_bytes,
+                                                            getattr(self._allowed_series, "value", settings.max_series)))
         # Retries are ours (jitter, breaker, 4xx vs 5xx); the adapter must not retry on its own.
         self._client = PrometheusConnect(url=endpoint.url, headers=endpoint.headers or None, auth=endpoint.auth,
                                          session=session, retry=Retry(total=False), timeout=settings.timeout_seconds)
@@ -192,8 +199,14 @@ class PrometheusClient:
                                f"is the URL pointing at Prometheus and not at a login page or another service?")
         return SourceError(f"{url}: unexpected {exc.__class__.__name__}: {exc}")
 
-    def _call(self, query: str, request: Callable[[], Any]) -> Any:
-        """Run one HTTP request with retries (exponential backoff, jitter in [d/2, d]) and the breaker."""
+    def _call(self, query: str, request: Callable[[], Any], expected_series: int = 1) -> Any:
+        """Run one HTTP request with retries (exponential backoff, jitter in [d/2, d]) and the breaker.
+
+        The series cap is `sources.max_series`, or the number of series the caller expects when
+        that is larger (a fleet or discovery query returns one per service): a forgotten
+        aggregation is still refused, a fleet of 2,000 services is not.
+        """
+        self._allowed_series.value = max(self.settings.max_series, expected_series)
         attempts = self.settings.retries + 1
         for attempt in range(attempts):
             self.breaker.check(self.endpoint.shown_url)
@@ -240,9 +253,10 @@ class PrometheusClient:
                      max(10, self.settings.max_samples_per_request // max(series, 1)))
         return chunk_ranges(first, count, step, points)
 
-    def query(self, query: str, at: float) -> list[tuple[dict[str, str], float]]:
-        """Instant query: (labels, value) of every series at time `at`."""
-        result = self._call(query, lambda: self._client.custom_query(query, params={"time": f"{at:.3f}"}))
+    def query(self, query: str, at: float, expected_series: int = 1) -> list[tuple[dict[str, str], float]]:
+        """Instant query: (labels, value) of every series at time `at` (`expected_series`: how many may come)."""
+        result = self._call(query, lambda: self._client.custom_query(query, params={"time": f"{at:.3f}"}),
+                            expected_series)
         out = []
         for series in result:
             value = series.get("value") or [at, "NaN"]
@@ -270,7 +284,9 @@ class PrometheusClient:
             try:
                 request = functools.partial(self._client.custom_query_range, queries[i], _dt(chunk_start),
                                             _dt(chunk_end), str(step))
-                return cast(list[dict[str, Any]], self._call(queries[i], request))
+                # A fleet query answers for every value of its label (excluded ones too): only the byte cap.
+                allowed = 1 if expected[i] <= 1 else FLEET_SERIES
+                return cast(list[dict[str, Any]], self._call(queries[i], request, allowed))
             except QueryError as exc:
                 return exc
 

@@ -29,6 +29,7 @@ from ai_ops.sources.endpoint import (
     endpoint_from,
 )
 from ai_ops.sources.http_client import (
+    FLEET_SERIES,
     BreakerOpen,
     CircuitBreaker,
     PrometheusClient,
@@ -40,6 +41,7 @@ from ai_ops.sources.promql import render_query
 from ai_ops.sources.series import SeriesBlock, align, chunk_ranges, counter_increase, counter_rate
 
 __all__ = [
+    "FLEET_SERIES",
     "BreakerOpen",
     "CircuitBreaker",
     "Datasource",
