@@ -25,6 +25,7 @@ from ai_ops.detectors.episodes import episodes_from_records
 from ai_ops.jobs.demo import DEMO_START, demo_config, run_demo
 from ai_ops.jobs.observing import deployed_target_timeline
 from ai_ops.jobs.workspace import paths_for
+from ai_ops.reporting.explained import incidents_only
 from ai_ops.sources.simulated import SimulatedSource
 from ai_ops.state import read_jsonl
 
@@ -42,7 +43,9 @@ def one_seed(seed: int, days: int) -> dict:
         config = demo_config(Path(tmp) / "demo", seed)
         end = DEMO_START + days * DAY
         levels = SeverityLevels.from_sensitivity(config.anomaly.sensitivity)
-        records = [r for r in read_jsonl(paths_for(config).anomalies) if DEMO_START <= r["time"] < end]
+        # As the cycle and the report do: a replica/cost move the controller's own change explains
+        # (`caused_by`) is not an incident and never forms an episode.
+        records = incidents_only([r for r in read_jsonl(paths_for(config).anomalies) if DEMO_START <= r["time"] < end])
         episodes = episodes_from_records(records, config.step_seconds, levels.warning_surprisal,
                                          levels.critical_surprisal)
         incidents = {s.name: SimulatedSource(deployed_target_timeline(config, s.name)).incidents(s, DEMO_START, end)
