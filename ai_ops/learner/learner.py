@@ -117,7 +117,7 @@ def _number(value: Any, where: str, *, integer: bool = False, optional: bool = F
     kinds: tuple[type, ...] = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
         raise TypeError(f"{where} must be {'an integer' if integer else 'a number'}, not {value!r:.40}")
-    if not math.isfinite(value):
+    if not math.isfinite(float(value)):
         raise ValueError(f"{where} is not finite")
 
 
@@ -176,8 +176,8 @@ def _check_state(state: dict[str, Any]) -> None:
     for key in ("workload_changes", "history"):
         for i, record in enumerate(_sequence(state.get(key, []), key)):
             _number(_mapping(record, f"{key}[{i}]").get("time"), f"{key}[{i}].time")
-            for field in ("reward", "scaling", "min_replicas"):
-                _number(record.get(field), f"{key}[{i}].{field}", optional=True)
+            for name in ("reward", "scaling", "min_replicas"):
+                _number(record.get(name), f"{key}[{i}].{name}", optional=True)
 
 
 class ThresholdLearner:
