@@ -114,10 +114,9 @@ def _number(value: Any, where: str, *, integer: bool = False, optional: bool = F
     """A JSON number (not a string, not a bool), finite; an int when `integer`."""
     if value is None and optional:
         return
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
         raise TypeError(f"{where} must be {'an integer' if integer else 'a number'}, not {value!r:.40}")
-    if not math.isfinite(float(value)):
+    if not math.isfinite(value):
         raise ValueError(f"{where} is not finite")
 
 
