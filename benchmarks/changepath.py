@@ -41,10 +41,11 @@ def main() -> None:
         subprocess.run(["git", "init", "-q", "--bare", str(Path(tmp) / "remote.git")], check=True)
         subprocess.run(["git", "remote", "add", "origin", str(Path(tmp) / "remote.git")], cwd=ws, check=True)
         subprocess.run(["git", "push", "-q", "origin", "main"], cwd=ws, check=True)
-        base = {name: spec.initial for name, spec in config.thresholds.items()}
+        base = {service: {name: spec.initial for name, spec in config.thresholds_for(service).items()}
+                for service in config.service_names}
 
-        def values(i: int) -> dict[str, float]:
-            return {**base, "autoscaling_cpu_target": 40.0 + i}
+        def values(i: int) -> dict[str, dict[str, float]]:
+            return {service: {**v, "autoscaling_cpu_target": 40.0 + i} for service, v in base.items()}
 
         results = {
             "check_terraform (hcl2 parse + checks)": timed(lambda i: check_terraform(config, values(i))),

@@ -45,8 +45,8 @@ def one_seed(seed: int, days: int) -> dict:
         records = [r for r in read_jsonl(paths_for(config).anomalies) if DEMO_START <= r["time"] < end]
         episodes = episodes_from_records(records, config.step_seconds, levels.warning_surprisal,
                                          levels.critical_surprisal)
-        source = SimulatedSource(deployed_target_timeline(config))
-        incidents = {s.name: source.incidents(s, DEMO_START, end) for s in config.services}
+        incidents = {s.name: SimulatedSource(deployed_target_timeline(config, s.name)).incidents(s, DEMO_START, end)
+                     for s in config.services}
     def overlaps(e, i) -> bool:  # type: ignore[no-untyped-def]
         return e.start <= i.end + SLACK and e.end >= i.start - SLACK
     true = [e for e in episodes if any(overlaps(e, i) for i in incidents.get(e.service, []))]

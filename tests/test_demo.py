@@ -24,10 +24,15 @@ def test_demo_runs_the_loop_and_is_deterministic(tmp_path: Path) -> None:
     assert changes and all("SLA attainment" in m and "- why:" in m and "exact SLI" in m for m in changes)
     # Changes made after the first daily report point to where it is.
     assert any("Latest daily report: reports/" in m for m in changes)
+    # A later change says what the service's previous one did (replicas, cost, SLA before/after) ...
+    assert any("- effect of its previous scaling change: " in m and "replicas " in m for m in changes)
     # Reports and state on disk.
     reports = sorted((first.workspace / "reports").glob("*/report.json"))
     assert len(reports) == 3
     assert json.loads(reports[-1].read_text())["health_score"] in range(101)
+    # ... and so does the daily report, for each change of the week.
+    assert json.loads(reports[-1].read_text())["change_effects"]
+    assert "What the scaling changes of the last 7 days did" in (reports[-1].parent / "report.md").read_text()
     ledger = (first.workspace / "models" / "decisions.jsonl").read_text().splitlines()
     assert len(ledger) == 3 * 4 * len(first.services)  # one decision per service and cycle
     # Each service followed its own path (different load shapes, its own learner).

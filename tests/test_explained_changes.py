@@ -35,3 +35,32 @@ def test_a_change_not_applied_explains_nothing(sim_config: OpsConfig) -> None:
     _ledger(sim_config, applied=False)
     labelled = explain(sim_config, paths_for(sim_config), [Anomaly("checkout", "replicas", CHANGE_AT + 60, 1, "critical")])
     assert labelled[0].caused_by == ""
+
+
+def _cycle(service: str, t: float, replicas: float, cost: float, sla: float,
+           change: tuple[float, float] | None = None) -> dict[str, object]:
+    record: dict[str, object] = {"kind": "cycle", "service": service, "time": t, "time_iso": f"t{t:g}",
+                                 "evidence": {"observation": {"replicas_mean": replicas, "cost_per_hour": cost,
+                                                              "sla_attainment": sla}}}
+    if change is not None:
+        record.update(applied=True, commit="abc", changes={"autoscaling_cpu_target": {"old": change[0], "new": change[1]}})
+    return record
+
+
+def test_change_effects_compare_the_day_before_with_the_day_after_per_service() -> None:
+    from ai_ops.reporting.explained import change_effects, effect_line
+
+    h = 6 * 3600.0
+    ledger = [_cycle("a", i * h, 4.0, 1.0, 99.99) for i in range(4)]
+    ledger.append(_cycle("a", 4 * h, 4.0, 1.0, 99.99, change=(80, 60)))  # decided on the window before it
+    ledger += [_cycle("a", (5 + i) * h, 6.0, 1.5, 99.999) for i in range(6)]
+    ledger += [_cycle("b", i * h, 9.0, 3.0, 99.0) for i in range(10)]    # another service: never mixed in
+    [effect] = change_effects(ledger, "a")
+    assert effect["before"] == {"windows": 4, "replicas_mean": 4.0, "cost_per_hour": 1.0, "sla_attainment": 99.99}
+    assert effect["after"] == {"windows": 4, "replicas_mean": 6.0, "cost_per_hour": 1.5, "sla_attainment": 99.999}
+    line = effect_line(effect)
+    assert "80 -> 60" in line and "replicas 4.0 -> 6.0" in line and "cost/h 1.000 -> 1.500" in line
+    assert change_effects(ledger, "b") == []
+    # A change with no cycle after it yet says so instead of inventing an effect.
+    [fresh] = change_effects(ledger[:5], "a")
+    assert fresh["after"] is None and "not measured yet" in effect_line(fresh)

@@ -16,8 +16,10 @@ def test_demo_learners_warm_start_leave_the_unsafe_default_and_settle(tmp_path: 
         # The first cycle already left 80% (which breaches the SLA here): the warm start read the
         # 14 days of history at 80% instead of walking down 5 points per cycle.
         assert targets[0] < 75, (service, targets[:4])
-        # Settling: in the last two days at most one move, of one point (a marginal target stepped under).
-        moves = np.abs(np.diff(targets[-9:]))
-        assert (moves > 0).sum() <= 1 and moves.max() <= 1.0, (service, targets[-9:])
+        # Settling: in each of the last two days at most one move, of one point (the issue's "<= 1 change
+        # per service per day after settling").
+        for day in (targets[-9:-4], targets[-5:]):
+            moves = np.abs(np.diff(day))
+            assert (moves > 0).sum() <= 1 and moves.max() <= 1.0, (service, targets[-9:])
         assert result.learning[service]["status"] in ("converging", "settled"), result.learning
     assert sum(v["status"] == "settled" for v in result.learning.values()) >= 2, result.learning

@@ -13,7 +13,7 @@ from ai_ops.config import LearnerConfig, SimulationConfig, ThresholdConfig
 from ai_ops.learner.change import demand_change, relation_change
 from ai_ops.learner.learner import MIN_REPLICAS, SCALING, ThresholdLearner
 from ai_ops.learner.observation import Observation
-from ai_ops.learner.warm_start import WarmStart, estimate_target, replay_hpa
+from ai_ops.learner.warm_start import WarmStart, demand_surges, estimate_target, replay_hpa
 from ai_ops.sim.service import serve
 
 SIX_HOURS = 6 * 3600.0
@@ -230,3 +230,15 @@ def test_state_survives_a_json_round_trip_with_the_new_memory() -> None:
     resumed = ThresholdLearner(LearnerConfig(), specs(), 99.95, 1500.0, state=state)
     assert resumed.state_dict() == model.state_dict()
     assert resumed.step(obs(10), current).new == model.step(obs(10), current).new
+
+
+def test_demand_surge_onsets_are_flagged_causally_and_only_at_the_jump() -> None:
+    rate = np.full(48, 100.0)
+    rate[20:26] = 240.0   # a 2.4x surge lasting half an hour
+    rate[40] = 130.0      # ordinary noise
+    flags = demand_surges(rate)
+    assert flags[20:26].tolist() == [True] * 6 and flags.sum() == 6  # the hour's median is still 100
+    # Causal: the flag of a step does not change when later steps change.
+    later = rate.copy()
+    later[30:] = 1000.0
+    assert (demand_surges(later)[:30] == flags[:30]).all()

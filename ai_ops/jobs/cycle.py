@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,14 +19,15 @@ from ai_ops.detectors.ensemble import SeverityLevels
 from ai_ops.detectors.episodes import Episode, episodes_from_records
 from ai_ops.errors import ActuatorError, SourceError
 from ai_ops.jobs.fleet import effective_services
+from ai_ops.jobs.learner_state import load_learner, migrate_learner_state
 from ai_ops.jobs.observing import Anomaly, Sources, detect
 from ai_ops.jobs.workspace import DAY, Paths, iso, json_safe, paths_for, read_ledger
-from ai_ops.learner.learner import Decision, LearnerStateError, ThresholdLearner
+from ai_ops.learner.learner import Decision, ThresholdLearner
 from ai_ops.learner.observation import Observation, good_shares, observe
 from ai_ops.learner.warm_start import WarmStart
 from ai_ops.sources.base import unavailable
 from ai_ops.sources.quality import SeriesQuality, assess, summarize_reasons
-from ai_ops.state import append_jsonl, atomic_write_json, load_state, read_json
+from ai_ops.state import append_jsonl, atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -138,56 +139,6 @@ def decision_kind(decision: Decision, observation: Observation) -> str:
     return "unusable_data" if not observation.usable else "no_change"
 
 
-def _relative(config: OpsConfig, path: Path) -> str:
-    try:
-        return str(path.relative_to(config.path(".")))
-    except ValueError:
-        return str(path)
-
-
-def load_learner(config: OpsConfig, paths: Paths, service: str) -> ThresholdLearner:
-    """The learner of one service, from models/learner/<service>.json (or, before the first cycle
-    after an upgrade, from the shared models/learner_state.json it will be migrated from). A
-    damaged file is restored from Git history or refused (exit 2), never silently reset."""
-    path = paths.learner_state(service)
-    if not path.exists() and paths.legacy_learner_state.exists():
-        path = paths.legacy_learner_state
-
-    def make(state: object) -> ThresholdLearner:
-        if state is not None and not isinstance(state, dict):
-            raise LearnerStateError(f"{_relative(config, path)} must hold a JSON object")
-        try:
-            return ThresholdLearner(config.learner, config.thresholds_for(service), config.sla.target,
-                                    config.cost.monthly_budget, state)
-        except LearnerStateError as exc:
-            # The learner names the pre-per-service file; say which file is really at fault.
-            raise LearnerStateError(str(exc).replace("models/learner_state.json", _relative(config, path))) from None
-
-    return make(load_state(path, make))
-
-
-def migrate_learner_state(config: OpsConfig, paths: Paths) -> None:
-    """Move the one shared learner state (before per-service thresholds) to one file per service.
-
-    Every service starts from a copy of the shared evidence: its known-bad targets were judged
-    by the worst service, so they are conservative (never too high) for each. The old file is
-    kept beside, renamed, so nothing is dropped; a log line says so.
-    """
-    legacy = paths.legacy_learner_state
-    if not legacy.exists():
-        return
-    state = read_json(legacy)
-    for service in config.service_names:
-        load_learner(config, paths, service)  # refuses a damaged or unknown-version file, naming it
-    for service in config.service_names:
-        if not paths.learner_state(service).exists():
-            atomic_write_json(paths.learner_state(service), state)
-    kept = legacy.with_name("learner_state.migrated.json")
-    legacy.replace(kept)
-    log.warning("migrated %s (one learner shared by every service) to %s/<service>.json for %s; the old "
-                "file is kept as %s", _relative(config, legacy), _relative(config, paths.learner_dir),
-                ", ".join(config.service_names), _relative(config, kept))
-
 
 def warm_start(config: OpsConfig, sources: Sources, service: ServiceConfig, learner: ThresholdLearner,
                observation: Observation, current: dict[str, float], now: float) -> WarmStart | None:
@@ -225,8 +176,10 @@ def _sla_line(observation: Observation, config: OpsConfig) -> str:
 
 
 def commit_message(decision: FleetDecision, observations: dict[str, Observation],
-                   quality: dict[str, dict[str, SeriesQuality]], anomalies: list[Anomaly], config: OpsConfig) -> str:
-    """The commit message and PR body: every service's changes in one table, then each service's evidence."""
+                   quality: dict[str, dict[str, SeriesQuality]], anomalies: list[Anomaly], config: OpsConfig,
+                   effects: dict[str, str] | None = None) -> str:
+    """The commit message and PR body: every service's changes in one table, then each service's
+    evidence, with what its previous scaling change did (`effects`: one line per service)."""
     lines = [f"ai-ops: {decision.summary}", "", "| service | threshold | old | new | why |", "|---|---|---|---|---|"]
     for service, d in decision.decisions.items():
         for name, (old, new) in d.changes.items():
@@ -243,6 +196,8 @@ def commit_message(decision: FleetDecision, observations: dict[str, Observation]
                    f" replicas mean {observation.replicas_mean:.1f}, max {observation.replicas_max:.0f}"),
                   f"- anomalies: {len(found)} points ({observation.anomaly_share:.1%} of steps)"
                   + (f"; {explained} of them the expected effect of the last scaling change" if explained else "")]
+        if effects and service in effects:
+            lines.append(f"- effect of its previous scaling change: {effects[service]}")
         r = d.reward
         if r is not None:
             lines.append(f"- reward {r.total:+.4f} = {r.sla_weight:g} x SLA met {r.sla_met:g} - cost variance "
@@ -258,6 +213,19 @@ def commit_message(decision: FleetDecision, observations: dict[str, Observation]
     if reports:
         lines.append(f"Latest daily report: {reports[-1].relative_to(config.path('.'))}")
     return "\n".join(lines)
+
+
+def previous_effects(paths: Paths, services: Iterable[str]) -> dict[str, str]:
+    """Per service, what its last applied scaling change did (replicas, cost, SLA before/after)."""
+    from ai_ops.reporting.explained import change_effects, effect_line
+
+    ledger = read_ledger(paths)
+    out = {}
+    for service in services:
+        effects = change_effects(ledger, service)
+        if effects:
+            out[service] = effect_line(effects[-1])
+    return out
 
 
 def explain(config: OpsConfig, paths: Paths, anomalies: list[Anomaly]) -> list[Anomaly]:
@@ -348,7 +316,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
 
     commit = None
     if decision.changed:
-        message = commit_message(decision, observations, quality, anomalies, config)
+        message = commit_message(decision, observations, quality, anomalies, config, previous_effects(paths, learners))
         # Only what a reviewer must read: the values, and the learner state/ledger that explain them.
         # Detector parameters change every cycle; the daily train and report commits carry them.
         reviewed = [config.tfvars_path, paths.learner_dir, paths.ledger,

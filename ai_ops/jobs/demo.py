@@ -10,7 +10,8 @@ from typing import Any
 
 from ai_ops.config import OpsConfig, Secrets, load_config
 from ai_ops.errors import ConfigError
-from ai_ops.jobs.cycle import load_learner, run_cycle
+from ai_ops.jobs.cycle import run_cycle
+from ai_ops.jobs.learner_state import load_learner
 from ai_ops.jobs.observing import Anomaly, fetch, simulated_source
 from ai_ops.jobs.report import run_report
 from ai_ops.jobs.train import run_train

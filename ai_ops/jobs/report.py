@@ -13,7 +13,7 @@ from ai_ops.actuators.git import commit_owned
 from ai_ops.actuators.terraform import current_thresholds
 from ai_ops.config import OpsConfig, Secrets
 from ai_ops.detectors.ensemble import SeverityLevels
-from ai_ops.jobs.cycle import load_learner
+from ai_ops.jobs.learner_state import load_learner
 from ai_ops.jobs.observing import Sources
 from ai_ops.jobs.workspace import DAY, iso, load_training_log, paths_for, read_anomalies, read_ledger
 from ai_ops.metrics import ServiceMetrics
@@ -59,15 +59,18 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets, sources: Sourc
                               config.cost.currency, {k: (t.min, t.max) for k, t in config.thresholds.items()},
                               levels.warning_surprisal, levels.critical_surprisal)
     week = now - 7 * DAY
-    from ai_ops.reporting.explained import incidents_only
+    from ai_ops.reporting.explained import change_effects, effect_line, incidents_only
 
     all_week = [a for a in read_anomalies(paths) if week <= a.get("time", 0) < now]
     week_anomalies = incidents_only(all_week)  # the controller's own change's effect is not an incident
-    report = compose_report(now, settings, metrics, [r for r in read_ledger(paths) if r.get("time", 0) >= week],
+    ledger = read_ledger(paths)
+    report = compose_report(now, settings, metrics, [r for r in ledger if r.get("time", 0) >= week],
                             week_anomalies, current_thresholds(config), learning)
     explained = sorted({a["caused_by"] for a in all_week if a.get("caused_by") and now - DAY <= a["time"] < now})
+    effects = {s.name: [effect_line(e) for e in change_effects([r for r in ledger if r.get("time", 0) < now], s.name)
+                        if e["time"] >= week] for s in config.services}
     report = report.model_copy(update={"anomalies": report.anomalies.model_copy(
-        update={"explained_by_changes": explained})})
+        update={"explained_by_changes": explained}), "change_effects": {k: v for k, v in effects.items() if v}})
     return ReportInputs(report, _main_series(metrics[config.services[0].name], week_anomalies, now))
 
 

@@ -18,168 +18,29 @@ generic bandit would need many breaches to learn the same thing.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from ai_ops.config import LearnerConfig, ThresholdConfig
-from ai_ops.errors import OpsError
-from ai_ops.learner.alerts import AlertChoice, budget_threshold, pages_and_catches
+from ai_ops.learner.alerts import pages_and_catches
+from ai_ops.learner.bracketing import clamp_step as clamp_step
+from ai_ops.learner.bracketing import probe_target as probe_target
 from ai_ops.learner.change import ChangeTest, demand_change, relation_change
+from ai_ops.learner.decision import ALERT_MEMORY_DAYS as ALERT_MEMORY_DAYS
+from ai_ops.learner.decision import CPU_ALERT, DAY, HISTORY_KEPT, MIN_REPLICAS, SCALING, Decision
+from ai_ops.learner.decision import READABLE_STATE_VERSIONS as READABLE_STATE_VERSIONS
+from ai_ops.learner.decision import STATE_VERSION as STATE_VERSION
+from ai_ops.learner.decision import LearnerStateError as LearnerStateError
+from ai_ops.learner.decision import LearningStatus as LearningStatus
 from ai_ops.learner.observation import Observation
 from ai_ops.learner.reward import Reward, RewardWeights, budget_burn, reward
+from ai_ops.learner.status import LearnerEvidence
 from ai_ops.learner.warm_start import WarmStart, estimate_target
 
-STATE_VERSION = 4
-READABLE_STATE_VERSIONS = (3, 4)
-"""Version 3 state (before the page budget) is read: its windows are kept, its alert ceilings dropped."""
-SCALING = "autoscaling_cpu_target"
-MIN_REPLICAS = "autoscaling_min_replicas"
-"""Learned only when the configuration's thresholds list it (a Terraform variable must exist for it)."""
-CPU_ALERT = "alert_cpu_utilization"
-ALERT_MEMORY_DAYS = 28.0
-"""Windows the page budget is tuned on (the last four weeks)."""
-DAY = 86_400.0
-HISTORY_KEPT = 400
 
-
-class LearnerStateError(OpsError):
-    """models/learner_state.json cannot be used; nothing is changed until a person decides."""
-
-    exit_code = 2
-
-
-@dataclass(frozen=True)
-class Decision:
-    time: float
-    old: dict[str, float]
-    new: dict[str, float]
-    reward: Reward | None
-    reasons: dict[str, str]
-    status: str
-    summary: str
-    evidence: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def changes(self) -> dict[str, tuple[float, float]]:
-        return {k: (self.old[k], v) for k, v in self.new.items() if v != self.old.get(k)}
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["changes"] = {k: {"old": o, "new": n} for k, (o, n) in self.changes.items()}
-        return data
-
-
-@dataclass(frozen=True)
-class LearningStatus:
-    """exploring / converging / settled, with the criterion a reviewer can check, and any bound
-    that binds with what would fix it."""
-
-    status: str
-    criterion: str
-    days_since_change: float | None
-    ceiling: float | None
-    binding: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def clamp_step(spec: ThresholdConfig, old: float, proposed: float) -> float:
-    """Guardrail: at most `max_step` from the old value, always inside [min, max]."""
-    moved = min(max(proposed, old - spec.max_step), old + spec.max_step)
-    return round(min(max(moved, spec.min), spec.max), 6)
-
-
-def probe_target(current: float, ceiling: float | None, spec: ThresholdConfig, exploration: float,
-                 resolution: float) -> float:
-    """Next scaling target to try above `current`: a share of the gap to the lowest known-bad
-    target (bisection at 0.5), on the `resolution` grid, never reaching the known-bad value."""
-    if exploration <= 0:
-        return current
-    top = spec.max if ceiling is None else ceiling - resolution
-    gap = top - current
-    if gap < resolution - 1e-9:
-        return current
-    step = spec.max_step if ceiling is None else max(resolution, math.floor(gap * exploration / resolution) * resolution)
-    return round(min(current + step, top), 6)
-
-
-def _number(value: Any, where: str, *, integer: bool = False, optional: bool = False) -> None:
-    """A JSON number (not a string, not a bool), finite; an int when `integer`."""
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
-        raise TypeError(f"{where} must be {'an integer' if integer else 'a number'}, not {value!r:.40}")
-    if not math.isfinite(value):
-        raise ValueError(f"{where} is not finite")
-
-
-def _mapping(value: Any, where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise TypeError(f"{where} must be a JSON object, not {type(value).__name__}")
-    return value
-
-
-def _sequence(value: Any, where: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise TypeError(f"{where} must be a JSON list, not {type(value).__name__}")
-    return value
-
-
-def _check_state(state: dict[str, Any]) -> None:
-    """Types and finiteness of every field the learner computes with: a value of the wrong type
-    (a string where a number belongs) must stop the load, not a later step with a TypeError."""
-    for key in ("cycles", "clean_streak"):
-        _number(state.get(key, 0), key, integer=True)
-        if state.get(key, 0) < 0:
-            raise ValueError(f"{key} must be >= 0")
-    _number(state.get("last_change_cycle"), "last_change_cycle", integer=True, optional=True)
-    _number(state.get("last_change_time"), "last_change_time", optional=True)
-    _number(state.get("predicted_limit"), "predicted_limit", optional=True)
-    if not isinstance(state.get("last_change_kind", ""), str):
-        raise TypeError("last_change_kind must be a string")
-    if not isinstance(state.get("warm_started", False), bool):
-        raise TypeError("warm_started must be true or false")
-    evidence = state.get("warm_start_evidence")
-    if evidence is not None:
-        _mapping(evidence, "warm_start_evidence")
-    for key in ("before_last_change", "known_bad"):
-        for name, value in _mapping(state.get(key, {}), key).items():
-            _number(value, f"{key}.{name}")
-    for name, value in _mapping(state.get("alert_changed_cycle", {}), "alert_changed_cycle").items():
-        _number(value, f"alert_changed_cycle.{name}", integer=True)
-    for name, levels in _mapping(state.get("alert_normal", {}), "alert_normal").items():
-        for i, pair in enumerate(_sequence(levels, f"alert_normal.{name}")):
-            if not isinstance(pair, list) or len(pair) != 2:
-                raise TypeError(f"alert_normal.{name}[{i}] must be [time, level]")
-            for value in pair:
-                _number(value, f"alert_normal.{name}[{i}]")
-    for i, window in enumerate(_sequence(state.get("windows", []), "windows")):
-        for key in ("target", "time", "burn"):
-            if key not in _mapping(window, f"windows[{i}]"):
-                raise KeyError(f"windows[{i}] has no {key}")
-        for key, value in window.items():
-            _number(value, f"windows[{i}].{key}")
-    for i, window in enumerate(_sequence(state.get("alert_windows", []), "alert_windows")):
-        _number(_mapping(window, f"alert_windows[{i}]").get("time"), f"alert_windows[{i}].time")
-        if not isinstance(window.get("breached"), bool):
-            raise TypeError(f"alert_windows[{i}].breached must be true or false")
-        for name, value in _mapping(window.get("levels"), f"alert_windows[{i}].levels").items():
-            _number(value, f"alert_windows[{i}].levels.{name}")
-    for key in ("workload_changes", "history"):
-        for i, record in enumerate(_sequence(state.get(key, []), key)):
-            _number(_mapping(record, f"{key}[{i}]").get("time"), f"{key}[{i}].time")
-            for name in ("reward", "scaling", "min_replicas"):
-                _number(record.get(name), f"{key}[{i}].{name}", optional=True)
-
-
-class ThresholdLearner:
+class ThresholdLearner(LearnerEvidence):
     """Warm-started bracketing search (scaling target), page-budget alerts, min replicas; guardrailed."""
 
     def __init__(self, config: LearnerConfig, thresholds: dict[str, ThresholdConfig], sla_target: float,
@@ -190,119 +51,9 @@ class ThresholdLearner:
         self.sla_target = sla_target
         self.monthly_budget = monthly_budget
         self.weights = weights or RewardWeights(cost_weight=config.cost_weight)
-        state = state or {}
-        if not isinstance(state, dict):
-            raise LearnerStateError("models/learner_state.json must hold a JSON object; restore it from Git "
-                                    "or delete it to start learning afresh")
-        if state and state.get("version") not in READABLE_STATE_VERSIONS:
-            raise LearnerStateError(f"models/learner_state.json has version {state.get('version')}, this ai-ops "
-                                    f"reads versions {', '.join(map(str, READABLE_STATE_VERSIONS))}; delete it to "
-                                    "start learning afresh (the thresholds in Terraform are kept)")
-        try:
-            self._load(state)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise LearnerStateError(f"models/learner_state.json is damaged ({type(exc).__name__}: {exc}); restore "
-                                    "it from Git or delete it to start learning afresh") from None
+        self._restore(state)
 
-    def _load(self, state: dict[str, Any]) -> None:
-        _check_state(state)
-        self.cycles: int = int(state.get("cycles", 0))
-        self.last_change_cycle: int | None = state.get("last_change_cycle")
-        self.last_change_time: float | None = state.get("last_change_time")
-        self.before_last_change: dict[str, float] = dict(state.get("before_last_change", {}))
-        self.last_change_kind: str = state.get("last_change_kind", "")
-        self.windows: list[dict[str, float]] = list(state.get("windows", []))
-        """Learnable windows since the last workload change: the scaling target in force, the
-        error-budget burn, the share of bad steps, the demand and CPU/latency levels, the time."""
-        self.known_bad: dict[str, float] = {str(k): float(v) for k, v in state.get("known_bad", {}).items()}
-        """Scaling targets (as '%g' text) shown bad since the last workload change -> when. Never re-probed."""
-        self.predicted_limit: float | None = state.get("predicted_limit")
-        """The warm start's lowest predicted-bad target: treated as known-bad until a workload change."""
-        self.alert_changed_cycle: dict[str, int] = dict(state.get("alert_changed_cycle", {}))
-        self.alert_normal: dict[str, list[list[float]]] = {k: [[float(t), float(v)] for t, v in levels]
-                                                           for k, levels in state.get("alert_normal", {}).items()}
-        """Per alert: [time, normal level] of the last learnable windows (the anchor is their median)."""
-        self.alert_windows: list[dict[str, Any]] = list(state.get("alert_windows", []))
-        """Per window: time, whether the SLA was breached, each alert's fire level (the page budget's data)."""
-        self.clean_streak: int = int(state.get("clean_streak", 0))
-        """Consecutive learnable windows with the SLA met at the current thresholds."""
-        self.warm_started: bool = bool(state.get("warm_started", False))
-        self.warm_start_evidence: dict[str, Any] | None = state.get("warm_start_evidence")
-        self.workload_changes: list[dict[str, Any]] = list(state.get("workload_changes", []))
-        self.history: list[dict[str, Any]] = list(state.get("history", []))
-
-    # ------------------------------------------------------------ evidence
-
-    def _windows_at(self, target: float, now: float) -> list[dict[str, float]]:
-        return [w for w in self.windows if abs(w["target"] - target) < 1e-9]
-
-    def mean_burn_at(self, target: float, now: float) -> tuple[float, int]:
-        """The target's error-budget burn over its remembered windows, and how many windows.
-
-        With `weigh_by_requests`, weighted by each window's requests (the SLA's own weighting);
-        windows recorded without a request count fall back to equal weights.
-        """
-        windows = self._windows_at(target, now)
-        if not windows:
-            return 0.0, 0
-        weights = [float(w.get("requests", 0.0) or 0.0) for w in windows]
-        if self.config.weigh_by_requests and all(x > 0 for x in weights):
-            total = sum(weights)
-            return sum(w["burn"] * x for w, x in zip(windows, weights, strict=True)) / total, len(windows)
-        return sum(w["burn"] for w in windows) / len(windows), len(windows)
-
-    def bad_steps_at(self, target: float, now: float) -> float | None:
-        """Mean share of bad steps (minutes) over the target's windows that reported it."""
-        shares = [w["bad_steps"] for w in self._windows_at(target, now) if "bad_steps" in w]
-        return sum(shares) / len(shares) if shares else None
-
-    def is_bad(self, target: float, now: float) -> bool:
-        """Known-bad: shown bad since the last workload change, predicted bad by the warm start, or its
-        windows burned more than `max_budget_burn` on average (or had too many bad steps) over at least
-        `settle_windows` windows (a whole daily cycle), or more than `clear_breach_burn` over any number."""
-        if f"{target:g}" in self.known_bad or (self.predicted_limit is not None
-                                               and target >= self.predicted_limit - 1e-9):
-            return True
-        burn, count = self.mean_burn_at(target, now)
-        if not count:
-            return False
-        if burn > self.config.clear_breach_burn:
-            return True
-        bad_steps = self.bad_steps_at(target, now)
-        return count >= self.config.settle_windows and (
-            burn > self.config.max_budget_burn
-            or (bad_steps is not None and bad_steps > self.config.max_bad_step_share))
-
-    def ceiling(self, now: float) -> float | None:
-        """Lowest known-bad scaling target (observed or predicted by the warm start)."""
-        bad = [float(k) for k in self.known_bad]
-        bad += [t for t in {w["target"] for w in self.windows} if self.is_bad(t, now)]
-        if self.predicted_limit is not None:
-            bad.append(self.predicted_limit)
-        return min(bad) if bad else None
-
-    def alert_anchor(self, name: str) -> tuple[float, float] | None:
-        """(anchor, normal level) of an alert: the median normal level of the remembered windows times
-        `alert_headroom`; None until a window has reported a normal level for it."""
-        levels = sorted(v for _, v in self.alert_normal.get(name, []))
-        if not levels:
-            return None
-        mid = len(levels) // 2
-        level = levels[mid] if len(levels) % 2 else (levels[mid - 1] + levels[mid]) / 2
-        return level * self.config.alert_headroom, level
-
-    def _remember_normal(self, obs: Observation) -> None:
-        for name, level in obs.normal_levels.items():
-            if name in self.specs and math.isfinite(level):
-                kept = self.alert_normal.setdefault(name, [])
-                kept.append([obs.time, float(level)])
-                del kept[:-self.config.alert_normal_windows]
-
-    def _remember_alert_window(self, obs: Observation, breached: bool) -> None:
-        levels = {k: float(v) for k, v in obs.alert_fire_levels.items() if k in self.specs and math.isfinite(v)}
-        if levels:
-            self.alert_windows.append({"time": obs.time, "breached": breached, "levels": levels})
-        self.alert_windows = [w for w in self.alert_windows if obs.time - w["time"] < ALERT_MEMORY_DAYS * DAY]
+    # ------------------------------------------------------------ warm start
 
     def wants_warm_start(self) -> bool:
         """Whether the next `step` would use a warm-start estimate (pass one with `warm_start=`): until
@@ -319,63 +70,6 @@ class ThresholdLearner:
                                resolution=self.config.resolution, tolerance=self.config.hpa_tolerance,
                                max_burn=self.config.warm_start_max_burn, min_steps=self.config.warm_start_min_steps,
                                min_replicas=float(current.get(MIN_REPLICAS, 1.0)))
-
-    # ------------------------------------------------------------ status
-
-    def learning_status(self, now: float | None = None) -> LearningStatus:
-        now = self.history[-1]["time"] if now is None and self.history else (now or 0.0)
-        since = None if self.last_change_time is None else round((now - self.last_change_time) / DAY, 2)
-        ceiling = self.ceiling(now)
-        current = self.history[-1].get("scaling") if self.history else None
-        spec = self.specs.get(SCALING)
-        if spec is None or current is None:
-            settled = self.cycles >= self.config.settle_windows
-            return LearningStatus("settled" if settled else "exploring",
-                                  f"no scaling target is learned; {self.cycles} cycles observed", since, ceiling)
-        if spec.pin:
-            return LearningStatus("settled", "the scaling target is pinned by configuration", since, ceiling)
-        burn, count = self.mean_burn_at(current, now)
-        bad_steps = self.bad_steps_at(current, now)
-        steps_text = "" if bad_steps is None else f", {bad_steps:.1%} bad steps"
-        evidence = f"{count} windows at {current:g} (burn {burn:.0%} of the error budget{steps_text})"
-        if current <= spec.min + 1e-9 and not count and self.last_change_kind == "min_replicas":
-            return LearningStatus("converging", f"minimum replicas were just raised; {evidence}", since, ceiling,
-                                  f"{SCALING} lower bound {spec.min:g} binds: headroom now comes from minimum "
-                                  "replicas")
-        if self.is_bad(current, now) and count and current <= spec.min + 1e-9:
-            replicas = self.specs.get(MIN_REPLICAS)
-            held = self.history[-1].get("min_replicas")
-            if replicas is not None and not replicas.pin and (held is None or held < replicas.max - 1e-9):
-                return LearningStatus("converging", f"{evidence}: the target is at its lower bound; raising "
-                                      "minimum replicas", since, ceiling,
-                                      f"{SCALING} lower bound {spec.min:g} binds")
-            fix = (f"{MIN_REPLICAS} is at its upper bound {replicas.max:g}: raise that bound after review"
-                   if replicas is not None else
-                   f"add {MIN_REPLICAS} to the thresholds (a Terraform variable) so minimum replicas are learned, "
-                   "or lower this bound after review")
-            return LearningStatus("settled", f"{evidence}: the target alone cannot meet the SLA", since, ceiling,
-                                  f"{SCALING} lower bound {spec.min:g} binds; {fix}")
-        if count >= self.config.settle_windows and not self.is_bad(current, now):
-            if ceiling is not None and ceiling - current <= self.config.convergence_gap + 1e-9:
-                return LearningStatus("settled", f"{evidence}; {ceiling:g} is known-bad, within "
-                                      f"{self.config.convergence_gap:g}: no cheaper safe target left to try",
-                                      since, ceiling)
-            if current >= spec.max - 1e-9:
-                return LearningStatus("settled", f"{evidence} at the upper bound", since, ceiling,
-                                      f"{SCALING} upper bound {spec.max:g} binds; raise it after review to save more")
-            if burn > self.config.probe_max_burn:
-                return LearningStatus("settled", f"{evidence}: more than probe_max_burn "
-                                      f"{self.config.probe_max_burn:.0%}, no room for a cheaper target",
-                                      since, ceiling)
-        if ceiling is None:
-            return LearningStatus("exploring", f"{evidence}; no SLA limit found yet: probing cheaper targets",
-                                  since, ceiling)
-        return LearningStatus("converging", f"{evidence}; bracketing below known-bad {ceiling:g} (settled after "
-                              f"{self.config.settle_windows} clean windows within {self.config.convergence_gap:g})",
-                              since, ceiling)
-
-    def status(self) -> str:
-        return self.learning_status().status
 
     # ------------------------------------------------------------ workload change
 
@@ -600,15 +294,6 @@ class ThresholdLearner:
                                        f"windows still used {burn:.0%} of the error budget{steps_text}: bursts "
                                        "outrun the autoscaler, raise the standing capacity")
 
-    def cpu_alert_floor(self, scaling: float | None) -> float | None:
-        """The lowest CPU alert allowed: above the autoscaler's normal band (target x (1 + tolerance))
-        by `alert_band_margin`; None without a scaling target or a CPU alert."""
-        spec = self.specs.get(CPU_ALERT)
-        if spec is None or scaling is None:
-            return None
-        band = scaling * (1.0 + self.config.hpa_tolerance)
-        return round(min(max(band + self.config.alert_band_margin, spec.min), spec.max), 6)
-
     def _enforce_cpu_alert_floor(self, old: dict[str, float], new: dict[str, float], reasons: dict[str, str]) -> None:
         floor = self.cpu_alert_floor(new.get(SCALING))
         spec = self.specs.get(CPU_ALERT)
@@ -618,23 +303,6 @@ class ThresholdLearner:
         reasons[CPU_ALERT] = (f"never inside the autoscaler's band: scaling target {new[SCALING]:g} x (1 + "
                               f"{self.config.hpa_tolerance:g} tolerance) + {self.config.alert_band_margin:g} = "
                               f"{floor:g} (this guardrail may exceed max_step)")
-
-    def alert_choice(self, name: str, scaling: float | None) -> AlertChoice | None:
-        """The page-budget choice for an alert over the remembered windows; None until enough windows."""
-        spec = self.specs[name]
-        rows = [(w["levels"][name], bool(w["breached"]), w["time"]) for w in self.alert_windows if name in w["levels"]]
-        if len(rows) < self.config.alert_min_windows:
-            return None
-        times = sorted(t for _, _, t in rows)
-        gaps = np.diff(times)
-        window_hours = float(np.median(gaps)) / 3600.0 if gaps.size else 6.0
-        weeks = len(rows) * window_hours / 168.0
-        allowed = self.config.pages_per_week * self.config.alert_budget_use * weeks
-        floor = self.cpu_alert_floor(scaling) if name == CPU_ALERT else None
-        lower = spec.min if floor is None else floor
-        grid = min(spec.max_step / 10, (spec.max - spec.min) / 200) if spec.max > spec.min else spec.max_step
-        return budget_threshold(np.array([x for x, _, _ in rows]), np.array([b for _, b, _ in rows]), lower,
-                                spec.max, grid, allowed, weeks)
 
     def _propose_alert(self, name: str, spec: ThresholdConfig, value: float, scaling: float | None) -> tuple[float, str]:
         last = self.alert_changed_cycle.get(name)
@@ -712,24 +380,3 @@ class ThresholdLearner:
         if self.warm_start_evidence is not None and self.warm_start_evidence.get("time") == obs.time:
             evidence["warm_start"] = self.warm_start_evidence
         return Decision(obs.time, old, new, r, reasons, status.status, summary, evidence)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "version": STATE_VERSION,
-            "cycles": self.cycles,
-            "last_change_cycle": self.last_change_cycle,
-            "last_change_time": self.last_change_time,
-            "before_last_change": self.before_last_change,
-            "last_change_kind": self.last_change_kind,
-            "windows": self.windows,
-            "known_bad": self.known_bad,
-            "predicted_limit": self.predicted_limit,
-            "alert_changed_cycle": self.alert_changed_cycle,
-            "alert_normal": self.alert_normal,
-            "alert_windows": self.alert_windows,
-            "clean_streak": self.clean_streak,
-            "warm_started": self.warm_started,
-            "warm_start_evidence": self.warm_start_evidence,
-            "workload_changes": self.workload_changes,
-            "history": self.history,
-        }

@@ -21,6 +21,25 @@ BIN_PERCENT = 2.0
 MIN_BIN_STEPS = 3
 """A bin with fewer steps than this is not evidence (treated like an unseen utilization)."""
 SCALE_DOWN_STABILIZATION_STEPS = 3
+SURGE_FACTOR = 1.5
+"""A step whose demand is above this multiple of the previous hour's median is a surge's onset."""
+SURGE_WINDOW_STEPS = 12
+
+
+def demand_surges(rate: np.ndarray, factor: float = SURGE_FACTOR, window: int = SURGE_WINDOW_STEPS) -> np.ndarray:
+    """Per step: True at the onset of a demand surge (rate above `factor` x the median of the
+    `window` steps before it). Causal. No scaling target absorbs such a jump in one step: the
+    online learner does not learn from bad steps during a surge its detectors flag, and the warm
+    start leaves these steps out in the same way."""
+    rate = np.asarray(rate, dtype=float)
+    out = np.zeros(rate.shape, dtype=bool)
+    if rate.size <= window:
+        return out
+    past = np.lib.stride_tricks.sliding_window_view(rate[:-1], window)
+    baseline = np.nanmedian(past, axis=1)
+    with np.errstate(invalid="ignore"):
+        out[window:] = rate[window:] > factor * baseline
+    return out
 
 
 @dataclass(frozen=True)
@@ -134,10 +153,12 @@ def estimate_target(cpu_percent: np.ndarray, replicas: np.ndarray, request_rate:
     index = np.clip(np.digitize(util, edges) - 1, 0, excess.size - 1)
     # Overload beyond 100% is the top bin: CPU saturates there, the relation already holds it.
     predicted_bad = excess[index]
-    total = float(rate.sum())
+    counted = ~demand_surges(rate)
+    total = float(rate[counted].sum())
     if total <= 0:
         return WarmStart(None, "the history served no requests", evidence={"steps": steps})
-    burns = (rate[:, None] * predicted_bad).sum(axis=0) / total / allowed if allowed > 0 else np.zeros(grid.size)
+    burns = ((rate[:, None] * predicted_bad)[counted].sum(axis=0) / total / allowed if allowed > 0
+             else np.zeros(grid.size))
     fine = np.flatnonzero(burns <= max_burn)
     seen_max = float(edges[np.flatnonzero(seen)[-1] + 1])
     knee_bins = np.flatnonzero(measured & (excess > allowed))
@@ -146,6 +167,7 @@ def estimate_target(cpu_percent: np.ndarray, replicas: np.ndarray, request_rate:
         "capacity_rps_per_replica": round(capacity, 4),
         "cpu_seen_max_percent": round(seen_max, 1),
         "baseline_bad_share": round(baseline, 6),
+        "surge_steps_left_out": int((~counted).sum()),
         "knee_cpu_percent": round(float(edges[knee_bins[0]]), 1) if knee_bins.size else None,
         "predicted_burn_by_target": {f"{t:g}": round(float(b), 4) for t, b in zip(grid, burns, strict=True)
                                      if abs(t - round(t / 5) * 5) < 1e-9},

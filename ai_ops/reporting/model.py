@@ -239,6 +239,9 @@ class Report(_Part):
     threshold_path: list[dict[str, float | str | None]]
     """One entry per ledger record of the week: `time`, `time_iso`, `service` and every threshold's new value."""
     learning: Learning
+    change_effects: dict[str, list[str]] = Field(default_factory=dict)
+    """Per service, what each scaling change of the last 7 days did: replicas, cost per hour and SLA
+    over the day before it and the day after it (docs/report.md)."""
     recommendations: list[Recommendation] = Field(default_factory=list)
     narrative: NarrativePart | None = None
     charts: list[str] = Field(default_factory=list)

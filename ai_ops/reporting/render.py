@@ -101,6 +101,9 @@ def render_markdown(report: Report) -> str:
         out += [f"  - why {k}: {v}" for k, v in a.reasons.items()]
     if not report.actions:
         out.append("- none: no threshold changed in the last 24 h")
+    if report.change_effects:
+        out += ["", "What the scaling changes of the last 7 days did (mean over the day before vs the day after):", ""]
+        out += [f"- {service}: {line}" for service, lines in report.change_effects.items() for line in lines]
     an = report.anomalies
     out += ["", "## Anomalies (last 24 h)", "",
             f"{an.critical_episodes} critical and {an.warning_episodes} warning episodes ({an.points} "

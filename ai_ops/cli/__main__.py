@@ -1,0 +1,3 @@
+from ai_ops.cli import main
+
+main()
