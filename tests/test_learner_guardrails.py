@@ -171,6 +171,38 @@ def test_old_state_version_is_a_clear_error() -> None:
         ThresholdLearner(LearnerConfig(), scaling_only(), 99.95, 1500.0, state={"version": 1})
 
 
+
+def _saved_state() -> dict[str, object]:
+    model = learner()
+    drive(model, [BREACH, MET, MET], {SCALING: 80.0})
+    state: dict[str, object] = json.loads(json.dumps(model.state_dict()))
+    return state
+
+
+@pytest.mark.parametrize(("path", "value", "named"), [
+    (("windows", 0, "target"), "80", "windows[0].target"),
+    (("windows", 0, "burn"), "0.5", "windows[0].burn"),
+    (("known_bad", "80"), "12", "known_bad.80"),
+    (("before_last_change", SCALING), "80", f"before_last_change.{SCALING}"),
+    (("predicted_limit",), "70", "predicted_limit"),
+    (("history", 0, "scaling"), "75", "history[0].scaling"),
+    (("cycles",), "3", "cycles"),
+    (("windows",), {"0": 1}, "windows must be a JSON list"),
+])
+def test_string_where_a_number_belongs_is_refused_on_load(path: tuple[object, ...], value: object,
+                                                           named: str) -> None:
+    """Before: a numeric string passed float() on load and a later step died with a TypeError traceback."""
+    state = _saved_state()
+    ThresholdLearner(LearnerConfig(), scaling_only(), 99.95, 1500.0, state=json.loads(json.dumps(state)))
+    holder: object = state
+    for key in path[:-1]:
+        holder = holder[key]  # type: ignore[index]
+    holder[path[-1]] = value  # type: ignore[index]
+    with pytest.raises(LearnerStateError, match=r"learner_state\.json is damaged") as error:
+        resumed = ThresholdLearner(LearnerConfig(), scaling_only(), 99.95, 1500.0, state=state)
+        drive(resumed, [MET, BREACH, MET], {SCALING: 75.0}, first=4)
+    assert named in str(error.value)
+
 def test_reward_parts_and_cost_variance() -> None:
     budget = 1.6 * HOURS_PER_MONTH
     on_budget = reward(obs(1, MET), 99.95, budget, 1.0)

@@ -82,6 +82,22 @@ def test_torn_last_line_is_set_aside_and_a_middle_one_refused(tmp_path: Path) ->
         read_jsonl(log)
 
 
+
+@pytest.mark.parametrize("damage", ['"surprisal": null', '"sustained": "x"', '"caused_by": [1]'])
+def test_anomaly_fields_the_report_reads_are_checked(tmp_path: Path, damage: str) -> None:
+    """Before: a null surprisal or a string `sustained` passed the schema (extra fields allowed) and
+    the report died with a TypeError/ValueError traceback building episodes."""
+    from ai_ops.jobs.workspace import AnomalyRecord
+
+    good = '{"service": "s", "metric": "m", "time": 1.0, "score": 0.9, "severity": "critical", %s}'
+    fields = {"surprisal": '"surprisal": 5.0', "sustained": '"sustained": 3', "caused_by": '"caused_by": ""'}
+    key = damage.split('"')[1]
+    log = tmp_path / "anomalies.jsonl"
+    log.write_text("\n".join([good % fields[key], good % damage, good % fields[key]]) + "\n")
+    with pytest.raises(Exception, match="line 2") as error:
+        read_jsonl(log, AnomalyRecord.model_validate)
+    assert getattr(error.value, "exit_code", None) == 2
+
 def _workspace_config(tmp_path: Path, **outputs: object) -> OpsConfig:
     config = OpsConfig.model_validate({"outputs": {"workspace": str(tmp_path), **outputs}})
     (tmp_path / "terraform").mkdir(exist_ok=True)

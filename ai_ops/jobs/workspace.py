@@ -117,6 +117,10 @@ class AnomalyRecord(BaseModel):
     time: float
     score: float
     severity: str
+    # Read by the report's episodes and explanations: typed, or a `null` or string there is a traceback.
+    surprisal: float = 0.0
+    sustained: int = 1
+    caused_by: str = ""
 
 
 def read_ledger(paths: Paths) -> list[dict[str, Any]]:

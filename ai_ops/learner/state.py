@@ -22,6 +22,76 @@ from ai_ops.learner.decision import (
 from ai_ops.learner.observation import Observation
 
 
+def _number(value: Any, where: str, *, integer: bool = False, optional: bool = False) -> None:
+    """A JSON number (not a string, not a bool), finite; an int when `integer`."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        raise TypeError(f"{where} must be {'an integer' if integer else 'a number'}, not {value!r:.40}")
+    if not math.isfinite(value):
+        raise ValueError(f"{where} is not finite")
+
+
+def _mapping(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"{where} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _sequence(value: Any, where: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"{where} must be a JSON list, not {type(value).__name__}")
+    return value
+
+
+def _check_state(state: dict[str, Any]) -> None:
+    """Types and finiteness of every field the learner computes with: a value of the wrong type
+    (a string where a number belongs) must stop the load, not a later step with a TypeError."""
+    for key in ("cycles", "clean_streak"):
+        _number(state.get(key, 0), key, integer=True)
+        if state.get(key, 0) < 0:
+            raise ValueError(f"{key} must be >= 0")
+    _number(state.get("last_change_cycle"), "last_change_cycle", integer=True, optional=True)
+    _number(state.get("last_change_time"), "last_change_time", optional=True)
+    _number(state.get("predicted_limit"), "predicted_limit", optional=True)
+    if not isinstance(state.get("last_change_kind", ""), str):
+        raise TypeError("last_change_kind must be a string")
+    if not isinstance(state.get("warm_started", False), bool):
+        raise TypeError("warm_started must be true or false")
+    evidence = state.get("warm_start_evidence")
+    if evidence is not None:
+        _mapping(evidence, "warm_start_evidence")
+    for key in ("before_last_change", "known_bad"):
+        for name, value in _mapping(state.get(key, {}), key).items():
+            _number(value, f"{key}.{name}")
+    for name, value in _mapping(state.get("alert_changed_cycle", {}), "alert_changed_cycle").items():
+        _number(value, f"alert_changed_cycle.{name}", integer=True)
+    for name, levels in _mapping(state.get("alert_normal", {}), "alert_normal").items():
+        for i, pair in enumerate(_sequence(levels, f"alert_normal.{name}")):
+            if not isinstance(pair, list) or len(pair) != 2:
+                raise TypeError(f"alert_normal.{name}[{i}] must be [time, level]")
+            for value in pair:
+                _number(value, f"alert_normal.{name}[{i}]")
+    for i, window in enumerate(_sequence(state.get("windows", []), "windows")):
+        for key in ("target", "time", "burn"):
+            if key not in _mapping(window, f"windows[{i}]"):
+                raise KeyError(f"windows[{i}] has no {key}")
+        for key, value in window.items():
+            _number(value, f"windows[{i}].{key}")
+    for i, window in enumerate(_sequence(state.get("alert_windows", []), "alert_windows")):
+        _number(_mapping(window, f"alert_windows[{i}]").get("time"), f"alert_windows[{i}].time")
+        if not isinstance(window.get("breached"), bool):
+            raise TypeError(f"alert_windows[{i}].breached must be true or false")
+        for name, value in _mapping(window.get("levels"), f"alert_windows[{i}].levels").items():
+            _number(value, f"alert_windows[{i}].levels.{name}")
+    for key in ("workload_changes", "history"):
+        for i, record in enumerate(_sequence(state.get(key, []), key)):
+            _number(_mapping(record, f"{key}[{i}]").get("time"), f"{key}[{i}].time")
+            for name in ("reward", "scaling", "min_replicas"):
+                _number(record.get(name), f"{key}[{i}].{name}", optional=True)
+
+
+
 class LearnerMemory:
     """The learner's remembered evidence (a mixin of ThresholdLearner, which sets `config` and `specs`)."""
 
@@ -44,6 +114,7 @@ class LearnerMemory:
                                     "it from Git or delete it to start learning afresh") from None
 
     def _load(self, state: dict[str, Any]) -> None:
+        _check_state(state)
         self.cycles: int = int(state.get("cycles", 0))
         self.last_change_cycle: int | None = state.get("last_change_cycle")
         self.last_change_time: float | None = state.get("last_change_time")
@@ -68,18 +139,6 @@ class LearnerMemory:
         self.warm_start_evidence: dict[str, Any] | None = state.get("warm_start_evidence")
         self.workload_changes: list[dict[str, Any]] = list(state.get("workload_changes", []))
         self.history: list[dict[str, Any]] = list(state.get("history", []))
-        for window in self.windows:
-            float(window["target"]), float(window["time"]), float(window["burn"]), float(window.get("requests", 0))
-        for aw in self.alert_windows:
-            float(aw["time"]), bool(aw["breached"]), {str(k): float(v) for k, v in aw["levels"].items()}
-        for key, kinds in (("cycles", (int,)), ("clean_streak", (int,)), ("last_change_cycle", (int, type(None))),
-                           ("last_change_time", (int, float, type(None))), ("last_change_kind", (str,))):
-            if key in state and (isinstance(state[key], bool) or not isinstance(state[key], kinds)):
-                raise TypeError(f"{key} has the wrong type ({type(state[key]).__name__})")
-        if self.cycles < 0 or self.clean_streak < 0:
-            raise ValueError("cycles and clean_streak must be >= 0")
-        if any(not math.isfinite(float(v)) for v in [*self.before_last_change.values(), *self.known_bad.values()]):
-            raise ValueError("a threshold value is not finite")
 
     def _remember_normal(self, obs: Observation) -> None:
         for name, level in obs.normal_levels.items():
