@@ -196,9 +196,15 @@ CONFIG_MUTATIONS: list[tuple[str, Any]] = [
 
 
 def _set(data: Any, dotted: str, value: Any) -> None:
+    """Set a dotted path; an index into a list an earlier mutation emptied is skipped (nothing to set)."""
     keys = dotted.split(".")
     for key in keys[:-1]:
-        data = data[int(key)] if isinstance(data, list) else data.setdefault(key, {})
+        if isinstance(data, list):
+            if int(key) >= len(data):
+                return
+            data = data[int(key)]
+        else:
+            data = data.setdefault(key, {})
     data[keys[-1]] = value
 
 
@@ -326,7 +332,7 @@ def test_bad_metrics_response(template: Path, tmp_path_factory: pytest.TempPathF
     if absurd and job == "cycle":
         assert not changed, "a threshold changed on data nobody can believe"
         assert git(ws, "rev-parse", "HEAD").strip() == head or "state after" in git(ws, "log", "-1", "--format=%s")
-    if series == 2000 and job == "cycle":
+    if series == 2000 and job == "cycle" and not garbage:  # garbage replaces the 2,000-series body
         assert "sum by" in output or "aggregate" in output, output
 
 
