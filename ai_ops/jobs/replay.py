@@ -26,10 +26,10 @@ from ai_ops.jobs.cycle import run_cycle
 from ai_ops.jobs.observing import Sources
 from ai_ops.jobs.report import run_report
 from ai_ops.jobs.train import run_train
-from ai_ops.jobs.workspace import DAY, iso, locked, paths_for, prepare_workspace
+from ai_ops.jobs.workspace import DAY, iso, locked, paths_for, prepare_workspace, read_anomalies, read_ledger
 from ai_ops.reporting.forecast import month_bounds
 from ai_ops.sources.replay import ReplaySource
-from ai_ops.state import atomic_write_json, read_jsonl
+from ai_ops.state import atomic_write_json
 
 log = logging.getLogger(__name__)
 ORDER = {"train": 0, "cycle": 1, "report": 2}
@@ -168,8 +168,8 @@ def run_replay(config: OpsConfig, start: float, end: float, workspace: Path | No
                 progress(done, len(runs))
 
     paths = paths_for(scratch)
-    ledger = read_jsonl(paths.ledger)
-    anomalies = read_jsonl(paths.anomalies)
+    ledger = read_ledger(paths)  # the same schema checks as the jobs' own reads
+    anomalies = read_anomalies(paths)
     initial = {k: t.initial for k, t in scratch.thresholds.items()}
     services = []
     for service in scratch.services:
