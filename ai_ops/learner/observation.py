@@ -129,6 +129,19 @@ def error_budget_burn(attainment: float, sla_target: float) -> float:
     return max(0.0, (100.0 - attainment) / allowed)
 
 
+def _load_explained(bad: np.ndarray, cpu: np.ndarray, demand_anomalies: np.ndarray | None) -> np.ndarray:
+    """Steps that count: every good step, and a bad step only when load explains it (its CPU is at
+    least the 95th percentile of the good steps' CPU) and the demand itself was not flagged."""
+    keep = ~bad
+    if keep.any() and bad.any():
+        keep |= bad & (cpu >= np.percentile(cpu[~bad], 95))
+    else:
+        keep[:] = True
+    if demand_anomalies is not None:
+        keep &= ~(demand_anomalies & bad)
+    return keep
+
+
 def load_explained_exact(values: dict[str, np.ndarray], latency_objective_ms: float, sla_target: float,
                          demand_anomalies: np.ndarray | None = None) -> float:
     """`load_explained_attainment` on the exact SLI: the same rule for which bad steps count (see
@@ -138,14 +151,7 @@ def load_explained_exact(values: dict[str, np.ndarray], latency_objective_ms: fl
     if not ok.any():
         return float("nan")
     bad = bad_steps(values, latency_objective_ms, sla_target)[ok]
-    load = cpu[ok]
-    keep = ~bad
-    if keep.any() and bad.any():
-        keep |= bad & (load >= np.percentile(load[~bad], 95))
-    else:
-        keep[:] = True
-    if demand_anomalies is not None:
-        keep &= ~(np.asarray(demand_anomalies, dtype=bool)[ok] & bad)
+    keep = _load_explained(bad, cpu[ok], None if demand_anomalies is None else np.asarray(demand_anomalies, bool)[ok])
     if not keep.any():
         return float("nan")
     return exact_attainment(np.where(keep, total[ok], 0.0), np.where(keep, good[ok], 0.0))
@@ -169,13 +175,7 @@ def load_explained_attainment(request_rate: np.ndarray, error_rate_percent: np.n
         return float("nan")
     rate, errors, latency, cpu = request_rate[ok], error_rate_percent[ok], latency_p95_ms[ok], cpu_percent[ok]
     bad = (latency > latency_objective_ms) | (errors > 100.0 - sla_target)
-    keep = ~bad
-    if keep.any() and bad.any():
-        keep |= bad & (cpu >= np.percentile(cpu[~bad], 95))
-    else:
-        keep[:] = True
-    if demand_anomalies is not None:
-        keep &= ~(demand_anomalies[ok] & bad)
+    keep = _load_explained(bad, cpu, None if demand_anomalies is None else np.asarray(demand_anomalies, bool)[ok])
     return sla_attainment(np.where(keep, rate, 0.0), errors, latency, latency_objective_ms) if keep.any() \
         else float("nan")
 
