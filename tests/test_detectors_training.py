@@ -49,6 +49,41 @@ def test_gmm_can_choose_its_number_of_components_by_bic() -> None:
     assert 1 <= gmm.weights_.size <= 4
 
 
+@pytest.mark.parametrize("components", [1, 2, 3])
+def test_gmm_em_gives_scikit_learns_fit_bit_for_bit(components: int) -> None:
+    """fit_mixture replaces GaussianMixture.fit for speed; it must give the same model, cold and warm."""
+    import warnings
+
+    from sklearn.mixture import GaussianMixture
+
+    from ai_ops.detectors.gmm import REG_COVAR, bic, fit_mixture, time_features
+
+    t, v = series(3, seed=components)
+    v = v + np.random.default_rng(components).standard_t(3, t.size)
+    x = np.column_stack([(v - v.mean()) / v.std(), time_features(t)])
+    x_next = x + np.random.default_rng(9).normal(0, 0.05, x.shape)
+
+    def sklearn_fit(data: np.ndarray, **init: np.ndarray) -> GaussianMixture:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return GaussianMixture(components, covariance_type="full", reg_covar=REG_COVAR, max_iter=100, tol=1e-3,
+                                   random_state=0, init_params="k-means++", **init).fit(data)
+
+    cold = sklearn_fit(x)
+    ours = fit_mixture(x, components, 0)
+    warm_init = {"weights_init": cold.weights_, "means_init": cold.means_,
+                 "precisions_init": np.linalg.inv(cold.covariances_)}
+    warm = sklearn_fit(x_next, **warm_init)
+    ours_warm = fit_mixture(x_next, components, 0, **warm_init)
+    for theirs, mine, data in ((cold, ours, x), (warm, ours_warm, x_next)):
+        np.testing.assert_array_equal(theirs.weights_, mine.weights)
+        np.testing.assert_array_equal(theirs.means_, mine.means)
+        np.testing.assert_array_equal(theirs.covariances_, mine.covariances)
+        assert theirs.converged_ == mine.converged
+        assert float(theirs.score(data)) == mine.mean_log_likelihood
+        assert theirs.bic(data) == bic(mine, data.shape[0])
+
+
 def test_gmm_state_is_plain_json_and_rebuilds_exactly() -> None:
     t, v = series(3)
     gmm = SeasonalGMMDetector()

@@ -1,8 +1,9 @@
 """Seasonal Gaussian mixture: how unlikely is this value at this time of day and week?
 
 Features per point: the value (robustly scaled) and the time of day and day of week as
-points on circles (sin, cos), so 23:55 is next to 00:05. A `GaussianMixture` (scikit-learn,
-full covariances) models their joint density; a point's raw surprise is its conditional
+points on circles (sin, cos), so 23:55 is next to 00:05. A Gaussian mixture (full
+covariances; scikit-learn's `GaussianMixture` EM, reproduced step for step by `fit_mixture`
+without its per-call overhead) models their joint density; a point's raw surprise is its conditional
 negative log-likelihood  -log p(value | time) = -(log p(value, time) - log p(time)),
 where p(time) is the same mixture's marginal over the time features. The raw surprise is
 then calibrated against the training window's own distribution of it (calibration.py).
@@ -17,11 +18,12 @@ evaluated on today's window (|L_new - L_old| / max(|L_old|, 1)); < 0.02 = a stab
 
 from __future__ import annotations
 
-import warnings
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.linalg.lapack import dpotrf, dtrtrs
 from threadpoolctl import ThreadpoolController
 
 from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, FitReport, insufficient
@@ -51,14 +53,150 @@ def time_features(timestamps: np.ndarray) -> np.ndarray:
 
 def gaussian_log_density(x: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
     """log sum_k w_k N(x; mu_k, Sigma_k) for each row of x (pure numpy, full covariances)."""
+    return _log_density(x, weights, means, [np.linalg.cholesky(c) for c in covariances])
+
+
+def _log_density(x: np.ndarray, weights: np.ndarray, means: np.ndarray, chols: list[np.ndarray]) -> np.ndarray:
+    """`gaussian_log_density` given the components' Cholesky factors (cached by the detector)."""
     n, d = x.shape
-    per_component = np.empty((n, weights.size))
+    per_component = np.empty((weights.size, n))
     for k in range(weights.size):
-        chol = np.linalg.cholesky(covariances[k])
+        chol = chols[k]
         solved = np.linalg.solve(chol, (x - means[k]).T)
         log_det = 2.0 * np.log(np.diag(chol)).sum()
-        per_component[:, k] = np.log(weights[k]) - 0.5 * (d * np.log(2 * np.pi) + log_det + (solved**2).sum(axis=0))
-    return np.asarray(logsumexp(per_component, axis=1))
+        per_component[k] = np.log(weights[k]) - 0.5 * (d * np.log(2 * np.pi) + log_det + (solved**2).sum(axis=0))
+    return _logsumexp_rows(per_component)
+
+
+def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
+    """log(sum(exp(a), axis=0)) for finite `a` of shape (k, n): scipy's / scikit-learn's formula
+    (the largest term split off and added through log1p), without their per-call dispatch overhead.
+    The same operations in the same order, so the same numbers to the last bit."""
+    top = a.max(axis=0)
+    at_top = a == top
+    rest = np.where(at_top, -np.inf, a)
+    m = at_top.sum(axis=0, dtype=float)
+    s = np.exp(rest - top).sum(axis=0)
+    s = np.where(s == 0, s, s / m)
+    return np.asarray(np.log1p(s) + np.log(m) + top)
+
+
+# ---------------------------------------------------------------------------------- EM
+# scikit-learn's GaussianMixture(covariance_type="full").fit, step for step (same LAPACK calls,
+# same BLAS products, same order of operations, so the same parameters bit for bit; tested against
+# it in tests/test_detectors_training.py). Why not call it: on this problem (5 features, <= 3
+# components, a few thousand points) its per-call input validation and array-API dispatch cost
+# about three times the arithmetic, and the GMM's daily refit was most of the ensemble's training time.
+
+def _precision_cholesky(covariances: np.ndarray) -> np.ndarray:
+    """Cholesky factors of the precisions from the covariances (sklearn `_compute_precision_cholesky`)."""
+    n_components, d, _ = covariances.shape
+    out = np.empty((n_components, d, d))
+    eye = np.eye(d)
+    for k in range(n_components):
+        chol, info = dpotrf(covariances[k], lower=1, clean=1)
+        if info != 0:
+            raise ValueError("Fitting the mixture model failed because some components have ill-defined "
+                             "empirical covariance (for instance caused by singleton or collapsed samples).")
+        solved, info = dtrtrs(chol, eye, lower=1)
+        out[k] = solved.T
+    return out
+
+
+def _precision_cholesky_from_precisions(precisions: np.ndarray) -> np.ndarray:
+    """sklearn `_compute_precision_cholesky_from_precisions`: flip, Cholesky, flip back."""
+    out = []
+    for p in precisions:
+        chol, info = dpotrf(np.flip(np.flip(p, axis=1), axis=0), lower=1, clean=1)
+        if info != 0:
+            raise ValueError("The parameter 'precisions' should be symmetric, positive-definite")
+        out.append(np.flip(np.flip(chol, axis=1), axis=0))
+    return np.stack(out)
+
+
+def _m_step_parameters(x: np.ndarray, resp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(nk, means, covariances) from responsibilities (sklearn `_estimate_gaussian_parameters`, full)."""
+    nk = resp.sum(axis=0) + 10 * np.finfo(resp.dtype).eps
+    means = (resp.T @ x) / nk[:, np.newaxis]
+    n_components, d = means.shape
+    covariances = np.empty((n_components, d, d))
+    for k in range(n_components):
+        diff = x - means[k, :]
+        covariances[k] = ((resp[:, k] * diff.T) @ diff) / nk[k]
+        covariances[k].flat[:: d + 1] += REG_COVAR
+    return nk, means, covariances
+
+
+def _e_step(x: np.ndarray, weights: np.ndarray, means: np.ndarray,
+            precisions_chol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(log p(x_i) per point, log responsibilities (n, k)) (sklearn `_estimate_log_prob_resp`)."""
+    n, d = x.shape
+    n_components = means.shape[0]
+    log_det = np.log(precisions_chol.reshape(n_components, -1)[:, :: d + 1]).sum(axis=1)
+    log_prob = np.empty((n, n_components))
+    for k in range(n_components):
+        prec_chol = precisions_chol[k]
+        y = (x @ prec_chol) - (means[k] @ prec_chol)
+        log_prob[:, k] = np.square(y).sum(axis=1)
+    weighted = -0.5 * (d * math.log(2 * math.pi) + log_prob) + log_det + np.log(weights)
+    log_norm = _logsumexp_rows(weighted.T)
+    with np.errstate(under="ignore"):
+        log_resp = weighted - log_norm[:, np.newaxis]
+    return log_norm, log_resp
+
+
+@dataclass
+class MixtureFit:
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    converged: bool
+    mean_log_likelihood: float
+    """Mean log-likelihood per sample of the final parameters (sklearn's `score(x)`)."""
+
+
+def fit_mixture(x: np.ndarray, n_components: int, seed: int, weights_init: np.ndarray | None = None,
+                means_init: np.ndarray | None = None, precisions_init: np.ndarray | None = None,
+                max_iter: int = 100, tol: float = 1e-3) -> MixtureFit:
+    """EM for a full-covariance Gaussian mixture: sklearn's `GaussianMixture(n_components, covariance_type="full",
+    reg_covar=REG_COVAR, max_iter, tol, random_state=seed, init_params="k-means++", weights_init, means_init,
+    precisions_init).fit(x)`, with the same result."""
+    if not np.isfinite(x).all():
+        raise ValueError("Input contains NaN or infinity.")
+    if weights_init is not None and means_init is not None and precisions_init is not None:
+        weights, means = np.asarray(weights_init, dtype=float), np.asarray(means_init, dtype=float)
+        precisions_chol = _precision_cholesky_from_precisions(np.asarray(precisions_init, dtype=float))
+        covariances = np.linalg.inv(precisions_init)  # replaced by the first M-step (max_iter >= 1)
+    else:
+        from sklearn.cluster import kmeans_plusplus
+
+        resp = np.zeros((x.shape[0], n_components))
+        _, indices = kmeans_plusplus(x, n_components, random_state=np.random.RandomState(seed))
+        resp[indices, np.arange(n_components)] = 1
+        weights, means, covariances = _m_step_parameters(x, resp)
+        weights /= x.shape[0]
+        precisions_chol = _precision_cholesky(covariances)
+    lower_bound = -np.inf
+    converged = False
+    for _ in range(max_iter):
+        previous = lower_bound
+        log_norm, log_resp = _e_step(x, weights, means, precisions_chol)
+        weights, means, covariances = _m_step_parameters(x, np.exp(log_resp))
+        weights /= weights.sum()
+        precisions_chol = _precision_cholesky(covariances)
+        lower_bound = float(log_norm.mean())
+        if abs(lower_bound - previous) < tol:
+            converged = True
+            break
+    log_norm, _ = _e_step(x, weights, means, precisions_chol)
+    return MixtureFit(weights, means, covariances, converged, float(log_norm.mean()))
+
+
+def bic(fit: MixtureFit, n_samples: int) -> float:
+    """Bayesian information criterion (sklearn `GaussianMixture.bic`, full covariances)."""
+    n_components, d = fit.means.shape
+    n_parameters = int(n_components * d * (d + 1) / 2.0 + d * n_components + n_components - 1)
+    return float(-2 * fit.mean_log_likelihood * n_samples + n_parameters * np.log(n_samples))
 
 
 class SeasonalGMMDetector(CalibratedDetector):
@@ -77,6 +215,7 @@ class SeasonalGMMDetector(CalibratedDetector):
         self.means_: np.ndarray | None = None
         self.covariances_: np.ndarray | None = None
         self.loss_: float | None = None
+        self._chol_cache: tuple[np.ndarray, list[np.ndarray], list[np.ndarray]] | None = None
 
     # ------------------------------------------------------------------ training
     def _features(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -84,8 +223,6 @@ class SeasonalGMMDetector(CalibratedDetector):
 
     def _learn(self, timestamps: np.ndarray, values: np.ndarray) -> FitReport:
         """Refit on the last `training_window_days`, warm-started from the current model."""
-        from sklearn.mixture import GaussianMixture
-
         t = np.asarray(timestamps, dtype=float)
         v = np.asarray(values, dtype=float)
         keep = np.isfinite(v) & np.isfinite(t)
@@ -109,30 +246,25 @@ class SeasonalGMMDetector(CalibratedDetector):
                     "precisions_init": np.linalg.inv(covariances), "n_components": old[0].size}
         candidates = [init["n_components"]] if init else (
             list(range(1, self.n_components + 1)) if self.choose_by_bic else [self.n_components])
-        best: Any = None
+        best: MixtureFit | None = None
         best_bic = np.inf
         for candidate in candidates:
             n = min(candidate, v.size // 8) or 1
             kwargs = {k: val for k, val in init.items() if k != "n_components"} if n == init.get("n_components") else {}
-            model = GaussianMixture(n_components=n, covariance_type="full", reg_covar=REG_COVAR, max_iter=100,
-                                    tol=1e-3, random_state=self.seed, init_params="k-means++", **kwargs)
             # Tiny matrices: BLAS threads only add overhead (10x slower on a busy 2-core box).
-            with warnings.catch_warnings(), _blas_controller().limit(limits=1):
-                warnings.simplefilter("ignore")
-                model.fit(x)
-            bic = model.bic(x) if len(candidates) > 1 else 0.0
-            if bic < best_bic or best is None:
-                best, best_bic = model, bic
-        self.weights_ = np.asarray(best.weights_, dtype=float)
-        self.means_ = np.asarray(best.means_, dtype=float)
-        self.covariances_ = np.asarray(best.covariances_, dtype=float)
-        self.loss_ = float(-best.score(x))
+            with _blas_controller().limit(limits=1):
+                model = fit_mixture(x, n, self.seed, **kwargs)
+            score = bic(model, x.shape[0]) if len(candidates) > 1 else 0.0
+            if score < best_bic or best is None:
+                best, best_bic = model, score
+        assert best is not None
+        self.weights_, self.means_, self.covariances_ = best.weights, best.means, best.covariances
+        self.loss_ = -best.mean_log_likelihood
         message = ""
         if loss_before is not None:
             change = abs(self.loss_ - loss_before) / max(abs(loss_before), 1.0)
             message = f"loss_change={change:.4f}"
-        return FitReport(int(v.size), True, loss=round(self.loss_, 6), converged=bool(best.converged_),
-                         message=message)
+        return FitReport(int(v.size), True, loss=round(self.loss_, 6), converged=best.converged, message=message)
 
     def _rescaled(self, means: np.ndarray, covariances: np.ndarray, centre: float,
                   scale: float) -> tuple[np.ndarray, np.ndarray]:
@@ -150,9 +282,19 @@ class SeasonalGMMDetector(CalibratedDetector):
         if self.weights_ is None or self.means_ is None or self.covariances_ is None:
             return np.full(values.shape, np.nan)  # untrained: no opinion
         x = self._features(timestamps, values)
-        joint = gaussian_log_density(x, self.weights_, self.means_, self.covariances_)
-        marginal = gaussian_log_density(x[:, 1:], self.weights_, self.means_[:, 1:], self.covariances_[:, 1:, 1:])
+        joint_chols, marginal_chols = self._cholesky_factors()
+        joint = _log_density(x, self.weights_, self.means_, joint_chols)
+        marginal = _log_density(x[:, 1:], self.weights_, self.means_[:, 1:], marginal_chols)
         return marginal - joint
+
+    def _cholesky_factors(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Cholesky factors of the joint and the time-marginal covariances, computed once per model."""
+        covariances = self.covariances_
+        assert covariances is not None
+        if self._chol_cache is None or self._chol_cache[0] is not covariances:
+            self._chol_cache = (covariances, [np.linalg.cholesky(c) for c in covariances],
+                                [np.linalg.cholesky(c[1:, 1:]) for c in covariances])
+        return self._chol_cache[1], self._chol_cache[2]
 
     def _own_state(self) -> dict[str, Any]:
         def listed(a: np.ndarray | None) -> Any:
