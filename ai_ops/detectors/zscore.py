@@ -3,15 +3,16 @@
 Robust option (default): centre = rolling median, spread = 1.4826 x the rolling median of
 the recent absolute deviations from the median (a streaming MAD), so one spike does not
 inflate the spread and hide the next one. Non-robust: mean and standard deviation.
-Vectorised: pandas' rolling median (skip list, O(n log w)) or cumulative sums.
+Vectorised: bottleneck's moving median (two heaps in C, O(n log w); the same numbers as
+pandas' rolling median, ~7x faster) or pandas' rolling mean and standard deviation.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import bottleneck as bn
 import numpy as np
-import pandas as pd
 
 from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, excess
 
@@ -24,18 +25,32 @@ def spread_floor(centre: np.ndarray) -> np.ndarray:
     return 1e-6 * (np.abs(centre) + 1.0)
 
 
+def moving_median(values: np.ndarray, window: int, min_count: int) -> np.ndarray:
+    """Median of each point and the `window - 1` before it; NaN while fewer than `min_count`. No NaNs in."""
+    n = values.size
+    if n < max(min_count, 1):
+        return np.full(n, np.nan)
+    return np.asarray(bn.move_median(values, min(window, n), min_count=min(min_count, window, n)), dtype=float)
+
+
+def shifted(values: np.ndarray) -> np.ndarray:
+    """values one step later: out[i] = values[i - 1], out[0] = NaN."""
+    return np.concatenate([[np.nan], values[:-1]]) if values.size else values.copy()
+
+
 def rolling_zscore(values: np.ndarray, window: int, robust: bool) -> np.ndarray:
     """z of each point against the `window` points before it (NaN while fewer than 8). No NaNs in."""
-    s = pd.Series(values)
     if robust:
-        centre_incl = s.rolling(window, min_periods=1).median().to_numpy()
-        deviation = pd.Series(np.abs(values - centre_incl))
-        spread = MAD_TO_SIGMA * deviation.rolling(window, min_periods=MIN_POINTS).median().shift(1).to_numpy()
-        centre = pd.Series(centre_incl).shift(1).to_numpy().copy()
-        count = s.rolling(window, min_periods=1).count().shift(1).to_numpy()
+        centre_incl = moving_median(values, window, 1)
+        deviation = np.abs(values - centre_incl)
+        spread = MAD_TO_SIGMA * shifted(moving_median(deviation, window, MIN_POINTS))
+        centre = shifted(centre_incl)
+        count = np.minimum(np.arange(values.size), window)  # points before each one, within the window
         centre[count < MIN_POINTS] = np.nan
     else:
-        prior = s.shift(1).rolling(window, min_periods=MIN_POINTS)
+        import pandas as pd
+
+        prior = pd.Series(values).shift(1).rolling(window, min_periods=MIN_POINTS)
         centre, spread = prior.mean().to_numpy(), prior.std(ddof=0).to_numpy()
     return (values - centre) / (spread + spread_floor(centre))
 
