@@ -33,6 +33,22 @@ def test_gmm_refit_is_warm_started_from_yesterday_and_tracks_its_loss() -> None:
     assert np.abs(gmm.means_ - means_before).max() < 0.5
 
 
+def test_gmm_loss_change_is_yesterdays_model_on_todays_window() -> None:
+    """loss_change comes from the warm start's first E-step; it must equal a direct evaluation."""
+    from ai_ops.detectors.gmm import gaussian_log_density
+
+    t, v = series(8, seed=5)
+    gmm = SeasonalGMMDetector(training_window_days=7)
+    gmm.fit(t[: 7 * 288], v[: 7 * 288])
+    old = (gmm.weights_.copy(), gmm.means_.copy(), gmm.covariances_.copy(), gmm.centre_, gmm.scale_)
+    report = gmm.fit(t, v)
+    keep = t >= t[-1] - 7 * DAY
+    means, covariances = gmm._rescaled(old[1], old[2], old[3], old[4])
+    before = float(-gaussian_log_density(gmm._features(t[keep], v[keep]), old[0], means, covariances).mean())
+    expected = abs(gmm.loss_ - before) / max(abs(before), 1.0)
+    assert float(report.message.split("=")[1]) == pytest.approx(expected, abs=1e-4)
+
+
 def test_gmm_window_keeps_old_regime_only_while_it_is_in_the_window() -> None:
     t, v = series(6)
     v[t >= t[0] + 3 * DAY] += 100.0

@@ -153,6 +153,8 @@ class MixtureFit:
     converged: bool
     mean_log_likelihood: float
     """Mean log-likelihood per sample of the final parameters (sklearn's `score(x)`)."""
+    initial_mean_log_likelihood: float
+    """The same for the initial parameters (the first E-step): for a warm start, yesterday's model on today's data."""
 
 
 def fit_mixture(x: np.ndarray, n_components: int, seed: int, weights_init: np.ndarray | None = None,
@@ -177,19 +179,22 @@ def fit_mixture(x: np.ndarray, n_components: int, seed: int, weights_init: np.nd
         weights /= x.shape[0]
         precisions_chol = _precision_cholesky(covariances)
     lower_bound = -np.inf
+    initial = np.nan
     converged = False
-    for _ in range(max_iter):
+    for iteration in range(max_iter):
         previous = lower_bound
         log_norm, log_resp = _e_step(x, weights, means, precisions_chol)
         weights, means, covariances = _m_step_parameters(x, np.exp(log_resp))
         weights /= weights.sum()
         precisions_chol = _precision_cholesky(covariances)
         lower_bound = float(log_norm.mean())
+        if iteration == 0:
+            initial = lower_bound
         if abs(lower_bound - previous) < tol:
             converged = True
             break
     log_norm, _ = _e_step(x, weights, means, precisions_chol)
-    return MixtureFit(weights, means, covariances, converged, float(log_norm.mean()))
+    return MixtureFit(weights, means, covariances, converged, float(log_norm.mean()), initial)
 
 
 def bic(fit: MixtureFit, n_samples: int) -> float:
@@ -238,10 +243,8 @@ class SeasonalGMMDetector(CalibratedDetector):
         self.centre_, self.scale_ = centre, scale
         x = self._features(t, v)
         init: dict[str, Any] = {}
-        loss_before: float | None = None
         if old[0] is not None and old[0].size:
             means, covariances = self._rescaled(old[1], old[2], old[3], old[4])  # type: ignore[arg-type]
-            loss_before = float(-gaussian_log_density(x, old[0], means, covariances).mean())
             init = {"weights_init": old[0], "means_init": means,
                     "precisions_init": np.linalg.inv(covariances), "n_components": old[0].size}
         candidates = [init["n_components"]] if init else (
@@ -261,7 +264,10 @@ class SeasonalGMMDetector(CalibratedDetector):
         self.weights_, self.means_, self.covariances_ = best.weights, best.means, best.covariances
         self.loss_ = -best.mean_log_likelihood
         message = ""
-        if loss_before is not None:
+        if init:
+            # Yesterday's model on today's window: the warm start's first E-step evaluated exactly that.
+            loss_before = -best.initial_mean_log_likelihood if best.means.shape[0] == init["n_components"] else \
+                float(-gaussian_log_density(x, init["weights_init"], init["means_init"], covariances).mean())
             change = abs(self.loss_ - loss_before) / max(abs(loss_before), 1.0)
             message = f"loss_change={change:.4f}"
         return FitReport(int(v.size), True, loss=round(self.loss_, 6), converged=best.converged, message=message)
