@@ -129,19 +129,30 @@ def _m_step_parameters(x: np.ndarray, resp: np.ndarray) -> tuple[np.ndarray, np.
 
 def _e_step(x: np.ndarray, weights: np.ndarray, means: np.ndarray,
             precisions_chol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(log p(x_i) per point, log responsibilities (n, k)) (sklearn `_estimate_log_prob_resp`)."""
+    """(log p(x_i) per point, log responsibilities (n, k)) (sklearn `_estimate_log_prob_resp`).
+
+    Computed per component in rows (k, n) so every reduction runs over contiguous memory; the
+    sums of squares add the columns in numpy's order for a row of 5 ((((a + b) + c) + d) + e).
+    """
     n, d = x.shape
     n_components = means.shape[0]
     log_det = np.log(precisions_chol.reshape(n_components, -1)[:, :: d + 1]).sum(axis=1)
-    log_prob = np.empty((n, n_components))
+    log_prob = np.empty((n_components, n))
     for k in range(n_components):
         prec_chol = precisions_chol[k]
         y = (x @ prec_chol) - (means[k] @ prec_chol)
-        log_prob[:, k] = np.square(y).sum(axis=1)
-    weighted = -0.5 * (d * math.log(2 * math.pi) + log_prob) + log_det + np.log(weights)
-    log_norm = _logsumexp_rows(weighted.T)
+        y *= y
+        row = log_prob[k]
+        if d == 1:
+            row[:] = y[:, 0]
+            continue
+        np.add(y[:, 0], y[:, 1], out=row)
+        for j in range(2, d):
+            row += y[:, j]
+    weighted = -0.5 * (d * math.log(2 * math.pi) + log_prob) + log_det[:, np.newaxis] + np.log(weights)[:, np.newaxis]
+    log_norm = _logsumexp_rows(weighted)
     with np.errstate(under="ignore"):
-        log_resp = weighted - log_norm[:, np.newaxis]
+        log_resp = np.ascontiguousarray((weighted - log_norm).T)
     return log_norm, log_resp
 
 
