@@ -33,6 +33,33 @@ def test_gmm_refit_is_warm_started_from_yesterday_and_tracks_its_loss() -> None:
     assert np.abs(gmm.means_ - means_before).max() < 0.5
 
 
+@pytest.mark.parametrize("clusters", [1, 2, 3, 5])
+def test_kmeans_plusplus_seeding_picks_scikit_learns_rows(clusters: int) -> None:
+    from sklearn.cluster import kmeans_plusplus
+
+    from ai_ops.detectors.gmm import kmeans_plusplus_indices
+
+    rng = np.random.default_rng(clusters)
+    for x in (rng.standard_t(3, (500, 5)) * [1, 10, 0.1, 1, 1], np.round(rng.normal(0, 1, (300, 5)))):
+        expected = kmeans_plusplus(x, clusters, random_state=np.random.RandomState(0))[1]
+        np.testing.assert_array_equal(kmeans_plusplus_indices(x, clusters, np.random.RandomState(0)), expected)
+
+
+def test_training_does_not_import_scikit_learn() -> None:
+    """Importing sklearn.cluster costs ~0.7 s a process: more than training a series for a day."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from ai_ops.config import AnomalyConfig\n"
+            "from ai_ops.detectors.ensemble import EnsembleDetector\n"
+            "t = 1.7e9 + np.arange(600) * 300.0\n"
+            "EnsembleDetector(AnomalyConfig()).fit(t, np.sin(t / 3600.0))\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_gmm_loss_change_is_yesterdays_model_on_todays_window() -> None:
     """loss_change comes from the warm start's first E-step; it must equal a direct evaluation."""
     from ai_ops.detectors.gmm import gaussian_log_density

@@ -156,6 +156,41 @@ def _e_step(x: np.ndarray, weights: np.ndarray, means: np.ndarray,
     return log_norm, log_resp
 
 
+def kmeans_plusplus_indices(x: np.ndarray, n_clusters: int, random_state: np.random.RandomState) -> np.ndarray:
+    """The rows k-means++ seeding picks (sklearn `kmeans_plusplus` with unit weights, its greedy local trials
+    and the same random draws, so the same rows). Here so that training never imports scikit-learn
+    (importing sklearn.cluster takes ~0.7 s a process, more than a day's training of a series)."""
+    n_samples = x.shape[0]
+    weights = np.ones(n_samples)
+    norms = np.einsum("ij,ij->i", x, x)
+    n_local_trials = 2 + int(np.log(n_clusters))
+
+    def squared_distances(rows: np.ndarray) -> np.ndarray:
+        distances = -2 * (rows @ x.T)
+        distances += np.einsum("ij,ij->i", rows, rows)[:, np.newaxis]
+        distances += norms.reshape(1, -1)
+        np.maximum(distances, 0, out=distances)
+        return distances
+
+    center_id = random_state.choice(n_samples, p=weights / weights.sum())
+    indices = np.full(n_clusters, -1, dtype=int)
+    indices[0] = center_id
+    closest_dist_sq = squared_distances(x[center_id, np.newaxis])
+    current_pot = closest_dist_sq @ weights
+    for c in range(1, n_clusters):
+        rand_vals = random_state.uniform(size=n_local_trials) * current_pot
+        candidate_ids = np.searchsorted(np.cumsum(weights * closest_dist_sq), rand_vals)
+        np.clip(candidate_ids, None, closest_dist_sq.size - 1, out=candidate_ids)
+        distance_to_candidates = squared_distances(x[candidate_ids])
+        np.minimum(closest_dist_sq, distance_to_candidates, out=distance_to_candidates)
+        candidates_pot = distance_to_candidates @ weights.reshape(-1, 1)
+        best = int(np.argmin(candidates_pot))
+        current_pot = candidates_pot[best]
+        closest_dist_sq = distance_to_candidates[best]
+        indices[c] = candidate_ids[best]
+    return indices
+
+
 @dataclass
 class MixtureFit:
     weights: np.ndarray
@@ -181,10 +216,8 @@ def fit_mixture(x: np.ndarray, n_components: int, seed: int, weights_init: np.nd
         precisions_chol = _precision_cholesky_from_precisions(np.asarray(precisions_init, dtype=float))
         covariances = np.linalg.inv(precisions_init)  # replaced by the first M-step (max_iter >= 1)
     else:
-        from sklearn.cluster import kmeans_plusplus
-
         resp = np.zeros((x.shape[0], n_components))
-        _, indices = kmeans_plusplus(x, n_components, random_state=np.random.RandomState(seed))
+        indices = kmeans_plusplus_indices(x, n_components, np.random.RandomState(seed))
         resp[indices, np.arange(n_components)] = 1
         weights, means, covariances = _m_step_parameters(x, resp)
         weights /= x.shape[0]
