@@ -34,3 +34,56 @@ def test_robust_zscore_equals_the_pandas_version(n: int, window: int) -> None:
     ties = np.round(rng.normal(0, 2, n))  # many equal values: the median of an even window averages two
     for values in (heavy, ties, np.full(n, 3.0)):
         np.testing.assert_array_equal(rolling_zscore(values, window, robust=True), pandas_robust_zscore(values, window))
+
+
+def reference_calibration(chunks: list[np.ndarray], long_span: int = 1000, short_window: int = 3,
+                          min_history: int = 48) -> np.ndarray:
+    """Calibrator.transform as first written (two separate EW filters, the tail function everywhere),
+    fed the same chunks and carrying the same state from chunk to chunk."""
+    from scipy.special import log_ndtr
+
+    from ai_ops.detectors.calibration import LN10, ew_filter
+
+    mean: float | None = None
+    sq_mean: float | None = None
+    seen = 0
+    recent: list[float] = []
+    outputs = []
+    for raw in chunks:
+        out = np.full(raw.shape, np.nan)
+        finite = np.isfinite(raw)
+        r = raw[finite]
+        joined = np.concatenate([np.asarray(recent, dtype=float), r])
+        csum = np.concatenate([[0.0], np.cumsum(joined)])
+        idx = np.arange(len(recent), len(recent) + r.size)
+        lo = np.maximum(idx + 1 - short_window, 0)
+        short = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
+        alpha = 2.0 / (long_span + 1.0)
+        mean_after = ew_filter(r, alpha, mean)
+        sq_after = ew_filter(r * r, alpha, sq_mean)
+        mean_before = np.concatenate([[mean if mean is not None else r[0]], mean_after[:-1]])
+        sq_before = np.concatenate([[sq_mean if sq_mean is not None else r[0] ** 2], sq_after[:-1]])
+        sd = np.sqrt(np.maximum(sq_before - mean_before**2, 0.0)) + 1e-3 * (np.abs(mean_before) + 1e-3)
+        z = (short - mean_before) / sd
+        z = z * np.sqrt(np.minimum(idx + 1 - lo, short_window))
+        surprisal = np.maximum(-(log_ndtr(-z) + np.log(2.0)) / LN10, 0.0)
+        surprisal[seen + np.arange(r.size) < min_history] = 0.0
+        out[finite] = surprisal
+        mean, sq_mean = float(mean_after[-1]), float(sq_after[-1])
+        seen += int(r.size)
+        recent = [float(v) for v in joined[-(short_window - 1):]]
+        outputs.append(out)
+    return np.concatenate(outputs)
+
+
+@pytest.mark.parametrize("chunks", [1, 3, 17])
+def test_calibrator_equals_the_reference_in_one_go_and_in_chunks(chunks: int) -> None:
+    from ai_ops.detectors.calibration import Calibrator
+
+    rng = np.random.default_rng(chunks)
+    raw = np.abs(rng.standard_t(2, 3000)) * rng.choice([0.0, 1.0], 3000, p=[0.3, 0.7])  # many exact zeros
+    raw[rng.random(3000) < 0.05] = np.nan
+    parts = np.array_split(raw, chunks)
+    calibrator = Calibrator()
+    got = np.concatenate([calibrator.transform(part) for part in parts])
+    np.testing.assert_array_equal(got, reference_calibration(parts))

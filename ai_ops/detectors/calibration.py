@@ -71,23 +71,30 @@ class Calibrator:
         idx = np.arange(k, k + r.size)
         lo = np.maximum(idx + 1 - self.short_window, 0)
         short = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
-        # Long-term mean / variance of raw values *before* each point (EW, span long_span).
+        # Long-term mean / variance of raw values *before* each point (EW, span long_span): one
+        # filter pass over both rows, each row started at its own state (ew_filter, twice at once).
         alpha = 2.0 / (self.long_span + 1.0)
-        mean_after = ew_filter(r, alpha, self.mean_)
-        sq_after = ew_filter(r * r, alpha, self.sq_mean_)
-        mean_before = np.concatenate([[self.mean_ if self.mean_ is not None else r[0]], mean_after[:-1]])
-        sq_before = np.concatenate([[self.sq_mean_ if self.sq_mean_ is not None else r[0] ** 2], sq_after[:-1]])
+        start_mean = self.mean_ if self.mean_ is not None else float(r[0])
+        start_sq = self.sq_mean_ if self.sq_mean_ is not None else float(r[0]) ** 2
+        before = np.empty((2, r.size + 1))
+        before[:, 0] = start_mean, start_sq
+        before[:, 1:], _ = lfilter([alpha], [1.0, -(1.0 - alpha)], np.vstack([r, r * r]), axis=-1,
+                                   zi=[[(1.0 - alpha) * start_mean], [(1.0 - alpha) * start_sq]])
+        mean_before, sq_before = before[0, :-1], before[1, :-1]
         var = np.maximum(sq_before - mean_before**2, 0.0)
         sd = np.sqrt(var) + 1e-3 * (np.abs(mean_before) + 1e-3)
         z = (short - mean_before) / sd
         # The short average of n points has a smaller spread than one point: sd / sqrt(n).
         z = z * np.sqrt(np.minimum(idx + 1 - lo, self.short_window))
-        # One-sided (only *more* surprise than usual counts), 0 at or below the usual level.
-        surprisal = np.maximum(-(log_ndtr(-z) + np.log(2.0)) / LN10, 0.0)
+        # One-sided (only *more* surprise than usual counts), 0 at or below the usual level
+        # (z <= 0 gives a tail probability >= 1/2, so the tail function runs only on the rest).
+        surprisal = np.zeros(r.size)
+        above = ~(z <= 0)  # NaN stays NaN
+        surprisal[above] = np.maximum(-(log_ndtr(-z[above]) + np.log(2.0)) / LN10, 0.0)
         seen = self.seen_ + np.arange(r.size)
         surprisal[seen < self.min_history] = 0.0
         out[finite] = surprisal
-        self.mean_, self.sq_mean_ = float(mean_after[-1]), float(sq_after[-1])
+        self.mean_, self.sq_mean_ = float(before[0, -1]), float(before[1, -1])
         self.seen_ += int(r.size)
         self.recent_ = [float(v) for v in joined[-max(self.short_window - 1, 0):]] if self.short_window > 1 else []
         return out
