@@ -87,3 +87,25 @@ def test_calibrator_equals_the_reference_in_one_go_and_in_chunks(chunks: int) ->
     calibrator = Calibrator()
     got = np.concatenate([calibrator.transform(part) for part in parts])
     np.testing.assert_array_equal(got, reference_calibration(parts))
+
+
+def test_gmm_log_density_equals_the_solve_version() -> None:
+    """The cached LU factors give what np.linalg.solve on every call gave (same LAPACK steps)."""
+    from scipy.special import logsumexp
+
+    from ai_ops.detectors.gmm import gaussian_log_density
+
+    rng = np.random.default_rng(0)
+    d, k = 5, 3
+    a = rng.normal(size=(k, d, d))
+    covariances = a @ a.transpose(0, 2, 1) + 0.1 * np.eye(d)
+    means, weights = rng.normal(size=(k, d)), np.array([0.2, 0.3, 0.5])
+    x = rng.normal(size=(400, d)) * 3
+    per_component = np.empty((400, k))
+    for j in range(k):
+        chol = np.linalg.cholesky(covariances[j])
+        solved = np.linalg.solve(chol, (x - means[j]).T)
+        per_component[:, j] = np.log(weights[j]) - 0.5 * (d * np.log(2 * np.pi) + 2.0 * np.log(np.diag(chol)).sum()
+                                                          + (solved**2).sum(axis=0))
+    np.testing.assert_allclose(gaussian_log_density(x, weights, means, covariances), logsumexp(per_component, axis=1),
+                               rtol=1e-13)

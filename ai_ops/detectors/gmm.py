@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.linalg.lapack import dpotrf, dtrtrs
+from scipy.linalg.lapack import dgetrf, dgetrs, dpotrf, dtrtrs
 from threadpoolctl import ThreadpoolController
 
 from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, FitReport, insufficient
@@ -53,17 +53,33 @@ def time_features(timestamps: np.ndarray) -> np.ndarray:
 
 def gaussian_log_density(x: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
     """log sum_k w_k N(x; mu_k, Sigma_k) for each row of x (pure numpy, full covariances)."""
-    return _log_density(x, weights, means, [np.linalg.cholesky(c) for c in covariances])
+    return _log_density(x, weights, means, component_factors(covariances))
 
 
-def _log_density(x: np.ndarray, weights: np.ndarray, means: np.ndarray, chols: list[np.ndarray]) -> np.ndarray:
-    """`gaussian_log_density` given the components' Cholesky factors (cached by the detector)."""
+Factors = list[tuple[np.ndarray, np.ndarray, float]]
+
+
+def component_factors(covariances: np.ndarray) -> Factors:
+    """Per component: the LU factors (LAPACK getrf) of its covariance's Cholesky factor L, and log det Sigma.
+
+    The density solves L y = x - mu for every point. Factoring L once per model and solving with getrs
+    is what `np.linalg.solve(L, ...)` (gesv = getrf + getrs) did on every call, so the numbers are the same.
+    """
+    factors = []
+    for covariance in covariances:
+        chol = np.linalg.cholesky(covariance)
+        lu, pivots, _ = dgetrf(chol)
+        factors.append((lu, pivots, float(2.0 * np.log(np.diag(chol)).sum())))
+    return factors
+
+
+def _log_density(x: np.ndarray, weights: np.ndarray, means: np.ndarray, factors: Factors) -> np.ndarray:
+    """`gaussian_log_density` given `component_factors` (cached by the detector per model)."""
     n, d = x.shape
     per_component = np.empty((weights.size, n))
     for k in range(weights.size):
-        chol = chols[k]
-        solved = np.linalg.solve(chol, (x - means[k]).T)
-        log_det = 2.0 * np.log(np.diag(chol)).sum()
+        lu, pivots, log_det = factors[k]
+        solved, _ = dgetrs(lu, pivots, (x - means[k]).T)
         per_component[k] = np.log(weights[k]) - 0.5 * (d * np.log(2 * np.pi) + log_det + (solved**2).sum(axis=0))
     return _logsumexp_rows(per_component)
 
@@ -264,7 +280,7 @@ class SeasonalGMMDetector(CalibratedDetector):
         self.means_: np.ndarray | None = None
         self.covariances_: np.ndarray | None = None
         self.loss_: float | None = None
-        self._chol_cache: tuple[np.ndarray, list[np.ndarray], list[np.ndarray]] | None = None
+        self._factor_cache: tuple[np.ndarray, Factors, Factors] | None = None
 
     # ------------------------------------------------------------------ training
     def _features(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -332,19 +348,20 @@ class SeasonalGMMDetector(CalibratedDetector):
         if self.weights_ is None or self.means_ is None or self.covariances_ is None:
             return np.full(values.shape, np.nan)  # untrained: no opinion
         x = self._features(timestamps, values)
-        joint_chols, marginal_chols = self._cholesky_factors()
-        joint = _log_density(x, self.weights_, self.means_, joint_chols)
-        marginal = _log_density(x[:, 1:], self.weights_, self.means_[:, 1:], marginal_chols)
+        joint_factors, marginal_factors = self._factors()
+        with _blas_controller().limit(limits=1):  # a 5 x 5 solve: BLAS threads only spin (5x the CPU time)
+            joint = _log_density(x, self.weights_, self.means_, joint_factors)
+            marginal = _log_density(x[:, 1:], self.weights_, self.means_[:, 1:], marginal_factors)
         return marginal - joint
 
-    def _cholesky_factors(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Cholesky factors of the joint and the time-marginal covariances, computed once per model."""
+    def _factors(self) -> tuple[Factors, Factors]:
+        """`component_factors` of the joint and the time-marginal covariances, computed once per model."""
         covariances = self.covariances_
         assert covariances is not None
-        if self._chol_cache is None or self._chol_cache[0] is not covariances:
-            self._chol_cache = (covariances, [np.linalg.cholesky(c) for c in covariances],
-                                [np.linalg.cholesky(c[1:, 1:]) for c in covariances])
-        return self._chol_cache[1], self._chol_cache[2]
+        if self._factor_cache is None or self._factor_cache[0] is not covariances:
+            self._factor_cache = (covariances, component_factors(covariances),
+                                  component_factors(covariances[:, 1:, 1:]))
+        return self._factor_cache[1], self._factor_cache[2]
 
     def _own_state(self) -> dict[str, Any]:
         def listed(a: np.ndarray | None) -> Any:
