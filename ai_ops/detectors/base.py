@@ -18,6 +18,7 @@ A NaN value gets a NaN score and leaves the state unchanged.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -126,11 +127,9 @@ class CalibratedDetector:
     def get_params(self) -> dict[str, Any]:
         """The constructor's arguments, read back from the attributes of the same name."""
         params: dict[str, Any] = {}
-        for name in inspect.signature(type(self).__init__).parameters:
-            if name == "self":
-                continue
+        for name in _init_parameters(type(self)):
             value = getattr(self, name)
-            params[name] = asdict(value) if name == "calibration" else value
+            params[name] = dict(_calibration_items(value)) if name == "calibration" else value
         return params
 
     def settings_hash(self) -> str:
@@ -179,6 +178,23 @@ class CalibratedDetector:
         c = self.calibration
         self.calibrator_ = Calibrator.from_state(c.long_span, c.short_window, c.min_history, cal["calibrator"])
         self.burst_ = BurstFilter.from_state(c.burst_hold, c.burst_damping, cal["burst"])
+
+
+_PARAMETERS: dict[type, tuple[str, ...]] = {}
+
+
+def _init_parameters(cls: type) -> tuple[str, ...]:
+    """The constructor's parameter names (inspect.signature is slow: once per class, not per call)."""
+    names = _PARAMETERS.get(cls)
+    if names is None:
+        names = _PARAMETERS[cls] = tuple(n for n in inspect.signature(cls.__init__).parameters if n != "self")  # type: ignore[misc]
+    return names
+
+
+@functools.lru_cache(maxsize=64)
+def _calibration_items(settings: CalibrationSettings) -> tuple[tuple[str, Any], ...]:
+    """asdict of the (frozen, hashable) calibration settings, once per distinct value."""
+    return tuple(asdict(settings).items())
 
 
 def check_settings(name: str, state: dict[str, Any], expected: str) -> None:

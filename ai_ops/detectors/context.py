@@ -148,9 +148,10 @@ class ContextDetector(CalibratedDetector):
 def _sparse(counts: np.ndarray) -> list[list[int]]:
     """Non-zero counts as [[index, count], ...] (the dense table is mostly zeros)."""
     nonzero = np.flatnonzero(counts)
-    return [[int(i), int(counts[i])] for i in nonzero]
+    return np.column_stack([nonzero, counts[nonzero]]).astype(np.int64).tolist()
 
 
 def _fill(counts: np.ndarray, pairs: list[list[int]]) -> None:
-    for index, count in pairs:
-        counts[int(index)] = int(count)
+    if pairs:
+        table = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        counts[table[:, 0]] = table[:, 1]
