@@ -87,14 +87,16 @@ def _log_density(x: np.ndarray, weights: np.ndarray, means: np.ndarray, factors:
 def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
     """log(sum(exp(a), axis=0)) for finite `a` of shape (k, n): scipy's / scikit-learn's formula
     (the largest term split off and added through log1p), without their per-call dispatch overhead.
-    The same operations in the same order, so the same numbers to the last bit."""
+    The same operations in the same order, so the same numbers to the last bit (the steps that
+    cannot change a value are skipped: s / m and + log(m) when no column has a tie for the max)."""
     top = a.max(axis=0)
     at_top = a == top
-    rest = np.where(at_top, -np.inf, a)
-    m = at_top.sum(axis=0, dtype=float)
-    s = np.exp(rest - top).sum(axis=0)
-    s = np.where(s == 0, s, s / m)
-    return np.asarray(np.log1p(s) + np.log(m) + top)
+    s = np.exp(np.where(at_top, -np.inf, a) - top).sum(axis=0)
+    ties = at_top.sum(axis=0)
+    if ties.max() == 1:
+        return np.asarray(np.log1p(s) + top)
+    m = ties.astype(float)
+    return np.asarray(np.log1p(s / m) + np.log(m) + top)
 
 
 # ---------------------------------------------------------------------------------- EM
@@ -153,19 +155,22 @@ def _e_step(x: np.ndarray, weights: np.ndarray, means: np.ndarray,
     n, d = x.shape
     n_components = means.shape[0]
     log_det = np.log(precisions_chol.reshape(n_components, -1)[:, :: d + 1]).sum(axis=1)
+    # One product for all components (each column block is what x @ prec_chol gives alone).
+    y = x @ np.concatenate(list(precisions_chol), axis=1)
+    y -= np.concatenate([means[k] @ precisions_chol[k] for k in range(n_components)])
+    y *= y
     log_prob = np.empty((n_components, n))
     for k in range(n_components):
-        prec_chol = precisions_chol[k]
-        y = (x @ prec_chol) - (means[k] @ prec_chol)
-        y *= y
         row = log_prob[k]
-        if d == 1:
-            row[:] = y[:, 0]
-            continue
-        np.add(y[:, 0], y[:, 1], out=row)
-        for j in range(2, d):
-            row += y[:, j]
-    weighted = -0.5 * (d * math.log(2 * math.pi) + log_prob) + log_det[:, np.newaxis] + np.log(weights)[:, np.newaxis]
+        row[:] = y[:, k * d]
+        for j in range(1, d):
+            row += y[:, k * d + j]
+    # -0.5 (d log 2 pi + log_prob) + log_det + log weights, in that order, in place.
+    log_prob += d * math.log(2 * math.pi)
+    log_prob *= -0.5
+    log_prob += log_det[:, np.newaxis]
+    log_prob += np.log(weights)[:, np.newaxis]
+    weighted = log_prob
     log_norm = _logsumexp_rows(weighted)
     with np.errstate(under="ignore"):
         log_resp = np.ascontiguousarray((weighted - log_norm).T)
