@@ -109,3 +109,19 @@ def test_gmm_log_density_equals_the_solve_version() -> None:
                                                           + (solved**2).sum(axis=0))
     np.testing.assert_allclose(gaussian_log_density(x, weights, means, covariances), logsumexp(per_component, axis=1),
                                rtol=1e-13)
+
+
+@pytest.mark.parametrize("high", [1, 3, 1000, 65_535, 65_536, 10**9])
+def test_running_counts_equals_a_plain_count(high: int) -> None:
+    """Small keys take the uint16 radix-sort path, large ones the int64 sort: both count the same."""
+    from collections import Counter
+
+    from ai_ops.detectors.context import running_counts
+
+    keys = np.random.default_rng(high).integers(0, high, 2000) if high > 1 else np.zeros(2000, dtype=np.int64)
+    seen: Counter[int] = Counter()
+    expected = []
+    for key in keys.tolist():
+        expected.append(seen[key])
+        seen[key] += 1
+    np.testing.assert_array_equal(running_counts(keys), expected)

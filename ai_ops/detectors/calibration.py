@@ -70,7 +70,11 @@ class Calibrator:
         k = len(self.recent_)
         idx = np.arange(k, k + r.size)
         lo = np.maximum(idx + 1 - self.short_window, 0)
-        short = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
+        if k + 1 >= self.short_window:  # the usual case: every window is full, so slices, not gathers
+            short = (csum[k + 1:] - csum[k + 1 - self.short_window: csum.size - self.short_window]) / (
+                self.short_window)
+        else:
+            short = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
         # Long-term mean / variance of raw values *before* each point (EW, span long_span): one
         # filter pass over both rows, each row started at its own state (ew_filter, twice at once).
         alpha = 2.0 / (self.long_span + 1.0)
