@@ -1,8 +1,8 @@
 """Train many series at once, spread over processes: the daily train job at fleet scale.
 
-Fitting one series is single-threaded numpy / scikit-learn work (gmm.py pins BLAS to one
-thread; ~15-40 ms for 7 days at 5 minutes, 80 % of it the GMM's EM), so the cost is linear
-in the number of series and splits cleanly across cores. Series travel to the workers in
+Fitting one series is single-threaded numpy work (gmm.py pins BLAS to one thread; ~40 ms
+of CPU for 7 days at 5 minutes at load ~10, ~70 % of it the GMM's EM: benchmarks/train_speed.py),
+so the cost is linear in the number of series and splits cleanly across cores. Series travel to the workers in
 chunks (one pickle round trip per chunk, not per series) and at most two chunks per worker
 are in flight, so memory is bounded by the chunk size and not by the fleet size.
 `workers=1` trains in this process (no pool): the default, and what the tests use.
