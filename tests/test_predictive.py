@@ -72,6 +72,13 @@ def test_short_history_falls_back_to_seasonal_naive_and_says_so() -> None:
     assert forecast.method == "seasonal-naive"
 
 
+def test_exactly_two_days_of_history_falls_back_instead_of_failing() -> None:
+    ts, rate = _sim_demand(3)
+    # 48 hours: statsmodels' MSTL would drop its only period (it needs more than two cycles) and fail
+    assert forecast_demand(ts, rate, START + 2 * DAY, horizon=6).method == "seasonal-naive"
+    assert forecast_demand(ts, rate, START + 2 * DAY + 3600, horizon=6).method == "mstl(24)"
+
+
 def test_model_beats_seasonal_naive_at_6h_on_the_simulator() -> None:
     ts, rate = _sim_demand(17)
     errors = rolling_errors(ts, rate, horizon=6, min_history_days=15, every_hours=12)
