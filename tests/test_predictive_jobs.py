@@ -18,6 +18,7 @@ from ai_ops.config import OpsConfig, Secrets, load_config, parse_config
 from ai_ops.errors import ActuatorError
 from ai_ops.jobs.cycle import run_cycle
 from ai_ops.jobs.predictive import blocks_of, load_forecast_record
+from ai_ops.jobs.report import run_report
 from ai_ops.jobs.train import run_train
 from ai_ops.jobs.workspace import load_training_log, paths_for, prepare_workspace
 from ai_ops.learner.schedule import hour_of_day_minimums
@@ -99,6 +100,22 @@ def test_the_next_cycle_moves_each_hour_by_at_most_the_max_step(trained: OpsConf
     assert plan.changed and (after > before).any()  # still ramping towards the forecast's need
 
 
+def test_the_report_shows_the_forecast_its_error_and_the_schedule(trained: OpsConfig) -> None:
+    result = run_report(trained, NOW + DAY + 9 * 3600, secrets=Secrets())
+    assert result.folder is not None
+    report = json.loads((result.folder / "report.json").read_text())
+    forecast = report["predictive"]["forecasts"]["checkout"]
+    assert forecast["method"] == "mstl(24,168)" and forecast["error_days"] == 1
+    assert forecast["model_mape"] is not None and forecast["naive_mape"] is not None
+    assert len(forecast["mean"]) == 24  # 09:00 today to 09:00 tomorrow: the 03:00 forecast reaches 30 h
+    assert forecast["schedule"] == read_schedule(trained)["checkout"]
+    assert "forecast" in report["charts"] and (result.folder / "charts" / "forecast.png").stat().st_size > 1000
+    markdown = (result.folder / "report.md").read_text()
+    assert "first-6-h MAPE" in markdown and "vs seasonal naive" in markdown
+    assert "schedule in force (UTC, min replicas): 00-" in markdown
+    assert 'src="charts/forecast.png"' in (result.folder / "report.html").read_text()
+
+
 @pytest.mark.skipif(TERRAFORM is None, reason="no terraform binary (.ci/run installs one from PyPI)")
 def test_terraform_validates_and_plans_the_written_schedule(trained: OpsConfig, tmp_path: Path) -> None:
     folder = tmp_path / "tf"
@@ -155,6 +172,9 @@ def test_a_forecast_beyond_max_replicas_warns_in_slack_and_the_ledger(tmp_path: 
     assert "predictive warning" in posted[0]["text"] and "- checkout: in " in posted[0]["text"]
     [record] = [r for r in read_jsonl(paths_for(config).ledger) if r.get("service") == "checkout"][-1:]
     assert len(record["predictive_warnings"]) == len(warnings)
+    report = run_report(config, NOW + 10 * 3600, secrets=Secrets())
+    assert report.report.predictive is not None and len(report.report.predictive.warnings) == len(warnings)
+    assert report.folder is not None and "Predictive warnings of the last 24 h" in (report.folder / "report.md").read_text()
 
 
 def test_switched_off_nothing_predictive_happens(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ai_ops.config import OpsConfig
-from ai_ops.errors import SourceError
+from ai_ops.errors import ActuatorError, SourceError
 from ai_ops.jobs.observing import Sources
 from ai_ops.jobs.workspace import DAY, Paths, iso
 from ai_ops.learner.forecast import HOUR, DemandForecast, forecast_demand, hourly_means
@@ -35,6 +35,7 @@ from ai_ops.learner.schedule import (
     hour_of_day_minimums,
 )
 from ai_ops.metrics import ServiceMetrics
+from ai_ops.reporting.model import Predictive, PredictiveWarning, ServiceForecast
 from ai_ops.state import atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
@@ -275,3 +276,37 @@ def schedule_table(plans: dict[str, ServicePlan]) -> list[str]:
 def warning_lines(plans: dict[str, ServicePlan]) -> list[str]:
     return [f"- {s}: in {w.lead_hours:g} h ({iso(w.hour_start)}): {w.reason}"
             for s, p in plans.items() for w in p.warnings]
+
+
+def report_part(config: OpsConfig, paths: Paths, ledger: list[dict[str, Any]], now: float) -> Predictive:
+    """The report's predictive part: each service's stored forecast for the next 24 h with its tracked
+    error, the schedule in force, and the warnings the cycles of the last 24 h raised."""
+    from ai_ops.actuators.terraform import read_schedule
+
+    try:
+        schedule = read_schedule(config)
+    except ActuatorError as exc:  # the report still goes out; the cycle refuses and says why
+        log.warning("%s", exc)
+        schedule = {}
+    forecasts: dict[str, ServiceForecast] = {}
+    for service in config.service_names:
+        record = load_forecast_record(paths, service)
+        if record is None:
+            continue
+        forecast = as_forecast(record)
+        shown = (forecast.hour_starts() >= math.floor(now / HOUR) * HOUR) & (forecast.hour_starts() < now + DAY)
+        summary = record.get("error_summary") or error_summary(record.get("errors", []))
+        forecasts[service] = ServiceForecast(
+            method=forecast.method, fitted_at=str(record.get("fitted_at_iso", "")),
+            hour_starts=[float(t) for t in forecast.hour_starts()[shown]],
+            mean=[float(v) for v in forecast.mean[shown]], lower=[float(v) for v in forecast.lower[shown]],
+            upper=[float(v) for v in forecast.upper[shown]], error_days=int(summary.get("days") or 0),
+            model_mape=summary.get("model_mape"), naive_mape=summary.get("naive_mape"),
+            beats_naive=summary.get("beats_naive"), schedule=schedule.get(service, []))
+    warnings = [PredictiveWarning(service=str(r.get("service")), cycle_iso=str(r.get("time_iso")),
+                                  hour_iso=iso(float(w["hour_start"])), lead_hours=float(w["lead_hours"]),
+                                  forecast_rps=float(w["forecast_rps"]), servable_rps=float(w["servable_rps"]),
+                                  reason=str(w["reason"]))
+                for r in ledger if now - DAY <= float(r.get("time", 0)) < now
+                for w in r.get("predictive_warnings") or []]
+    return Predictive(forecasts=forecasts, warnings=warnings)
