@@ -114,6 +114,69 @@ def perfect_foresight_bound(seed: int = 42) -> dict[str, object]:
             "grid": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]}
 
 
+def warning_evaluation(seeds: tuple[int, ...] = (42, 7, 2024), days: int = 28) -> list[dict[str, object]]:
+    """Predictive warnings as the controller raises them, on the simulator's demand WITH its traffic surges.
+
+    The forecast is fitted daily at 03:00 from the last `history_days` (surges included, as a real
+    history would be); every 6 h cycle warns of the hours in the next `warn_within_hours` whose forecast
+    mean exceeds max_replicas x capacity x the CPU alert threshold (shipped: 60 x 40 rps x 90%).
+    Scored per hour: an overload hour is one whose ACTUAL hourly mean demand exceeds that servable rate.
+    Two capacities: the shipped max_replicas (60), and a tight one (16 replicas: the daily peak sits at
+    the servable rate), where warnings have something to find. Surges: the simulator's traffic_surge
+    incidents (random 15-60 min, x2.1-x2.6 demand); a surge counts as warned when a warning named one
+    of its hours before it started."""
+    from ai_ops.learner.forecast import forecast_demand
+    from ai_ops.learner.schedule import breach_warnings
+
+    base = load_config(SHIPPED)
+    spec = base.learner.predictive
+    alert = base.thresholds["alert_cpu_utilization"].initial
+    rows: list[dict[str, object]] = []
+    for seed in seeds:
+        cfg = with_seed(base, seed).services[0].simulation
+        start = DEMO_START
+        ts = np.arange(start - spec.history_days * 86_400, start + days * 86_400, 300.0)
+        surges_all = [i for i in incidents_between(cfg, ts[0], ts[-1]) if i.kind == "traffic_surge"]
+        rate = demand(cfg, ts, 300, incidents_between(cfg, ts[0], ts[-1]))
+        actual = hourly_means(ts, rate, start + days * 86_400, days * 24)
+        hour_starts = start + 3600.0 * np.arange(days * 24)
+        forecasts = {}
+        for day in range(days):
+            fitted = start + day * 86_400 + 3 * 3600
+            keep = ts < fitted
+            forecasts[day] = forecast_demand(ts[keep], rate[keep], fitted, spec.horizon_hours, spec.history_days)
+        surges = [i for i in surges_all if start <= i.start < start + days * 86_400]
+        for label, max_replicas in (("shipped max_replicas 60", spec.max_replicas), ("tight: max_replicas 16", 16)):
+            servable = max_replicas * cfg.capacity_rps_per_replica * alert / 100.0
+            lead_of: dict[float, float] = {}
+            for cycle in range(days * 4):
+                now = start + cycle * 6 * 3600
+                day = int((now - start - 3 * 3600) // 86_400)  # the forecast of the last 03:00 train
+                if day < 0:
+                    continue
+                for w in breach_warnings(forecasts[day], now, cfg.capacity_rps_per_replica, max_replicas, alert,
+                                         spec.warn_within_hours):
+                    lead_of[w.hour_start] = max(lead_of.get(w.hour_start, 0.0), w.lead_hours)
+            overload = {float(h) for h, a in zip(hour_starts, actual, strict=True) if a > servable}
+            warned = set(lead_of)
+            caught = overload & warned
+            weeks = days / 7
+            warned_surges = [i for i in surges if any(i.start - 3600 < h < i.end for h in warned)]
+            rows.append({
+                "seed": seed, "capacity": label, "servable_rps": servable, "days": days,
+                "overload_hours": len(overload), "warned_hours": len(warned),
+                "recall_overload_hours": round(len(caught) / len(overload), 3) if overload else None,
+                "mean_lead_hours_of_caught": round(float(np.mean([lead_of[h] for h in caught])), 2) if caught else None,
+                "false_warned_hours_per_week": round(len(warned - overload) / weeks, 2),
+                "surges": len(surges), "surges_warned": len(warned_surges),
+                "surge_recall": round(len(warned_surges) / len(surges), 3) if surges else None,
+                "surge_overload_hours_missed": len({h for h in overload - warned
+                                                   if any(i.start - 3600 < h < i.end for i in surges)}),
+            })
+            print(rows[-1], flush=True)
+    return rows
+
+
 def forecast_rows() -> list[dict[str, object]]:
     rows = []
     simulation = load_config(None).services[0].simulation
@@ -144,6 +207,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--skip-forecast", action="store_true", help="keep the forecast rows of the last run")
     parser.add_argument("--skip-backtest", action="store_true", help="keep the backtest rows of the last run")
+    parser.add_argument("--skip-warnings", action="store_true", help="keep the warning rows of the last run")
     args = parser.parse_args()
     out = ROOT / "benchmarks" / "results" / "predictive.json"
     previous = json.loads(out.read_text()) if out.exists() else {}
@@ -162,6 +226,8 @@ def main() -> None:
         result["perfect_foresight_bound"] = perfect_foresight_bound()
         bound = result["perfect_foresight_bound"]
         print(json.dumps({k: bound[k] for k in ("best_fixed", "best_perfect_schedule", "ratio")}, default=float))
+    if not args.skip_warnings:
+        result["warnings"] = warning_evaluation()
     result["load_average"] = {"before": [round(x, 2) for x in load_before],
                               "after": [round(x, 2) for x in os.getloadavg()]}
     result["seconds"] = round(time.perf_counter() - began, 2)
