@@ -190,7 +190,9 @@ def commit_message(decision: FleetDecision, observations: dict[str, Observation]
                    effects: dict[str, str] | None = None) -> str:
     """The commit message and PR body: every service's changes in one table, then each service's
     evidence, with what its previous scaling change did (`effects`: one line per service)."""
-    lines = [f"ai-ops: {decision.summary}", "", "| service | threshold | old | new | why |", "|---|---|---|---|---|"]
+    lines = [f"ai-ops: {decision.summary}", ""]
+    if decision.changed:  # a commit of the schedule alone has no threshold table
+        lines += ["| service | threshold | old | new | why |", "|---|---|---|---|---|"]
     for service, d in decision.decisions.items():
         for name, (old, new) in d.changes.items():
             why = (d.reasons.get(name) or "").replace("|", "/")
@@ -341,8 +343,10 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         if not decision.changed:  # only the schedule moved
             summary = "minimum-replica schedule updated for " + ", ".join(s for s, p in plans.items() if p.changed)
             message = "\n".join([f"ai-ops: {summary}", *message.splitlines()[1:]])
-        if schedule_changed:
-            message += "\n" + "\n".join(schedule_table(plans))
+        if schedule_changed:  # right after the thresholds' table, before the evidence
+            table = "\n".join(schedule_table(plans)).strip("\n")
+            head, sep, tail = message.partition("\n\nEvidence for ")
+            message = f"{head.rstrip()}\n\n{table}{sep}{tail}" if sep else f"{message}\n\n{table}"
         warned = warning_lines(plans)
         if warned:
             message += "\n\nPredictive warnings (forecast demand beyond what max replicas can serve):\n" + "\n".join(warned)
