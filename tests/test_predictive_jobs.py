@@ -183,3 +183,20 @@ def test_switched_off_nothing_predictive_happens(tmp_path: Path) -> None:
     assert result.forecasts == [] and not paths_for(config).forecast("checkout").exists()
     assert SCHEDULE_VARIABLE not in (config.path(config.outputs.terraform_dir) / "variables.tf").read_text()
     assert run_cycle(config, NOW + 6 * 3600).plans == {}
+
+
+@pytest.mark.parametrize("setting, needle", [
+    ("block_hours: 5", "block_hours 5 must divide 24"),
+    ("min_replicas: 9\n    max_replicas: 4", "max_replicas (4) < min_replicas (9)"),
+    ("max_step_replicas: 0", "max_step_replicas"),
+    ("enabeld: true", "enabeld"),
+])
+def test_bad_predictive_settings_are_named_and_exit_2(tmp_path: Path, setting: str, needle: str) -> None:
+    from click.testing import CliRunner
+
+    from ai_ops.cli import cli
+
+    path = tmp_path / "ops.yaml"
+    path.write_text(f"version: 1\nlearner:\n  predictive:\n    {setting}\n")
+    run = CliRunner().invoke(cli, ["--config", str(path), "config", "check"])
+    assert run.exit_code == 2 and needle in run.output and "Traceback" not in run.output
