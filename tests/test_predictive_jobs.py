@@ -200,3 +200,14 @@ def test_bad_predictive_settings_are_named_and_exit_2(tmp_path: Path, setting: s
     path.write_text(f"version: 1\nlearner:\n  predictive:\n    {setting}\n")
     run = CliRunner().invoke(cli, ["--config", str(path), "config", "check"])
     assert run.exit_code == 2 and needle in run.output and "Traceback" not in run.output
+
+
+def test_a_plan_with_the_same_blocks_is_no_change() -> None:
+    from ai_ops.jobs.predictive import ServicePlan
+    from ai_ops.learner.schedule import ScheduleBlock
+
+    written = [ScheduleBlock(0, 12, 3, 0.0), ScheduleBlock(12, 24, 5, 0.0)]
+    same = [ScheduleBlock(0, 12, 3, 101.5), ScheduleBlock(12, 24, 5, 180.2)]  # only the forecast peaks differ
+    assert not ServicePlan("s", written, same).changed
+    assert ServicePlan("s", written, [ScheduleBlock(0, 24, 5, 1.0)]).changed
+    assert not ServicePlan("s", written, []).changed  # nothing sized: nothing to write

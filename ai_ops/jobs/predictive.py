@@ -187,7 +187,8 @@ class ServicePlan:
 
     @property
     def changed(self) -> bool:
-        return bool(self.blocks) and self.blocks != self.previous
+        """A block's hours or minimum differ from the schedule in force (the forecast peaks are not written)."""
+        return bool(self.blocks) and tfvars_blocks(self.blocks) != tfvars_blocks(self.previous)
 
     def to_dict(self) -> dict[str, Any]:
         return {"previous": [b.to_dict() for b in self.previous], "blocks": [b.to_dict() for b in self.blocks],
