@@ -21,11 +21,22 @@ from ai_ops.backtest_trace import load_trace as load_trace
 from ai_ops.backtest_trace import simulated_trace as simulated_trace
 from ai_ops.config import OpsConfig
 from ai_ops.errors import ConfigError
+from ai_ops.learner.forecast import HOUR, DemandForecast, forecast_demand
 from ai_ops.learner.learner import MIN_REPLICAS, SCALING, ThresholdLearner
 from ai_ops.learner.observation import ALERT_METRICS, Observation, observe
+from ai_ops.learner.schedule import (
+    DAY_HOURS,
+    blocks_from_hours,
+    breached_hours,
+    capacity_per_replica,
+    daily_schedule,
+    guard_schedule,
+    hour_of_day_minimums,
+)
 from ai_ops.sim.service import DAY, serve, slow_share
 
-POLICIES: tuple[str, ...] = ("learned", "static", "target-tracking")
+POLICIES: tuple[str, ...] = ("learned", "scheduled", "static", "target-tracking")
+"""`scheduled` = the learner (`learned`) plus the predictive schedule of minimum replicas (docs/predictive.md)."""
 EVALUATE_AFTER_DAYS = 3
 LEAD_IN_SECONDS = DAY
 """The replay serves each window from this long before it (the autoscaler's state is then the
@@ -107,6 +118,58 @@ def _target_tracking(config: OpsConfig) -> Decide:
     return decide
 
 
+class SchedulePlanner:
+    """What the controller does with `learner.predictive` on: `train` forecasts the request rate once a
+    day (at the first cycle of each UTC day, from `history_days` of the past only, `horizon_hours`
+    ahead); every cycle sizes the day's schedule from that forecast at the scaling target in force
+    and the measured capacity, and applies the guardrails (`guard_schedule`) against the previous one."""
+
+    def __init__(self, config: OpsConfig) -> None:
+        self.config = config
+        self.spec = config.learner.predictive
+        sim = config.services[0].simulation
+        self.floor = max(self.spec.min_replicas, sim.min_replicas)
+        self.ceiling = min(self.spec.max_replicas, sim.max_replicas)
+        self.previous: np.ndarray | None = None
+        self.forecast: DemandForecast | None = None
+        self.forecast_day = -1
+        self.history: list[dict[str, Any]] = []
+
+    def __call__(self, now: float, rate_ts: np.ndarray, rate: np.ndarray, served: dict[str, np.ndarray],
+                 window_ts: np.ndarray, window: dict[str, np.ndarray], target: float) -> np.ndarray:
+        """The guarded 24 hourly minimums for the next cycle (`rate`: the request-rate history the
+        forecast reads; `served`: the recent served metrics the capacity is measured from)."""
+        day = int(now // DAY)
+        if day != self.forecast_day:
+            self.forecast = forecast_demand(rate_ts, rate, now, self.spec.horizon_hours,
+                                            self.spec.history_days)
+            self.forecast_day = day
+        assert self.forecast is not None
+        capacity = capacity_per_replica(served["request_rate"], served["replicas"], served["cpu_utilization"])
+        if not np.isfinite(capacity):
+            return self.previous if self.previous is not None else np.full(DAY_HOURS, self.floor, dtype=np.int64)
+        ahead = self.forecast.hour_starts() >= now - HOUR  # hours still to come
+        forecast = DemandForecast(float(self.forecast.hour_starts()[ahead][0]) if ahead.any() else now,
+                                  self.forecast.mean[ahead], self.forecast.lower[ahead], self.forecast.upper[ahead],
+                                  self.forecast.method, self.forecast.history_hours)
+        sized, _ = daily_schedule(forecast, capacity, target, self.floor, self.ceiling, self.spec.block_hours)
+        if self.previous is not None:  # hours the forecast no longer covers keep their value
+            covered = np.zeros(DAY_HOURS, dtype=bool)
+            covered[((forecast.hour_starts()[:DAY_HOURS] % DAY) // HOUR).astype(int)] = True
+            sized = np.where(covered, sized, self.previous)
+        good = good_share(window, self.config.sla.latency_objective_ms,
+                          self.config.services[0].simulation.service_time_ms)
+        breached = breached_hours(window_ts, window["request_rate"], good, self.config.sla.target)
+        guarded = guard_schedule(self.previous, sized, self.floor, self.ceiling, self.spec.max_step_replicas,
+                                 breached)
+        # What is written is blocks (the larger hour of each block holds): serve exactly that.
+        written = hour_of_day_minimums(blocks_from_hours(guarded.minimums, self.spec.block_hours), self.floor)
+        self.previous = written
+        self.history.append({"time": now, "minimums": written.tolist(),
+                             "breached_hours": sorted(breached)})
+        return written
+
+
 # ---------------------------------------------------------------- replay
 
 
@@ -136,11 +199,12 @@ def exact_observation(obs: Observation, window: dict[str, np.ndarray], objective
 
 
 def replay(config: OpsConfig, trace: Trace, rate: np.ndarray, decide: Decide, initial: float,
-           prior_rate: np.ndarray | None = None) -> Replay:
+           prior_rate: np.ndarray | None = None, planner: SchedulePlanner | None = None) -> Replay:
     """Serve the trace window by window; the policy sets the thresholds for each next window.
 
     `prior_rate`: demand before the trace (same step), served at the initial thresholds: the
     history a fleet has before ai-ops is installed (the warm start reads it).
+    `planner`: also write a schedule of minimum replicas each cycle (the `scheduled` policy).
     """
     cfg = config.services[0].simulation
     objective = config.sla.latency_objective_ms
@@ -153,6 +217,11 @@ def replay(config: OpsConfig, trace: Trace, rate: np.ndarray, decide: Decide, in
     thresholds[SCALING] = initial
     values = {name: np.full(n, value) for name, value in thresholds.items()}
     floor = values.get(MIN_REPLICAS, np.full(n, float(cfg.min_replicas)))
+    scheduled = np.full(n, 0.0)
+    if planner is not None:
+        scheduled[:] = planner.floor
+    hour_of_day = ((all_ts % DAY) // HOUR).astype(np.int64)
+    forecast_steps = int(max(config.learner.predictive.history_days, 1) * DAY / trace.step)
     history_steps = int(config.learner.warm_start_days * DAY / trace.step)
     path: list[dict[str, Any]] = []
     lead = int(LEAD_IN_SECONDS / trace.step)
@@ -163,7 +232,7 @@ def replay(config: OpsConfig, trace: Trace, rate: np.ndarray, decide: Decide, in
         if isinstance(decide, _WantsHistory) and decide.wants_history():
             begin = max(0, min(begin, end - history_steps - lead))
         metrics = serve(cfg, all_ts[begin:end], all_rate[begin:end], values[SCALING][begin:end],
-                        min_replicas=floor[begin:end])
+                        min_replicas=np.maximum(floor, scheduled)[begin:end])
         window = {k: v[-per_window:] for k, v in metrics.items()}
         obs = observe(float(all_ts[end - 1]) + trace.step, trace.step, window, thresholds, objective,
                       sla_target=config.sla.target)
@@ -179,7 +248,14 @@ def replay(config: OpsConfig, trace: Trace, rate: np.ndarray, decide: Decide, in
             if name in values:
                 values[name][end:] = value
         floor = values.get(MIN_REPLICAS, floor)
-    metrics = serve(cfg, all_ts, all_rate, values[SCALING], min_replicas=floor)
+        if planner is not None:
+            # The request rate is what the metrics source returns, whatever the policy served; the
+            # forecast reads the last history_days of it (the served metrics cover fewer days).
+            start = max(0, end - forecast_steps)
+            minimums = planner(float(all_ts[end - 1]) + trace.step, all_ts[start:end], all_rate[start:end],
+                               past, all_ts[end - per_window:end], window, thresholds[SCALING])
+            scheduled[end:] = minimums[hour_of_day[end:]]
+    metrics = serve(cfg, all_ts, all_rate, values[SCALING], min_replicas=np.maximum(floor, scheduled))
     return Replay(values[SCALING][offset:].copy(), {k: v[offset:] for k, v in metrics.items()}, path,
                   {k: v[offset:].copy() for k, v in values.items()})
 
@@ -232,7 +308,7 @@ def run_backtest(config: OpsConfig, trace: Trace, policy: str = "learned", peak_
     if not spec.min <= static_value <= spec.max:
         raise ConfigError(f"--target {static_value:g} is outside [{spec.min:g}, {spec.max:g}] of {SCALING}")
     per_window = _window_steps(config, trace.step)
-    if policy == "learned" and per_window < config.learner.min_samples:
+    if policy in ("learned", "scheduled") and per_window < config.learner.min_samples:
         raise ConfigError(f"trace {trace.name}: a {trace.step}s step gives {per_window} samples per "
                           f"{config.cycle_window_hours:g} h window, fewer than learner.min_samples "
                           f"({config.learner.min_samples}), so the learner would never act; lower min_samples "
@@ -242,10 +318,11 @@ def run_backtest(config: OpsConfig, trace: Trace, policy: str = "learned", peak_
     rate = rescale(config, trace, peak_replicas)
     prior = None if trace.prior is None else trace.prior / trace.values.max() * peak_replicas * \
         config.services[0].simulation.capacity_rps_per_replica
-    decide = {"learned": lambda: _learned(config), "static": lambda: _static(static_value),
-              "target-tracking": lambda: _target_tracking(config)}[policy]()
+    decide = {"learned": lambda: _learned(config), "scheduled": lambda: _learned(config),
+              "static": lambda: _static(static_value), "target-tracking": lambda: _target_tracking(config)}[policy]()
     initial = static_value if policy == "static" else spec.initial
-    run = replay(config, trace, rate, decide, initial, prior)
+    planner = SchedulePlanner(config) if policy == "scheduled" else None
+    run = replay(config, trace, rate, decide, initial, prior, planner)
 
     objective, target_sla = config.sla.latency_objective_ms, config.sla.target
     day_index = ((trace.timestamps - trace.timestamps[0]) // DAY).astype(int)
@@ -273,7 +350,7 @@ def run_backtest(config: OpsConfig, trace: Trace, policy: str = "learned", peak_
     settle_day = 0.0
     for p in run.path:
         # The learner reports its own status; other policies settle when the target stops travelling.
-        unsettled = (p["status"] != "settled" if policy == "learned"
+        unsettled = (p["status"] != "settled" if policy in ("learned", "scheduled")
                      else abs(p["next_target"] - final) > config.learner.convergence_gap + 1e-9)
         if unsettled:
             settle_day = p["day"]
@@ -319,6 +396,8 @@ def run_backtest(config: OpsConfig, trace: Trace, policy: str = "learned", peak_
         "static_80_meets_sla": bool(static80 and static80["sla"] >= target_sla),
         "cost_vs_static_80": round(cost / static80["cost"], 4) if static80 else None,
         "fixed_grid": grid,
+        "schedule_path": planner.history if planner is not None else None,
+        "mean_replicas": round(float(run.metrics["replicas"].mean()), 3),
     }
 
 
@@ -355,3 +434,35 @@ def alert_outcomes(config: OpsConfig, trace: Trace, run: Replay, keep: np.ndarra
                      "recall": round(caught / breached, 3) if breached else None,
                      "final_threshold": float(run.thresholds[name][-1])}
     return out
+
+
+def compare_policies(config: OpsConfig, trace: Trace, peak_replicas: float = 40.0) -> dict[str, Any]:
+    """Learner + schedule, the learner alone and the best fixed target in hindsight on the same trace.
+
+    The cost target of docs/predictive.md: after day 3, learner + schedule meets the SLA at a cost
+    <= 0.95x the cheapest fixed target that meets it after day 3 (known only in hindsight).
+    """
+    runs = {policy: run_backtest(config, trace, policy, peak_replicas) for policy in ("scheduled", "learned")}
+    best = runs["learned"]["best_fixed_after_day3"]
+    target_sla = config.sla.target
+    rows: dict[str, Any] = {}
+    for policy, r in runs.items():
+        rows[policy] = {"sla_after_day3": r["sla_after_day3"], "sla_overall": r["sla_overall"],
+                        "cost_after_day3": r["cost_after_day3"], "cost": r["cost"],
+                        "cost_after_day3_vs_best_fixed": r["cost_after_day3_vs_best_fixed"],
+                        "final_target": r["final_target"], "mean_replicas": r["mean_replicas"],
+                        "meets_sla_after_day3": r["sla_after_day3"] is not None and r["sla_after_day3"] >= target_sla}
+    scheduled = rows["scheduled"]
+    ratio = scheduled["cost_after_day3_vs_best_fixed"]
+    return {
+        "trace": trace.name, "peak_replicas": peak_replicas, "sla_target": target_sla,
+        "policies": rows,
+        "best_fixed_after_day3": best,
+        "cost_target": {"goal": "SLA after day 3 >= target and cost after day 3 <= 0.95x the best fixed target",
+                        "ratio": ratio,
+                        "met": bool(best is not None and ratio is not None and ratio <= 0.95
+                                    and scheduled["meets_sla_after_day3"]),
+                        "note": "" if best is not None else "no fixed target meets the SLA after day 3"},
+        "schedule_path": runs["scheduled"]["schedule_path"],
+        "runs": runs,
+    }

@@ -38,6 +38,11 @@ def test_demo_runs_the_loop_and_is_deterministic(tmp_path: Path) -> None:
     # Each service followed its own path (different load shapes, its own learner).
     final = {p["service"]: p["autoscaling_cpu_target"] for p in first.threshold_path[-len(first.services):]}
     assert set(final) == set(first.services) == {"checkout", "search", "recommendations"}
+    # Predictive scaling is on in the demo: the schedule in its commits, the forecast in its reports.
+    assert any("autoscaling_min_replicas_schedule" in m and "| checkout | " in m for m in messages)
+    latest = json.loads(reports[-1].read_text())
+    assert set(latest["predictive"]["forecasts"]) == {"checkout", "search", "recommendations"}
+    assert "forecast" in latest["charts"]
     # Only controller-owned state may be left uncommitted (the cycles after the last report).
     dirty = {item.a_path for item in repo.index.diff(None)}
     assert dirty and all(p.startswith("models/") for p in dirty)

@@ -18,7 +18,16 @@ from ai_ops.learner.forecast import (
     rolling_errors,
     seasonal_naive,
 )
-from ai_ops.learner.schedule import breach_warnings, capacity_per_replica, replica_schedule
+from ai_ops.learner.schedule import (
+    blocks_from_hours,
+    breach_warnings,
+    breached_hours,
+    capacity_per_replica,
+    daily_schedule,
+    guard_schedule,
+    hour_of_day_minimums,
+    replica_schedule,
+)
 from ai_ops.sim.service import constant_target, demand, incidents_between, serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +72,13 @@ def test_short_history_falls_back_to_seasonal_naive_and_says_so() -> None:
     assert forecast.method == "seasonal-naive"
 
 
+def test_exactly_two_days_of_history_falls_back_instead_of_failing() -> None:
+    ts, rate = _sim_demand(3)
+    # 48 hours: statsmodels' MSTL would drop its only period (it needs more than two cycles) and fail
+    assert forecast_demand(ts, rate, START + 2 * DAY, horizon=6).method == "seasonal-naive"
+    assert forecast_demand(ts, rate, START + 2 * DAY + 3600, horizon=6).method == "mstl(24)"
+
+
 def test_model_beats_seasonal_naive_at_6h_on_the_simulator() -> None:
     ts, rate = _sim_demand(17)
     errors = rolling_errors(ts, rate, horizon=6, min_history_days=15, every_hours=12)
@@ -100,6 +116,56 @@ def test_warnings_name_the_hours_beyond_what_max_replicas_can_serve() -> None:
     assert "40 replicas" in warnings[0].reason
 
 
+def test_guard_keeps_bounds_and_the_max_step_from_the_previous_schedule() -> None:
+    sized = np.array([1] * 6 + [30] * 12 + [100] * 6)
+    first = guard_schedule(None, sized, floor=2, ceiling=40, max_step=4)
+    # no previous schedule: the floor everywhere, so every hour moves at most 4 from 2
+    assert first.minimums.tolist() == [2] * 6 + [6] * 18
+    assert "max step 4" in first.reasons[10] and "bounds [2, 40]" in first.reasons[0]
+    second = guard_schedule(first.minimums, sized, floor=2, ceiling=40, max_step=4)
+    assert second.minimums.tolist() == [2] * 6 + [10] * 18
+    down = guard_schedule(np.full(24, 20), np.full(24, 3), floor=2, ceiling=40, max_step=4)
+    assert (down.minimums == 16).all() and down.changed_from(np.full(24, 20))
+    settled = guard_schedule(np.full(24, 5), np.full(24, 5), floor=2, ceiling=40, max_step=4)
+    assert not settled.changed_from(np.full(24, 5)) and settled.reasons == {}
+
+
+def test_guard_raises_the_hours_that_breached_and_never_lowers_them() -> None:
+    previous = np.full(24, 10)
+    sized = np.full(24, 7)  # the forecast says fewer are needed...
+    guarded = guard_schedule(previous, sized, floor=2, ceiling=12, max_step=4, breached_hours={8, 9})
+    # ...but 08:00-10:00 breached: raised by the max step (capped at the ceiling), the rest lowered
+    assert guarded.minimums[8] == 12 and guarded.minimums[9] == 12 and guarded.minimums[7] == 7
+    assert "SLO breached" in guarded.reasons[8]
+    at_ceiling = guard_schedule(np.full(24, 12), sized, floor=2, ceiling=12, max_step=4, breached_hours={3})
+    assert at_ceiling.minimums[3] == 12 and "ceiling 12" in at_ceiling.reasons[3]
+    with pytest.raises(ValueError, match="not usable"):
+        guard_schedule(None, sized, floor=5, ceiling=4, max_step=1)
+    with pytest.raises(ValueError, match="24 hourly"):
+        guard_schedule(None, np.ones(12), floor=1, ceiling=4, max_step=1)
+
+
+def test_breached_hours_weigh_requests_per_hour_of_day() -> None:
+    ts = START + 300.0 * np.arange(24)  # 00:00-02:00
+    rate = np.full(24, 100.0)
+    good = np.ones(24)
+    good[13] = 0.99  # one bad step at 01:05: 1% of 12 steps = 0.083% bad in hour 1
+    assert breached_hours(ts, rate, good, 99.95) == {1}
+    assert breached_hours(ts, rate, good, 99.9) == set()
+
+
+def test_daily_schedule_covers_every_hour_of_day_in_blocks() -> None:
+    forecast = _flat(START + 6 * 3600, [80.0] * 6 + [160.0] * 18 + [40.0] * 6)  # 06:00 today .. 12:00 tomorrow
+    minimums, peaks = daily_schedule(forecast, capacity_rps=10.0, target_percent=80.0, floor=2, ceiling=50,
+                                     block_hours=3)
+    # 06:00-12:00: 80 x 1.1 / 8 = 11; 12:00-06:00: 22; the last six hours (tomorrow 06-12) are beyond 24 h
+    assert minimums[6:12].tolist() == [11] * 6 and minimums[12:].tolist() == [22] * 12 and minimums[:6].tolist() == [22] * 6
+    assert peaks[6] == pytest.approx(88.0)
+    blocks = blocks_from_hours(minimums, 3, peaks)
+    assert [(b.start_hour, b.end_hour, b.min_replicas) for b in blocks] == [(0, 6, 22), (6, 12, 11), (12, 24, 22)]
+    assert hour_of_day_minimums(blocks, 1).tolist() == minimums.tolist()
+
+
 TERRAFORM = shutil.which("terraform")
 
 
@@ -124,3 +190,35 @@ def test_schedule_examples_validate_and_reject_a_bad_block(example: str, tmp_pat
     (folder / "bad.auto.tfvars.json").write_text(json.dumps(bad))
     refused = tf("plan", "-input=false", "-lock=false")
     assert refused.returncode != 0 and "start_hour < end_hour" in refused.stderr.replace("\n", " ")
+
+
+def test_backtest_compare_serves_the_guarded_schedule_and_judges_the_cost_target(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ai_ops.cli import cli
+
+    folder = tmp_path / "out"
+    run = CliRunner().invoke(cli, ["backtest", "--simulated-days", "5", "--policy", "compare",
+                                   "--output-dir", str(folder)])
+    assert run.exit_code == 0, run.output
+    assert "learner + schedule" in run.output and "learner alone" in run.output and "best fixed target" in run.output
+    result = json.loads(next(folder.glob("*-compare.json")).read_text())
+    scheduled, learned = result["runs"]["scheduled"], result["runs"]["learned"]
+    path = result["schedule_path"]
+    assert len(path) == 20  # one schedule per 6 h cycle
+    spec = load_config(None).learner.predictive
+    previous = np.full(24, 2)
+    for entry in path:
+        minimums = np.array(entry["minimums"])
+        # the guardrails held on every cycle: bounds, max step (or a breach raise), whole blocks
+        assert minimums.min() >= 2 and minimums.max() <= 60
+        breached = np.isin(np.arange(24), entry["breached_hours"])
+        blocks = np.repeat(breached.reshape(-1, spec.block_hours).any(axis=1), spec.block_hours)
+        assert (np.abs(minimums - previous)[~blocks] <= spec.max_step_replicas).all()
+        assert (minimums[blocks] >= previous[blocks]).all()  # a block that breached is never lowered
+        assert (minimums.reshape(-1, spec.block_hours) == minimums.reshape(-1, spec.block_hours)[:, :1]).all()
+        previous = minimums
+    # the schedule's floors are served: more replicas than the learner alone at the same targets
+    assert scheduled["mean_replicas"] > learned["mean_replicas"]
+    assert result["cost_target"]["ratio"] == scheduled["cost_after_day3_vs_best_fixed"]
+    assert isinstance(result["cost_target"]["met"], bool)

@@ -27,6 +27,10 @@ from ai_ops.state import atomic_write_text, dumps, last_good_version
 
 log = logging.getLogger(__name__)
 
+SCHEDULE_VARIABLE = "autoscaling_min_replicas_schedule"
+"""The schedule of minimum replicas (learner.predictive): per service, a list of UTC hour blocks."""
+SCHEDULE_TYPE = "map(list(object({start_hour = number, end_hour = number, min_replicas = number})))"
+
 MAP_TYPES = {"map(number)", "map(any)", "any", None}
 """Declared types that accept a map of numbers keyed by service; no `type` at all means `any`."""
 
@@ -70,9 +74,39 @@ def render_variables_tf(config: OpsConfig) -> str:
             f"  }}\n"
             f"}}\n"
         )
+    if config.learner.predictive.enabled:
+        blocks.append(render_schedule_variable(config))
     header = ("# Thresholds tuned by ai-ops, one value per service (a map keyed by service name).\n"
               "# The controller writes their values to ai_ops.auto.tfvars.json.\n\n")
     return header + "\n".join(blocks)
+
+
+def render_schedule_variable(config: OpsConfig) -> str:
+    """The `autoscaling_min_replicas_schedule` declaration with the validation the controller also checks."""
+    spec = config.learner.predictive
+    return (
+        f'variable "{SCHEDULE_VARIABLE}" {{\n'
+        f"  type = map(list(object({{\n"
+        f"    start_hour   = number\n"
+        f"    end_hour     = number\n"
+        f"    min_replicas = number\n"
+        f"  }})))\n"
+        f'  description = "Written by ai-ops (learner.predictive): per service, UTC hour blocks [start_hour, end_hour) '
+        f'and the minimum replicas to hold in each."\n'
+        f"  default     = {{}}\n\n"
+        f"  validation {{\n"
+        f"    condition = alltrue(flatten([\n"
+        f"      for blocks in values(var.{SCHEDULE_VARIABLE}) : [\n"
+        f"        for b in blocks : b.start_hour >= 0 && b.start_hour < b.end_hour && b.end_hour <= 24 && "
+        f"b.min_replicas >= {spec.min_replicas} && b.min_replicas <= {spec.max_replicas} && "
+        f"floor(b.min_replicas) == b.min_replicas\n"
+        f"      ]\n"
+        f"    ]))\n"
+        f'    error_message = "Every block needs 0 <= start_hour < end_hour <= 24 and a whole min_replicas in '
+        f'{spec.min_replicas}..{spec.max_replicas}."\n'
+        f"  }}\n"
+        f"}}\n"
+    )
 
 
 # ---------------------------------------------------------------- reading the user's Terraform
@@ -248,7 +282,80 @@ def check_terraform(config: OpsConfig, values: dict[str, dict[str, float]]) -> N
         raise ActuatorError("refusing to write Terraform variables:\n  - " + "\n  - ".join(problems))
 
 
+Schedule = dict[str, list[dict[str, int]]]
+"""{service: [{"start_hour", "end_hour", "min_replicas"}, ...]}: the value of `autoscaling_min_replicas_schedule`."""
+
+
+def schedule_problems(config: OpsConfig, schedule: Schedule) -> list[str]:
+    """Why Terraform (or the config's bounds) would not accept this schedule; empty when it would."""
+    spec = config.learner.predictive
+    known = set(config.service_names)
+    problems: list[str] = []
+    for service, blocks in sorted(schedule.items()):
+        label = f'{SCHEDULE_VARIABLE}["{service}"]'
+        if service not in known:
+            problems.append(f"{label}: {service!r} is not a service in the config")
+            continue
+        if not isinstance(blocks, list) or not blocks:
+            problems.append(f"{label} must be a non-empty list of blocks")
+            continue
+        end = 0
+        for i, block in enumerate(blocks):
+            if not isinstance(block, dict) or set(block) != {"start_hour", "end_hour", "min_replicas"} or not all(
+                    isinstance(v, int) and not isinstance(v, bool) for v in block.values()):
+                problems.append(f"{label}[{i}] = {json.dumps(block)[:80]} must be "
+                                "{start_hour, end_hour, min_replicas} with whole numbers")
+                continue
+            if not 0 <= block["start_hour"] < block["end_hour"] <= 24 or block["start_hour"] != end:
+                problems.append(f"{label}[{i}]: hours {block['start_hour']}-{block['end_hour']} must follow the "
+                                f"previous block (start {end}) with start < end <= 24")
+            if not spec.min_replicas <= block["min_replicas"] <= spec.max_replicas:
+                problems.append(f"{label}[{i}]: min_replicas {block['min_replicas']} is outside "
+                                f"learner.predictive [{spec.min_replicas}, {spec.max_replicas}]")
+            end = block["end_hour"]
+        if end != 24 and not any(label in p for p in problems):
+            problems.append(f"{label}: the blocks end at {end}:00; they must cover the day up to 24")
+    return problems
+
+
+def check_schedule_terraform(config: OpsConfig, declared: dict[str, DeclaredVariable], terraform_dir: Path) -> list[str]:
+    """The schedule variable must be declared with a list-of-objects type and set by no human tfvars."""
+    problems: list[str] = []
+    variable = declared.get(SCHEDULE_VARIABLE)
+    if variable is None:
+        problems.append(f"{SCHEDULE_VARIABLE}: no `variable \"{SCHEDULE_VARIABLE}\"` is declared in "
+                        f"{terraform_dir}/*.tf; declare it (type = {SCHEDULE_TYPE}, see docs/terraform.md) "
+                        "or set learner.predictive.enabled: false")
+    elif variable.type not in ("any", None) and "list(object(" not in variable.type.replace(" ", ""):
+        problems.append(f"{SCHEDULE_VARIABLE}: declared in {variable.file} with type `{variable.type}`; "
+                        f"ai-ops writes {SCHEDULE_TYPE} (docs/terraform.md)")
+    for path in human_tfvars_files(terraform_dir, config.outputs.tfvars_file):
+        if SCHEDULE_VARIABLE in _tfvars_keys(path):
+            problems.append(f"{SCHEDULE_VARIABLE} is also set in {path.name}; Terraform would let "
+                            f"{config.outputs.tfvars_file} override it silently. Remove it from {path.name}")
+    return problems
+
+
 # ---------------------------------------------------------------- the controller's own file
+
+
+def read_schedule(config: OpsConfig) -> Schedule:
+    """The schedule in the controller's file ({} when none); a malformed one is refused, naming what is wrong."""
+    path = config.tfvars_path
+    if not path.exists():
+        return {}
+    data = _raw_tfvars(path)
+    value = data.get(SCHEDULE_VARIABLE) if isinstance(data, dict) else None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ActuatorError(f"{path}: {SCHEDULE_VARIABLE} must be a map of service -> blocks; restore it from Git")
+    known = {s: b for s, b in value.items() if s in config.service_names}  # a removed service's blocks are dropped
+    problems = schedule_problems(config, known)
+    if problems:
+        raise ActuatorError(f"{path} holds a schedule ai-ops did not write, so none is changed from it:\n  - "
+                            + "\n  - ".join(problems) + f"\nRestore it from Git (`git checkout -- {path.name}`)")
+    return known
 
 
 def read_tfvars(path: Path) -> dict[str, dict[str, float] | float]:
@@ -357,16 +464,21 @@ def _raise_if(problems: list[str]) -> None:
         raise ValueError("; ".join(problems))
 
 
-def render_tfvars(values: dict[str, dict[str, float]]) -> str:
-    """Deterministic bytes: {threshold: {service: value}}, sorted keys, integers without `.0`."""
-    return dumps({name: {s: (int(v) if float(v).is_integer() else v) for s, v in sorted(per_service.items())}
-                  for name, per_service in sorted(by_threshold(values).items())})
+def render_tfvars(values: dict[str, dict[str, float]], schedule: Schedule | None = None) -> str:
+    """Deterministic bytes: {threshold: {service: value}}, sorted keys, integers without `.0`; plus
+    the schedule of minimum replicas when there is one."""
+    data: dict[str, Any] = {name: {s: (int(v) if float(v).is_integer() else v) for s, v in sorted(per_service.items())}
+                            for name, per_service in sorted(by_threshold(values).items())}
+    if schedule:
+        data[SCHEDULE_VARIABLE] = {s: schedule[s] for s in sorted(schedule)}
+    return dumps(data)
 
 
-def write_tfvars(config: OpsConfig, values: dict[str, dict[str, float]]) -> bool:
+def write_tfvars(config: OpsConfig, values: dict[str, dict[str, float]], schedule: Schedule | None = None) -> bool:
     """Write the controller's file if (and only if) a value changed. Returns whether it wrote.
 
     `values` is {service: {threshold: value}}; each value is checked against its service's bounds.
+    `schedule` (learner.predictive) replaces the file's schedule; None keeps the one in the file.
     """
     known = set(config.service_names)
     for service, thresholds in values.items():
@@ -381,9 +493,20 @@ def write_tfvars(config: OpsConfig, values: dict[str, dict[str, float]]) -> bool
                 raise ActuatorError(f"refusing to write {name}[{service!r}] = {value}: outside its bounds "
                                     f"[{spec.min}, {spec.max}] for that service")
     path = config.tfvars_path
-    text = render_tfvars(values)
+    if schedule is None:
+        schedule = read_schedule(config)
+    else:
+        problems = schedule_problems(config, schedule)
+        if problems:
+            raise ActuatorError("refusing to write the schedule:\n  - " + "\n  - ".join(problems))
+    text = render_tfvars(values, schedule)
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
     check_terraform(config, values)
+    if schedule:
+        terraform_dir = config.path(config.outputs.terraform_dir)
+        problems = check_schedule_terraform(config, read_declared_variables(terraform_dir), terraform_dir)
+        if problems:
+            raise ActuatorError("refusing to write Terraform variables:\n  - " + "\n  - ".join(problems))
     atomic_write_text(path, text)
     return True

@@ -13,6 +13,7 @@ from ai_ops.detectors.registry import DETECTOR_NAMES
 from ai_ops.errors import ConfigError
 
 if TYPE_CHECKING:
+    from ai_ops.backtest_trace import Trace
     from ai_ops.config import OpsConfig
     from ai_ops.jobs.fleet import Fleet
 
@@ -91,13 +92,49 @@ def _echo_discovery(options: Options, config: OpsConfig) -> None:
             options.echo(f"    override {name}.{threshold}: {override.model_dump(exclude_none=True)}")
 
 
+def _write_result(output: Path, result: dict[str, object]) -> None:
+    import json
+
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(result, indent=2, default=float) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write --output-dir {output.parent}: {exc.strerror or exc}") from None
+
+
+def _compare(options: Options, config: OpsConfig, trace: Trace, peak_replicas: float, output_dir: Path) -> None:
+    from ai_ops.backtest import compare_policies
+
+    result = compare_policies(config, trace, peak_replicas)
+    _write_result(output_dir / f"{Path(str(result['trace'])).stem}-compare.json", result)
+    best = result["best_fixed_after_day3"]
+    options.echo(f"{result['trace']}: after day 3 (SLA target {config.sla.target}%)")
+    options.echo(f"  {'policy':<34} {'SLA %':>9} {'cost':>10} {'vs best fixed':>13}")
+    names = {"scheduled": "learner + schedule", "learned": "learner alone"}
+    for policy, row in result["policies"].items():
+        ratio = row["cost_after_day3_vs_best_fixed"]
+        options.echo(f"  {names[policy]:<34} {row['sla_after_day3']:>9.4f} {row['cost_after_day3']:>10.2f} "
+                     f"{'-' if ratio is None else f'{ratio:.3f}x':>13}")
+    if best:
+        options.echo(f"  {'best fixed target (' + format(best['target'], 'g') + '%, hindsight)':<34} "
+                     f"{best['sla_after_day3']:>9.4f} {best['cost_after_day3']:>10.2f} {'1.000x':>13}")
+    else:
+        options.echo("  no fixed target meets the SLA after day 3 on this trace")
+    goal = result["cost_target"]
+    options.echo(f"  cost target (learner + schedule <= 0.95x the best fixed, SLA met): "
+                 f"{'MET' if goal['met'] else 'NOT MET'}")
+    options.echo(f"  written to {output_dir / (Path(str(result['trace'])).stem + '-compare.json')}")
+
+
 @cli.command()
 @click.option("--trace", "trace_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="CSV `timestamp,value` read as request rate. Without it: --simulated-days of the simulator's demand.")
 @click.option("--simulated-days", type=click.IntRange(1, 365), default=14, show_default=True,
               help="Days of simulated demand when no --trace is given.")
-@click.option("--policy", type=click.Choice(["learned", "static", "target-tracking"]), default="learned",
-              show_default=True, help="Who sets the CPU scaling target each cycle.")
+@click.option("--policy", type=click.Choice(["learned", "scheduled", "static", "target-tracking", "compare"]),
+              default="learned", show_default=True,
+              help="Who sets the CPU scaling target each cycle (scheduled: the learner plus the predictive schedule "
+                   "of minimum replicas; compare: scheduled vs learned vs the best fixed target in hindsight).")
 @click.option("--target", "static_target", type=float, default=None,
               help="The static policy's CPU target (default: the threshold's initial value).")
 @click.option("--peak-replicas", type=float, default=40.0, show_default=True,
@@ -110,7 +147,6 @@ def _echo_discovery(options: Options, config: OpsConfig) -> None:
 def backtest(options: Options, trace_path: Path | None, simulated_days: int, policy: str,
              static_target: float | None, peak_replicas: float, output_dir: Path) -> None:
     """Replay a demand trace through the simulated service under a scaling policy (see docs/learner.md)."""
-    import json
 
     from ai_ops.backtest import load_trace, run_backtest, simulated_trace
     from ai_ops.jobs.demo import DEMO_START
@@ -119,13 +155,12 @@ def backtest(options: Options, trace_path: Path | None, simulated_days: int, pol
     # A simulated service comes with 14 days of history at the initial target (what the warm start reads).
     trace = load_trace(trace_path) if trace_path else simulated_trace(config, simulated_days, start=DEMO_START,
                                                                       prior_days=14)
+    if policy == "compare":
+        _compare(options, config, trace, peak_replicas, output_dir)
+        return
     result = run_backtest(config, trace, policy, peak_replicas, static_target)
     output = output_dir / f"{Path(str(result['trace'])).stem}-{policy}.json"
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        output.write_text(json.dumps(result, indent=2, default=float) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot write --output-dir {output_dir}: {exc.strerror or exc}") from None
+    _write_result(output, result)
     best = result["best_fixed_in_hindsight"]
     options.echo(f"{result['trace']}: policy {policy}, {result['settings']['days']:g} days")
     options.echo(f"  SLA {result['sla_overall']:.4f}% overall, {result['sla_after_day3']}% after day 3 "

@@ -27,6 +27,7 @@ from ai_ops.config.anomaly import ZScoreConfig as ZScoreConfig
 from ai_ops.config.base import Strict as Strict
 from ai_ops.config.learner import HPA_TOLERANCE as HPA_TOLERANCE
 from ai_ops.config.learner import LearnerConfig as LearnerConfig
+from ai_ops.config.learner import PredictiveConfig as PredictiveConfig
 from ai_ops.config.learner import ThresholdConfig as ThresholdConfig
 from ai_ops.config.learner import _default_thresholds as _default_thresholds
 from ai_ops.config.monitoring import MonitoringConfig as MonitoringConfig

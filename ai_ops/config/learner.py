@@ -39,6 +39,43 @@ HPA_TOLERANCE = 0.10
 plus this share of it. The CPU alert never sits inside that band (docs/learner.md)."""
 
 
+class PredictiveConfig(Strict):
+    """Predictive scaling (docs/predictive.md): a demand forecast per service and a schedule of minimum replicas."""
+
+    enabled: bool = Field(
+        False,
+        description="Fit the demand forecast in `train`, write the minimum-replica schedule "
+                    "(autoscaling_min_replicas_schedule) in `cycle` and send breach warnings. Off by default: on the "
+                    "measured traces the schedule did not meet its cost target (docs/predictive.md#measured).",
+    )
+    block_hours: int = Field(3, ge=1, le=24, description="Hours per schedule block (must divide 24).")
+    history_days: int = Field(21, ge=2, le=90, description="Request-rate history the forecast is fitted on.")
+    horizon_hours: int = Field(
+        30, ge=12, le=72,
+        description="Hours the stored forecast covers from `train` on (>= 24 + the time to the next train, so every "
+                    "hour of day of the next schedule is forecast).",
+    )
+    min_replicas: int = Field(1, ge=1, le=10_000, description="Lowest minimum a schedule block may hold.")
+    max_replicas: int = Field(
+        60, ge=1, le=10_000,
+        description="Highest minimum a block may hold, and the HPA maxReplicas the breach warnings assume.",
+    )
+    max_step_replicas: int = Field(
+        4, ge=1, le=10_000, description="Largest change of one hour's minimum in one cycle (the schedule's max step).",
+    )
+    warn_within_hours: int = Field(
+        6, ge=1, le=24, description="Warn when the forecast exceeds what max_replicas can serve within this many hours.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PredictiveConfig:
+        if 24 % self.block_hours:
+            raise ValueError(f"block_hours {self.block_hours} must divide 24 (1, 2, 3, 4, 6, 8, 12 or 24)")
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(f"max_replicas ({self.max_replicas}) < min_replicas ({self.min_replicas}); swap them")
+        return self
+
+
 class LearnerConfig(Strict):
     exploration: float = Field(
         0.15, ge=0, le=1,
@@ -166,4 +203,7 @@ class LearnerConfig(Strict):
         2.0, ge=0, le=48,
         description="After an applied change of the scaling target, anomalies in replicas or cost this many hours "
                     "later are labelled as caused by it (caused_by), not reported as incidents (0 = off).",
+    )
+    predictive: PredictiveConfig = Field(
+        default_factory=PredictiveConfig, description="Predictive scaling: forecast, schedule, warnings.",
     )

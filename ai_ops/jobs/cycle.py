@@ -13,7 +13,7 @@ import numpy as np
 from ai_ops import monitoring
 from ai_ops.actuators.git import CommitResult, check_ready, commit_owned, propose_change
 from ai_ops.actuators.github import client_from_env
-from ai_ops.actuators.terraform import current_thresholds, write_tfvars
+from ai_ops.actuators.terraform import current_thresholds, read_schedule, write_tfvars
 from ai_ops.config import OpsConfig, Secrets, ServiceConfig
 from ai_ops.detectors.ensemble import SeverityLevels
 from ai_ops.detectors.episodes import Episode, episodes_from_records
@@ -21,10 +21,13 @@ from ai_ops.errors import ActuatorError, SourceError
 from ai_ops.jobs.fleet import effective_services
 from ai_ops.jobs.learner_state import load_learner, migrate_learner_state
 from ai_ops.jobs.observing import Anomaly, Sources, detect
+from ai_ops.jobs.predictive import ServicePlan, plan_service, schedule_table, tfvars_blocks, warning_lines
 from ai_ops.jobs.workspace import DAY, Paths, iso, json_safe, paths_for, read_ledger
+from ai_ops.learner.decision import CPU_ALERT, SCALING
 from ai_ops.learner.learner import Decision, ThresholdLearner
 from ai_ops.learner.observation import Observation, good_shares, observe
 from ai_ops.learner.warm_start import WarmStart
+from ai_ops.metrics import ServiceMetrics
 from ai_ops.sources.base import unavailable
 from ai_ops.sources.quality import SeriesQuality, assess, summarize_reasons
 from ai_ops.state import append_jsonl, atomic_write_json
@@ -90,6 +93,12 @@ class CycleResult:
     """The window's anomalies grouped and graded (duration, magnitude, agreeing metrics)."""
     dry_run: bool = False
     fetch_errors: dict[str, str] = field(default_factory=dict)
+    plans: dict[str, ServicePlan] = field(default_factory=dict)
+    """learner.predictive: per service, the schedule of minimum replicas and the breach warnings."""
+
+    @property
+    def schedule_changed(self) -> bool:
+        return any(p.changed for p in self.plans.values())
 
     def to_dict(self) -> dict[str, Any]:
         """The result as plain JSON (`ai-ops cycle --json`): what was decided, written and why, per service."""
@@ -115,6 +124,7 @@ class CycleResult:
             "data_quality": {s: {m: q.__dict__ for m, q in qs.items()} for s, qs in self.quality.items()},
             "unusable": summarize_reasons(unusable),
             "fetch_errors": summarize_reasons(self.fetch_errors),
+            "schedule": {s: p.to_dict() for s, p in self.plans.items()},
         })
 
 
@@ -180,7 +190,9 @@ def commit_message(decision: FleetDecision, observations: dict[str, Observation]
                    effects: dict[str, str] | None = None) -> str:
     """The commit message and PR body: every service's changes in one table, then each service's
     evidence, with what its previous scaling change did (`effects`: one line per service)."""
-    lines = [f"ai-ops: {decision.summary}", "", "| service | threshold | old | new | why |", "|---|---|---|---|---|"]
+    lines = [f"ai-ops: {decision.summary}", ""]
+    if decision.changed:  # a commit of the schedule alone has no threshold table
+        lines += ["| service | threshold | old | new | why |", "|---|---|---|---|---|"]
     for service, d in decision.decisions.items():
         for name, (old, new) in d.changes.items():
             why = (d.reasons.get(name) or "").replace("|", "/")
@@ -262,6 +274,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     learners = {s.name: load_learner(config, paths, s.name) for s in config.services}  # refuse bad state early
 
     observations: dict[str, Observation] = {}
+    windows: dict[str, ServiceMetrics] = {}
     quality: dict[str, dict[str, SeriesQuality]] = {}
     anomalies: list[Anomaly] = []
     fetch_errors: dict[str, str] = {}
@@ -290,6 +303,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
         if bad:
             obs = replace(obs, usable=False, unusable_reason="unusable data: " + "; ".join(summarize_reasons(bad)))
         observations[service.name] = obs
+        windows[service.name] = metrics
 
     # One learner per service, on that service's own window: a breach of one never moves another.
     decision = FleetDecision({
@@ -297,9 +311,17 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
                                       warm_start=warm_start(config, sources, s, learners[s.name], observations[s.name],
                                                             current[s.name], now))
         for s in config.services})
-    apply = decision.changed and not dry_run and config.outputs.git.mode != "dry-run"
+    plans = plan_schedules(config, paths, now, decision, observations, windows)
+    schedule_changed = any(p.changed for p in plans.values())
+    schedule = None
+    if plans:
+        written = read_schedule(config)
+        schedule = {s: (tfvars_blocks(plans[s].blocks) if s in plans and plans[s].blocks else written[s])
+                    for s in config.service_names if (s in plans and plans[s].blocks) or s in written}
+    changed = decision.changed or schedule_changed
+    apply = changed and not dry_run and config.outputs.git.mode != "dry-run"
     try:
-        wrote = write_tfvars(config, decision.new) if apply else False
+        wrote = write_tfvars(config, decision.new, schedule) if apply else False
     except ActuatorError:
         monitoring.record_decision("refused")
         raise
@@ -315,19 +337,30 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
                 atomic_write_json(paths.learner_state(name), learner.state_dict())
 
     commit = None
-    if decision.changed:
+    if changed:
         message = commit_message(decision, observations, quality, anomalies, config, previous_effects(paths, learners))
+        summary = decision.summary
+        if not decision.changed:  # only the schedule moved
+            summary = "minimum-replica schedule updated for " + ", ".join(s for s, p in plans.items() if p.changed)
+            message = "\n".join([f"ai-ops: {summary}", *message.splitlines()[1:]])
+        if schedule_changed:  # right after the thresholds' table, before the evidence
+            table = "\n".join(schedule_table(plans)).strip("\n")
+            head, sep, tail = message.partition("\n\nEvidence for ")
+            message = f"{head.rstrip()}\n\n{table}{sep}{tail}" if sep else f"{message}\n\n{table}"
+        warned = warning_lines(plans)
+        if warned:
+            message += "\n\nPredictive warnings (forecast demand beyond what max replicas can serve):\n" + "\n".join(warned)
         # Only what a reviewer must read: the values, and the learner state/ledger that explain them.
         # Detector parameters change every cycle; the daily train and report commits carry them.
         reviewed = [config.tfvars_path, paths.learner_dir, paths.ledger,
                     paths.legacy_learner_state.with_name("learner_state.migrated.json")]
         try:
-            commit = propose_change(config.path("."), reviewed, message, git_config, decision.summary, now,
+            commit = propose_change(config.path("."), reviewed, message, git_config, summary, now,
                                     secrets.secret_values(), client_from_env(secrets))
         except ActuatorError:
             monitoring.record_decision("refused")
             raise
-        log.info("%s cycle: %s%s", iso(now), decision.summary, f" (commit {commit.sha[:8]})" if commit.sha else "")
+        log.info("%s cycle: %s%s", iso(now), summary, f" (commit {commit.sha[:8]})" if commit.sha else "")
         if commit.pull_request_url or commit.warning:
             log.info("%s", commit.warning or f"pull request: {commit.pull_request_url}")
         if commit.mode == "dry-run" and commit.diff:
@@ -345,7 +378,11 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
                 "episodes": [e.to_dict() for e in episodes if e.service == name]}
             if name in observations:
                 record["sli_method"] = observations[name].sli_method
-            if commit is not None and d is not None and d.changed:
+            if name in plans:
+                record["schedule"] = plans[name].to_dict()
+                record["schedule_applied"] = bool(wrote and plans[name].changed)
+                record["predictive_warnings"] = [w.to_dict() for w in plans[name].warnings]
+            if commit is not None and ((d is not None and d.changed) or (name in plans and plans[name].changed)):
                 record["commit"] = commit.sha
             errors = {k: v for k, v in fetch_errors.items() if k.startswith(f"{name}/")}
             if errors:
@@ -358,7 +395,7 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     for name, d in decision.decisions.items():
         monitoring.record_decision(decision_kind(d, observations[name]))
     result = CycleResult(now, decision, quality, anomalies, wrote, commit, observations, episodes, dry_run,
-                         fetch_errors)
+                         fetch_errors, plans)
     if fetch_errors:
         where = f"recorded in {paths.ledger}" if persist else "dry run: nothing recorded"
         raise CycleFetchError(f"{iso(now)} cycle: no threshold changed: {len(fetch_errors)} series could not be "
@@ -366,6 +403,35 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     if not dry_run:
         cycle_notice(config, result, secrets)
     return result
+
+
+def plan_schedules(config: OpsConfig, paths: Paths, now: float, decision: FleetDecision,
+                   observations: dict[str, Observation], windows: dict[str, ServiceMetrics]) -> dict[str, ServicePlan]:
+    """learner.predictive: each learned service's guarded schedule and warnings ({} when switched off).
+
+    Never on bad data: a service whose window is unusable keeps its schedule (the plan says why)."""
+    if not config.learner.predictive.enabled:
+        return {}
+    written = read_schedule(config)
+    plans: dict[str, ServicePlan] = {}
+    for service, d in decision.decisions.items():
+        observation, window = observations.get(service), windows.get(service)
+        if observation is None or window is None or not observation.usable:
+            plans[service] = ServicePlan(service, [], [], note="unusable window: schedule kept")
+            continue
+        target = d.new.get(SCALING)
+        if target is None:
+            plans[service] = ServicePlan(service, [], [], note=f"no {SCALING} threshold to size the schedule at")
+            continue
+        good = good_shares(window.values, config.sla.latency_objective_ms)
+        plans[service] = plan_service(config, paths, service, now, written.get(service), window, good, target,
+                                      d.new.get(CPU_ALERT))
+    for service, plan in plans.items():
+        if plan.note:
+            log.info("%s: schedule: %s", service, plan.note)
+        for w in plan.warnings:
+            log.warning("%s: predictive warning: in %g h: %s", service, w.lead_hours, w.reason)
+    return plans
 
 
 def cycle_notice(config: OpsConfig, result: CycleResult, secrets: Secrets) -> None:
@@ -384,6 +450,14 @@ def cycle_notice(config: OpsConfig, result: CycleResult, secrets: Secrets) -> No
     if slack_config.notify_on_critical and critical:
         lines.append(f":rotating_light: {len(critical)} critical anomaly episode(s):")
         lines += [f"- {e.service} {iso(e.start)} - {iso(e.end)}: {e.evidence}" for e in critical]
+    warned = warning_lines(result.plans)
+    if warned:
+        lines.append(":crystal_ball: predictive warning: forecast demand beyond what max replicas can serve "
+                     "(raise max replicas or shed load before then):")
+        lines += warned
+    if slack_config.notify_on_change and result.schedule_changed:
+        lines.append(":calendar: minimum-replica schedule updated for "
+                     + ", ".join(s for s, p in result.plans.items() if p.changed))
     if not lines:
         return
     delivery = send_notice("\n".join(lines), secrets, config.notifiers)

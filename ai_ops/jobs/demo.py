@@ -40,6 +40,11 @@ DEMO_START = datetime(2026, 1, 5, tzinfo=UTC).timestamp()  # a Monday, 00:00 UTC
 
 def demo_config(workspace: Path, seed: int | None = None) -> OpsConfig:
     config = load_config(None).with_workspace(workspace.resolve())
+    # The demo shows predictive scaling (off by default, docs/predictive.md): the schedule of minimum
+    # replicas in its commits, the forecast and the warnings in its reports.
+    learner = config.learner.model_copy(update={
+        "predictive": config.learner.predictive.model_copy(update={"enabled": True})})
+    config = config.model_copy(update={"learner": learner})
     if seed is not None:  # the first service gets `seed`, the next ones seed + 1, + 2, ...: still one demo per seed
         services = [s.model_copy(update={"simulation": s.simulation.model_copy(update={"seed": seed + i})})
                     for i, s in enumerate(config.services)]

@@ -71,6 +71,10 @@ def build_report(config: OpsConfig, now: float, secrets: Secrets, sources: Sourc
                         if e["time"] >= week] for s in config.services}
     report = report.model_copy(update={"anomalies": report.anomalies.model_copy(
         update={"explained_by_changes": explained}), "change_effects": {k: v for k, v in effects.items() if v}})
+    if config.learner.predictive.enabled:
+        from ai_ops.jobs.predictive import report_part
+
+        report = report.model_copy(update={"predictive": report_part(config, paths, ledger, now)})
     return ReportInputs(report, _main_series(metrics[config.services[0].name], week_anomalies, now))
 
 

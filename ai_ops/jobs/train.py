@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ai_ops import monitoring
@@ -27,6 +27,8 @@ class TrainResult:
     time: float
     entries: list[dict[str, Any]]
     commit: CommitResult | None
+    forecasts: list[dict[str, Any]] = field(default_factory=list)
+    """learner.predictive: one entry per service (method, error vs the seasonal-naive baseline)."""
 
 
 @monitoring.instrumented("train")
@@ -90,10 +92,18 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
     skipped = sum(bool(e.get("skipped")) for e in entries)
     if skipped:
         log.info("%d series unchanged since their last training: not refitted (anomaly.retrain)", skipped)
+    forecasts: list[dict[str, Any]] = []
+    if config.learner.predictive.enabled:  # the demand forecast each cycle sizes the schedule from
+        from ai_ops.jobs.predictive import fit_forecasts
+
+        forecasts = fit_forecasts(config, paths, sources, now, persist=not dry_run)
     commit = None
     if not dry_run:
         training_log = load_training_log(paths)
-        training_log["runs"] = ([*training_log.get("runs", []), {"time": iso(now), "series": entries}])[-60:]
+        run: dict[str, Any] = {"time": iso(now), "series": entries}
+        if forecasts:
+            run["forecasts"] = forecasts
+        training_log["runs"] = ([*training_log.get("runs", []), run])[-60:]
         atomic_write_json(paths.training_log, training_log)
         atomic_write_json(paths.train_summaries, summaries)
         trained = sum(e["trained"] for e in entries)
@@ -104,7 +114,7 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
                               secrets.secret_values())
     log.info("%s train: %d/%d series trained%s", iso(now), sum(e["trained"] for e in entries), len(entries),
              " (dry run: nothing saved)" if dry_run else "")
-    return TrainResult(now, entries, commit)
+    return TrainResult(now, entries, commit, forecasts)
 
 
 def _unchanged(old: dict[str, Any] | None, new: dict[str, float] | None, now: float, min_change: float,

@@ -67,6 +67,10 @@ class Paths:
     def llm_state(self) -> Path:
         return self.models / "llm_state.json"
 
+    def forecast(self, service: str) -> Path:
+        """The service's demand forecast from the last `train`, with its error history (learner.predictive)."""
+        return self.models / "forecast" / f"{service}.json"
+
     def detector(self, service: str, metric: str) -> Path:
         return self.models / "detectors" / service / f"{metric}.json"
 

@@ -30,7 +30,7 @@ WEEK_HOURS = 168
 LEVEL_HOURS = 6
 """The trend's last hours averaged into the level carried forward."""
 MIN_HISTORY_HOURS = 2 * DAY_HOURS
-"""Fewer hours than this: no seasonal model can be fitted; the forecast says it fell back."""
+"""This many hours or fewer: no seasonal model can be fitted; the forecast says it fell back."""
 INTERVAL = (10.0, 90.0)
 
 
@@ -117,7 +117,8 @@ def forecast_demand(timestamps: np.ndarray, values: np.ndarray, end: float, hori
     known = np.flatnonzero(np.isfinite(hourly))
     hourly = hourly[known[0]:] if known.size else hourly[:0]
     start = math.floor(end / HOUR) * HOUR
-    if hourly.size < MIN_HISTORY_HOURS or not np.isfinite(hourly).all():
+    # MSTL drops a period unless the series is longer than two of its cycles (and then fails with none left).
+    if hourly.size <= MIN_HISTORY_HOURS or not np.isfinite(hourly).all():
         naive = seasonal_naive(hourly, horizon) if hourly.size else np.full(horizon, np.nan)
         return DemandForecast(start, naive, naive.copy(), naive.copy(), "seasonal-naive", int(hourly.size))
     log_hourly = np.log1p(np.maximum(hourly, 0.0))

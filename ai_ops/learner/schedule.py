@@ -108,3 +108,130 @@ def breach_warnings(forecast: DemandForecast, now: float, capacity_rps: float, m
                                      f"forecast {mean:.1f} rps > {servable:.1f} rps servable ({max_replicas} replicas x "
                                      f"{capacity_rps:.2f} rps at {safe_utilization_percent:g}% CPU)"))
     return out
+
+
+# ---------------------------------------------------------------- the schedule the controller writes
+
+DAY_HOURS = 24
+
+
+def hour_of_day_minimums(blocks: list[ScheduleBlock], default: int) -> np.ndarray:
+    """The schedule as 24 minimums, one per UTC hour of day (`default` where no block covers an hour)."""
+    out = np.full(DAY_HOURS, int(default), dtype=np.int64)
+    for block in blocks:
+        hours = range(block.start_hour, block.end_hour) if block.end_hour > block.start_hour else \
+            [*range(block.start_hour, DAY_HOURS), *range(block.end_hour)]
+        for hour in hours:
+            out[hour % DAY_HOURS] = block.min_replicas
+    return out
+
+
+def blocks_from_hours(minimums: np.ndarray, block_hours: int, peaks: np.ndarray | None = None) -> list[ScheduleBlock]:
+    """24 hourly minimums -> blocks of `block_hours` from 00:00 UTC, equal neighbours merged.
+
+    Within a block the largest hourly minimum holds (a block never offers less than an hour of it needs).
+    """
+    if minimums.shape != (DAY_HOURS,):
+        raise ValueError(f"a day's schedule has {DAY_HOURS} hourly minimums, got {minimums.shape}")
+    if DAY_HOURS % block_hours:
+        raise ValueError(f"block_hours {block_hours} must divide 24")
+    peak_of = np.zeros(DAY_HOURS) if peaks is None else np.asarray(peaks, dtype=float)
+    blocks: list[ScheduleBlock] = []
+    for start in range(0, DAY_HOURS, block_hours):
+        value = int(minimums[start:start + block_hours].max())
+        peak = round(float(np.nanmax(peak_of[start:start + block_hours])), 3) if np.isfinite(
+            peak_of[start:start + block_hours]).any() else 0.0
+        end = start + block_hours
+        if blocks and blocks[-1].min_replicas == value:
+            last = blocks.pop()
+            blocks.append(ScheduleBlock(last.start_hour, end, value, max(last.forecast_peak_rps, peak)))
+        else:
+            blocks.append(ScheduleBlock(start, end, value, peak))
+    return blocks
+
+
+def daily_schedule(forecast: DemandForecast, capacity_rps: float, target_percent: float, floor: int,
+                   ceiling: int, block_hours: int) -> tuple[np.ndarray, np.ndarray]:
+    """(24 hourly minimums, 24 forecast peaks) for the hours of day the forecast covers, sized like
+    `replica_schedule` (upper end of the interval at the target); hours it does not cover get `floor`."""
+    if not (math.isfinite(capacity_rps) and capacity_rps > 0 and 0 < target_percent <= 100):
+        raise ValueError(f"capacity {capacity_rps} rps/replica and target {target_percent}% cannot size a schedule")
+    per_replica = capacity_rps * target_percent / 100.0
+    minimums = np.full(DAY_HOURS, int(floor), dtype=np.int64)
+    peaks = np.full(DAY_HOURS, np.nan)
+    upper = np.where(np.isfinite(forecast.upper), forecast.upper, forecast.mean)
+    for start, value in zip(forecast.hour_starts()[:DAY_HOURS], upper[:DAY_HOURS], strict=True):
+        hour = int((start % 86_400) // HOUR)
+        if math.isfinite(value):
+            minimums[hour] = int(min(max(math.ceil(value / per_replica), floor), ceiling))
+            peaks[hour] = value
+    block_max = np.repeat([minimums[s:s + block_hours].max() for s in range(0, DAY_HOURS, block_hours)], block_hours)
+    return block_max.astype(np.int64), peaks
+
+
+@dataclass(frozen=True)
+class GuardedSchedule:
+    """The schedule after the guardrails, and why each hour that differs from the sized one differs."""
+
+    minimums: np.ndarray
+    """24 minimums, one per UTC hour of day."""
+    reasons: dict[int, str]
+    """Hour of day -> why the guarded value is not the sized one (bounds, step, breach)."""
+
+    def changed_from(self, previous: np.ndarray) -> bool:
+        return bool((self.minimums != previous).any())
+
+
+def guard_schedule(previous: np.ndarray | None, sized: np.ndarray, floor: int, ceiling: int, max_step: int,
+                   breached_hours: set[int] | frozenset[int] = frozenset()) -> GuardedSchedule:
+    """Apply the learner's guardrails to a newly sized schedule (pure; 24 hourly minimums in and out).
+
+    - bounds: every hour within [floor, ceiling];
+    - step: no hour moves more than `max_step` replicas from `previous` in one cycle (no previous
+      schedule: the previous is the floor everywhere, so a schedule ramps up over cycles);
+    - breach: an hour of day whose steps breached the SLO in the last window is never lowered and
+      is raised by at least `max_step` from its previous value (undoing a lowering, which the step
+      limit kept to at most `max_step`), or straight to the sized value when that is higher (the
+      step limit guards against a wrong forecast lowering capacity, not against adding it after
+      a breach), up to `ceiling`.
+    """
+    if floor < 1 or ceiling < floor or max_step < 1:
+        raise ValueError(f"schedule bounds [{floor}, {ceiling}] with max step {max_step} are not usable")
+    sized = np.asarray(sized, dtype=np.int64)
+    if sized.shape != (DAY_HOURS,):
+        raise ValueError(f"a day's schedule has {DAY_HOURS} hourly minimums, got {sized.shape}")
+    before = np.full(DAY_HOURS, floor, dtype=np.int64) if previous is None else \
+        np.clip(np.asarray(previous, dtype=np.int64), floor, ceiling)
+    out = np.empty(DAY_HOURS, dtype=np.int64)
+    reasons: dict[int, str] = {}
+    for hour in range(DAY_HOURS):
+        want = int(sized[hour])
+        value = min(max(want, floor), ceiling)
+        if value != want:
+            reasons[hour] = f"sized {want}, held within the bounds [{floor}, {ceiling}]"
+        old = int(before[hour])
+        if hour in breached_hours:
+            raised = min(max(value, old + max_step), ceiling)
+            if raised != want:
+                reasons[hour] = (f"SLO breached in this hour: raised {old} -> {raised} (sized {want})"
+                                 if raised > old else f"SLO breached in this hour: kept at {old} (ceiling {ceiling})")
+            value = raised
+        elif abs(value - old) > max_step:
+            limited = old + max_step if value > old else old - max_step
+            reasons[hour] = f"sized {want}, moved {old} -> {limited} (max step {max_step} per cycle)"
+            value = limited
+        out[hour] = value
+    return GuardedSchedule(out, reasons)
+
+
+def breached_hours(timestamps: np.ndarray, request_rate: np.ndarray, good_share: np.ndarray,
+                   sla_target: float) -> set[int]:
+    """UTC hours of day whose requests in the window were good less often than the SLA target."""
+    ts, rate, good = (np.asarray(a, dtype=float) for a in (timestamps, request_rate, good_share))
+    ok = np.isfinite(ts) & np.isfinite(rate) & np.isfinite(good) & (rate > 0)
+    hours = ((ts[ok] % 86_400) // HOUR).astype(np.int64)
+    total = np.bincount(hours, weights=rate[ok], minlength=DAY_HOURS)
+    served_well = np.bincount(hours, weights=rate[ok] * good[ok], minlength=DAY_HOURS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        attained = 100.0 * served_well / total
+    return {int(h) for h in np.flatnonzero((total > 0) & (attained < sla_target))}

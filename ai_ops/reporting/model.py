@@ -174,6 +174,42 @@ class Learning(_Part):
     learners: dict[str, LearnerProgress] = Field(default_factory=dict)
 
 
+class ServiceForecast(_Part):
+    """One service's stored demand forecast (learner.predictive), its tracked error and the schedule in force."""
+
+    method: str
+    fitted_at: str
+    hour_starts: list[float]
+    """Epoch seconds of the forecast hours shown (the next 24 h from the report's time, as far as it reaches)."""
+    mean: list[float]
+    lower: list[float]
+    upper: list[float]
+    error_days: int
+    model_mape: float | None
+    """Mean over the tracked days of the MAPE of each daily forecast's first 6 hours."""
+    naive_mape: float | None
+    """The same for the seasonal-naive forecast (the same hours a day earlier): the baseline."""
+    beats_naive: bool | None
+    schedule: list[dict[str, int]] = Field(default_factory=list)
+    """The blocks of autoscaling_min_replicas_schedule in force (start_hour, end_hour, min_replicas)."""
+
+
+class PredictiveWarning(_Part):
+    service: str
+    cycle_iso: str
+    hour_iso: str
+    lead_hours: float
+    forecast_rps: float
+    servable_rps: float
+    reason: str
+
+
+class Predictive(_Part):
+    forecasts: dict[str, ServiceForecast] = Field(default_factory=dict)
+    warnings: list[PredictiveWarning] = Field(default_factory=list)
+    """The cycles' predictive warnings of the last 24 h."""
+
+
 class NarrativeItem(_Part):
     """One recommendation as the narrative shows it."""
 
@@ -243,11 +279,13 @@ class Report(_Part):
     """Per service, what each scaling change of the last 7 days did: replicas, cost per hour and SLA
     over the day before it and the day after it (docs/report.md)."""
     recommendations: list[Recommendation] = Field(default_factory=list)
+    predictive: Predictive | None = None
+    """learner.predictive: the forecasts, their error against the baseline, and the warnings (absent when off)."""
     narrative: NarrativePart | None = None
     charts: list[str] = Field(default_factory=list)
     delivery: dict[str, Delivery] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """report.json's content (the narrative and deliveries are left out until they exist)."""
-        unset = {name for name in ("narrative", "delivery") if getattr(self, name) is None}
+        unset = {name for name in ("narrative", "delivery", "predictive") if getattr(self, name) is None}
         return self.model_dump(mode="json", exclude=unset)

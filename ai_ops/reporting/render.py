@@ -22,6 +22,9 @@ SECTIONS = ("Summary", "Health score", "Trends (24 h vs 7 d)", "Cost projection"
 
 CHARTS = {"thresholds": "Threshold paths (7 days)", "sla": "SLA attainment per day",
           "cost": "Cost per day and month-end projection", "main_metric": "Main metric with anomalies"}
+FORECAST_CHART = "forecast"
+"""Drawn only with learner.predictive on (report.predictive): not one of the four standard charts."""
+CHART_TITLES = {**CHARTS, FORECAST_CHART: "Demand forecast (next 24 h, 10-90% interval) and the replica schedule"}
 
 
 
@@ -122,11 +125,12 @@ def render_markdown(report: Report) -> str:
         out += ["", "| series | samples | trained | loss | converged |", "|---|---|---|---|---|"]
         out += [f"| {d.series} | {d.samples} | {d.trained} | {_f(d.loss, '{:.4g}')} | "
                 f"{_f(d.converged, '{}')} |" for d in learning.detectors]
+    out += _predictive_lines(report)
     out += ["", "## Recommendations", ""]
     for i, r in enumerate(narrative.recommendations, start=1):
         out.append(f"{i}. **{_cell(r.title)}**: {r.action} _(evidence: `{r.evidence}` = {r.value})_")
     out += ["", "## Charts", ""]
-    out += [f"![{CHARTS[c]}](charts/{c}.png)" for c in report.charts] or ["No charts were drawn."]
+    out += [f"![{CHART_TITLES[c]}](charts/{c}.png)" for c in report.charts] or ["No charts were drawn."]
     llm = narrative.llm
     out += ["", "## About this report", "",
             f"- schema version {report.schema_version}; numbers in report.json; formulas in docs/report.md",
@@ -136,6 +140,34 @@ def render_markdown(report: Report) -> str:
             f"- windows: last 24 h {report.window.last_24h[0]} - {report.window.last_24h[1]}; "
             f"baseline {report.window.baseline[0]} - {report.window.baseline[1]}", ""]
     return "\n".join(out)
+
+
+def _predictive_lines(report: Report) -> list[str]:
+    """Learning status, predictive part: each forecast's error against the baseline, the schedule, the warnings."""
+    p = report.predictive
+    if p is None:
+        return []
+    out = ["", "Predictive scaling (demand forecast and schedule of minimum replicas, docs/predictive.md):", ""]
+    if not p.forecasts:
+        out.append("- no forecast yet: the next train fits one per service")
+    for service, f in p.forecasts.items():
+        if f.error_days:
+            verdict = "better than" if f.beats_naive else "NOT better than"
+            error = (f"first-6-h MAPE {_f(f.model_mape, '{:.2f}')}% vs seasonal naive {_f(f.naive_mape, '{:.2f}')}% "
+                     f"over {f.error_days} day(s): {verdict} the baseline")
+        else:
+            error = "error not tracked yet (needs a forecast from a previous day)"
+        peak = f"; next 24 h peak {max(f.mean):.1f} rps (upper {max(f.upper):.1f})" if f.mean else ""
+        blocks = ", ".join(f"{b['start_hour']:02d}-{b['end_hour']:02d}h: {b['min_replicas']}" for b in f.schedule)
+        out.append(f"- {service}: {f.method} fitted {f.fitted_at}; {error}{peak}")
+        out.append(f"  - schedule in force (UTC, min replicas): {blocks or 'none written yet'}")
+    if p.warnings:
+        out += ["", f"Predictive warnings of the last 24 h ({len(p.warnings)}):", ""]
+        out += [f"- {w.service}: at {w.hour_iso} (warned {w.cycle_iso}, {w.lead_hours:g} h ahead): {w.reason}"
+                for w in p.warnings]
+    else:
+        out.append("- predictive warnings in the last 24 h: none")
+    return out
 
 
 def render_html(title: str, markdown_text: str) -> str:
@@ -239,6 +271,30 @@ def draw_charts(report: Report, main_series: dict[str, Any] | None, folder: Path
         ax.set_ylabel(f"{main_series['service']}/{main_series['metric']}")
         ax.set_title(CHARTS["main_metric"])
         save(fig, "main_metric")
+    if report.predictive is not None and any(f.mean for f in report.predictive.forecasts.values()):
+        shown = {k: f for k, f in report.predictive.forecasts.items() if f.mean}
+        fig, axes = plt.subplots(len(shown), 1, figsize=(8, 2.2 * len(shown)), squeeze=False)
+        for ax, (service, f) in zip(axes[:, 0], shown.items(), strict=True):
+            t = dates(f.hour_starts)
+            ax.plot(t, f.mean, label="forecast (rps)")
+            ax.fill_between(t, f.lower, f.upper, alpha=0.25, label="10-90%")
+            ax.set_ylabel(service, fontsize=8)
+            error = (f"MAPE {f.model_mape:.1f}% vs naive {f.naive_mape:.1f}% ({f.error_days} d)"
+                     if f.error_days and f.model_mape is not None and f.naive_mape is not None else "error not tracked yet")
+            ax.set_title(f"{service}: {f.method}, {error}", fontsize=8)
+            if f.schedule:
+                hours = (np.asarray(f.hour_starts) % 86_400 // 3600).astype(int)
+                per_hour = np.zeros(24)
+                for b in f.schedule:
+                    per_hour[b["start_hour"]:b["end_hour"]] = b["min_replicas"]
+                twin = ax.twinx()
+                twin.step(t, per_hour[hours], where="post", color="C3", label="min replicas")
+                twin.set_ylabel("min replicas", fontsize=7, color="C3")
+            ax.xaxis.set_major_formatter(DateFormatter("%d %H:%M"))
+            ax.legend(fontsize=6, loc="upper left")
+        fig.suptitle(CHART_TITLES[FORECAST_CHART], fontsize=9)
+        fig.tight_layout()
+        save(fig, FORECAST_CHART)
     return drawn
 
 
