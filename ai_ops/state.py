@@ -6,10 +6,12 @@ loaded file is data, never code.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -308,81 +310,92 @@ class ModelIntegrityError(WorkspaceError):
     """A model file failed verification: it is refused and the model is retrained."""
 
 
-def _checksum_text(payload: Any) -> str:
-    """The text a model's SHA-256 is taken of (unchanged since format 1: files written before verify)."""
-    return json.dumps(payload, sort_keys=True, allow_nan=False)
+def payload_bytes(payload: dict[str, Any]) -> bytes:
+    """A model payload as the canonical bytes its SHA-256 is taken of: compact, key-sorted JSON.
+
+    Written by orjson (a tenth of the time of `json`, whose float formatting made encoding
+    models a tenth of a replay). orjson would write NaN and Infinity as null and cannot write
+    numpy scalars or non-string keys: a payload with any of those goes through `json`, which
+    refuses NaN/Infinity (ValueError) as every state write does.
+    """
+    try:
+        encoded = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        encoded = b"null"
+    if b"null" not in encoded:
+        return encoded
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
-def _checksum(payload: Any) -> str:
-    import hashlib
+def _legacy_checksum(payload: Any) -> str:
+    """The checksum of models written before payload_bytes (json's default separators)."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, allow_nan=False).encode()).hexdigest()
 
-    return hashlib.sha256(_checksum_text(payload).encode()).hexdigest()
+
+def _model_prefix(kind: str) -> bytes:
+    return f'{{"format_version":{MODEL_FORMAT_VERSION},"kind":{json.dumps(kind)},"payload":'.encode()
 
 
-_WRITTEN_MODELS: dict[str, bytes] = {}
-"""SHA-256 of the bytes of every model file this process wrote, by absolute path. A file whose bytes
-still hash to that holds exactly what was written with its checksum, so loading it again skips
-re-encoding the payload to verify the checksum (a cycle loads each model its predecessor saved;
-hashing the bytes costs a fraction of that). Any other content is verified as usual."""
+_MODEL_SUFFIX = re.compile(rb',"sha256":"([0-9a-f]{64})"\}\n\Z')
+_MODEL_SUFFIX_LENGTH = len(b',"sha256":"') + 64 + len(b'"}\n')
 
 
 def save_model(path: Path, kind: str, payload: dict[str, Any]) -> None:
     """Learned state as JSON with a format version and a SHA-256 of the payload.
 
-    Not indented (still deterministic and key-sorted): a detector's state holds thousands of
-    numbers, and indented JSON goes through Python's pure encoder, which made writing models a
-    quarter of a replay's time. The payload is written in the very text its checksum is taken
-    of (one encoding instead of two). The files people review (tfvars, learner state, ledger)
-    stay indented.
+    Not indented (deterministic, key-sorted): a detector's state holds thousands of numbers.
+    The payload is written as exactly the bytes its checksum is taken of (payload_bytes), so
+    loading verifies the checksum by hashing those bytes, without encoding the payload again.
+    The files people review (tfvars, learner state, ledger) stay indented.
     """
-    import hashlib
-
-    payload_text = _checksum_text(payload)
-    digest = hashlib.sha256(payload_text.encode()).hexdigest()
-    # Keys in sorted order, as json.dumps(sort_keys=True) would write them.
-    text = (f'{{"format_version":{MODEL_FORMAT_VERSION},"kind":{json.dumps(kind)},"payload":{payload_text},'
-            f'"sha256":"{digest}"}}\n')
-    _WRITTEN_MODELS.pop(os.path.abspath(path), None)
-    atomic_write_text(path, text)
-    _WRITTEN_MODELS[os.path.abspath(path)] = hashlib.sha256(text.encode("utf-8")).digest()
+    body = payload_bytes(payload)
+    document = (_model_prefix(kind) + body + b',"sha256":"' + hashlib.sha256(body).hexdigest().encode() + b'"}\n')
+    atomic_write_text(path, document.decode("utf-8"))
 
 
-def _load_own_model(path: Path, kind: str) -> dict[str, Any] | None:
-    """The payload of a model file that holds exactly the bytes this process last wrote to it; else None."""
-    import hashlib
-
-    written = _WRITTEN_MODELS.get(os.path.abspath(path))
-    if written is None:
+def _verified_as_written(raw: bytes, kind: str) -> dict[str, Any] | None:
+    """The payload of a model file exactly as save_model lays it out, when its bytes hash to its
+    checksum; None for anything else (the careful path then decides)."""
+    prefix = _model_prefix(kind)
+    if not raw.startswith(prefix) or len(raw) < len(prefix) + _MODEL_SUFFIX_LENGTH:
+        return None
+    suffix = _MODEL_SUFFIX.match(raw, len(raw) - _MODEL_SUFFIX_LENGTH)
+    body = raw[len(prefix):len(raw) - _MODEL_SUFFIX_LENGTH]
+    if suffix is None or hashlib.sha256(body).hexdigest().encode() != suffix.group(1):
         return None
     try:
-        raw = path.read_bytes()
-        if hashlib.sha256(raw).digest() != written:
-            return None
         data = strict_loads(raw)
-    except (OSError, ValueError):
+    except ValueError:
         return None
-    if (not isinstance(data, dict) or data.get("format_version") != MODEL_FORMAT_VERSION or data.get("kind") != kind
-            or not isinstance(data.get("payload"), dict)):
-        return None
-    return dict(data["payload"])
+    payload = data.get("payload") if isinstance(data, dict) else None
+    return dict(payload) if isinstance(payload, dict) else None
 
 
 def verify_model(data: Any, kind: str) -> None:
+    """A parsed model document: right format and kind, and a checksum that matches its payload in
+    the canonical encoding, or in the encoding of models written before it (both format 1)."""
     if not isinstance(data, dict) or data.get("format_version") != MODEL_FORMAT_VERSION or data.get("kind") != kind:
         raise ModelIntegrityError(f"not a {kind} model of format {MODEL_FORMAT_VERSION}")
-    if not isinstance(data.get("payload"), dict) or _checksum(data.get("payload")) != data.get("sha256"):
+    payload, expected = data.get("payload"), data.get("sha256")
+    if not isinstance(payload, dict) or (hashlib.sha256(payload_bytes(payload)).hexdigest() != expected
+                                         and _legacy_checksum(payload) != expected):
         raise ModelIntegrityError("checksum mismatch (edited or corrupted)")
 
 
 def load_model(path: Path, kind: str) -> dict[str, Any] | None:
     """The payload, or None when no file exists.
 
-    A file that fails verification is restored from the newest committed version that passes
-    (logged); ModelIntegrityError (the caller retrains, with a warning) when there is none.
+    A file as save_model wrote it is verified by hashing its payload's bytes. Any other file
+    (reformatted, written by an older version, damaged) is parsed and verified by verify_model;
+    one that fails is restored from the newest committed version that passes (logged), and
+    ModelIntegrityError (the caller retrains, with a warning) when there is none.
     """
-    own = _load_own_model(path, kind)
-    if own is not None:
-        return own
+    try:
+        written = _verified_as_written(path.read_bytes(), kind)
+    except OSError:
+        written = None  # missing or unreadable: load_state says which
+    if written is not None:
+        return written
     try:
         data = load_state(path, lambda d: verify_model(d, kind))
     except StateError as exc:

@@ -1,5 +1,5 @@
 """The state-file fast paths give what the careful paths give: strict parsing with orjson, models
-this process wrote loaded without re-encoding, fsync skipped only inside a declared scratch folder."""
+verified by hashing their bytes (older and reformatted files by re-encoding), fsync skipped only inside a declared scratch folder."""
 
 from __future__ import annotations
 
@@ -45,28 +45,29 @@ def test_strict_loads_accepts_what_json_accepts(text: str) -> None:
     assert strict_loads(text) == json.loads(text)
 
 
-def test_a_model_is_written_in_its_checksum_text_and_verifies(tmp_path: Path) -> None:
+def test_a_model_is_written_as_the_bytes_its_checksum_is_taken_of(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
     save_model(path, "ensemble", PAYLOAD)
     document = json.loads(path.read_text(encoding="utf-8"))
     assert list(document) == ["format_version", "kind", "payload", "sha256"]
     verify_model(document, "ensemble")  # the checksum definition of format 1 is unchanged
     assert document["payload"] == PAYLOAD
-    state._WRITTEN_MODELS.clear()  # as a new process sees it
+    assert load_model(path, "ensemble") == PAYLOAD
+    # Reformatted by a person (same data): the bytes no longer hash, the canonical encoding does.
+    path.write_text(json.dumps(document, indent=2, sort_keys=True), encoding="utf-8")
     assert load_model(path, "ensemble") == PAYLOAD
 
 
 def test_a_model_written_by_an_older_version_still_loads(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
-    document = {"format_version": 1, "kind": "ensemble", "sha256": state._checksum(PAYLOAD), "payload": PAYLOAD}
+    document = {"format_version": 1, "kind": "ensemble", "sha256": state._legacy_checksum(PAYLOAD), "payload": PAYLOAD}
     path.write_text(json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n")
     assert load_model(path, "ensemble") == PAYLOAD
 
 
 @pytest.mark.parametrize("edit", ["same size", "other size"])
 def test_an_edit_after_this_process_wrote_a_model_is_caught(tmp_path: Path, edit: str) -> None:
-    """The write->load shortcut holds only for the exact bytes written: an in-place edit of the same
-    length, within the same clock tick, is still refused by the checksum."""
+    """An in-place edit of the same length, within the same clock tick, is refused by the checksum."""
     path = tmp_path / "m.json"
     save_model(path, "ensemble", PAYLOAD)
     assert load_model(path, "ensemble") == PAYLOAD
@@ -102,3 +103,19 @@ def test_fsync_is_skipped_only_inside_the_scratch_folder(tmp_path: Path, monkeyp
     assert len(synced) == 2
     assert json.loads((scratch / "models" / "a.json").read_text()) == {"a": 1}
     assert not list(scratch.glob("**/*.tmp"))  # still written through a temporary file and renamed
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_payload_holding_nan_or_infinity_is_refused_not_written_as_null(tmp_path: Path, bad: float) -> None:
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        save_model(tmp_path / "m.json", "ensemble", {"a": [1.0, bad]})
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_genuine_nulls_and_numpy_scalars_are_written_and_verify(tmp_path: Path) -> None:
+    import numpy as np
+
+    payload = {"a": None, "b": [np.float64(1.5), 2.0], "c": "null"}
+    save_model(tmp_path / "m.json", "ensemble", payload)
+    assert load_model(tmp_path / "m.json", "ensemble") == {"a": None, "b": [1.5, 2.0], "c": "null"}
+    verify_model(json.loads((tmp_path / "m.json").read_text()), "ensemble")
