@@ -24,16 +24,23 @@ def spread_floor(centre: np.ndarray) -> np.ndarray:
     return 1e-6 * (np.abs(centre) + 1.0)
 
 
+def _after_previous(x: np.ndarray) -> np.ndarray:
+    """x shifted one step later (NaN first): each point sees the statistic of the points before it."""
+    out = np.full(x.shape, np.nan)
+    out[1:] = x[:-1]
+    return out
+
+
 def rolling_zscore(values: np.ndarray, window: int, robust: bool) -> np.ndarray:
     """z of each point against the `window` points before it (NaN while fewer than 8). No NaNs in."""
     s = pd.Series(values)
     if robust:
         centre_incl = s.rolling(window, min_periods=1).median().to_numpy()
         deviation = pd.Series(np.abs(values - centre_incl))
-        spread = MAD_TO_SIGMA * deviation.rolling(window, min_periods=MIN_POINTS).median().shift(1).to_numpy()
-        centre = pd.Series(centre_incl).shift(1).to_numpy().copy()
-        count = s.rolling(window, min_periods=1).count().shift(1).to_numpy()
-        centre[count < MIN_POINTS] = np.nan
+        spread = MAD_TO_SIGMA * _after_previous(deviation.rolling(window, min_periods=MIN_POINTS).median().to_numpy())
+        centre = _after_previous(centre_incl)
+        # Points before i in the window: min(i, window) (no NaNs in); a rolling count said the same, slower.
+        centre[np.minimum(np.arange(values.size), window) < MIN_POINTS] = np.nan
     else:
         prior = s.shift(1).rolling(window, min_periods=MIN_POINTS)
         centre, spread = prior.mean().to_numpy(), prior.std(ddof=0).to_numpy()
