@@ -160,12 +160,14 @@ _SCRATCH: ContextVar[Path | None] = ContextVar("ai_ops_scratch_folder", default=
 
 @contextmanager
 def scratch_folder(folder: Path) -> Iterator[None]:
-    """Within this block, files written under `folder` are not fsynced.
+    """Within this block, files written under `folder` are written for speed, not for durability.
 
-    For a folder that is thrown away after the run (the replay's scratch workspace): a power cut
-    there loses nothing anyone keeps, and fsync was a fifth of a replay's wall time. Writes stay
-    atomic (temporary file + rename), so a crash still never leaves half a file; writes anywhere
-    else are fsynced as always.
+    For a folder that is thrown away after the run (the replay's scratch workspace, ~1,500 state
+    writes): no fsync, and the old file is removed before the new one is renamed into place,
+    because replacing an existing file makes ext4 flush the new one first (auto_da_alloc):
+    measured 2.8 ms per write instead of 0.4 ms. A crash can then leave a file missing, never
+    half a file, and only in a folder nobody keeps. Writes anywhere else are unchanged:
+    fsynced, and renamed over the old file atomically.
     """
     token = _SCRATCH.set(folder.resolve())
     try:
@@ -174,11 +176,14 @@ def scratch_folder(folder: Path) -> Iterator[None]:
         _SCRATCH.reset(token)
 
 
-def _fsync(path: Path, fileno: int) -> None:
+def _in_scratch(path: Path) -> bool:
     scratch = _SCRATCH.get()
-    if scratch is not None and path.resolve().is_relative_to(scratch):
-        return
-    os.fsync(fileno)
+    return scratch is not None and path.resolve().is_relative_to(scratch)
+
+
+def _fsync(path: Path, fileno: int) -> None:
+    if not _in_scratch(path):
+        os.fsync(fileno)
 
 
 def dumps(data: Any) -> str:
@@ -188,6 +193,7 @@ def dumps(data: Any) -> str:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write via a temporary file and rename, so a crash never leaves half a file."""
+    scratch = _in_scratch(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -195,7 +201,10 @@ def atomic_write_text(path: Path, text: str) -> None:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
                 handle.flush()
-                _fsync(path, handle.fileno())
+                if not scratch:
+                    os.fsync(handle.fileno())
+            if scratch:
+                path.unlink(missing_ok=True)  # see scratch_folder
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

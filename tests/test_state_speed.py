@@ -88,13 +88,14 @@ def test_a_loaded_payload_is_the_callers_own(tmp_path: Path) -> None:
     assert load_model(path, "ensemble") == PAYLOAD
 
 
-def test_fsync_is_skipped_only_inside_the_scratch_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_writes_skip_fsync_only_inside_the_scratch_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     synced: list[int] = []
     real = os.fsync
     monkeypatch.setattr(state.os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
     scratch, kept = tmp_path / "scratch", tmp_path / "kept"
     with scratch_folder(scratch):
-        atomic_write_json(scratch / "models" / "a.json", {"a": 1})
+        atomic_write_json(scratch / "models" / "a.json", {"a": 0})
+        atomic_write_json(scratch / "models" / "a.json", {"a": 1})  # replaces the old one
         append_jsonl(scratch / "ledger.jsonl", {"a": 1})
         assert synced == []
         atomic_write_json(kept / "a.json", {"a": 1})

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import numpy as np
@@ -128,7 +128,8 @@ class CalibratedDetector:
         params: dict[str, Any] = {}
         for name in _init_parameters(type(self)):
             value = getattr(self, name)
-            params[name] = asdict(value) if name == "calibration" else value
+            # CalibrationSettings is flat: its fields as a dict is what asdict gives, without asdict's deep copy.
+            params[name] = {f.name: getattr(value, f.name) for f in fields(value)} if name == "calibration" else value
         return params
 
     def settings_hash(self) -> str:

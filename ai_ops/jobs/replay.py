@@ -146,7 +146,7 @@ def run_replay(config: OpsConfig, start: float, end: float, workspace: Path | No
                 raise SourceError(f"service '{service.name}': no metric could be fetched for the replay period: "
                                   + "; ".join(dict.fromkeys(full[service.name].errors.values())))
     jobs = {"train": 0, "cycle": 0, "report": 0}
-    # The scratch workspace is thrown away: its writes skip fsync (still atomic), see scratch_folder.
+    # The scratch workspace is thrown away: its writes skip fsync and ext4's flush-on-replace, see scratch_folder.
     with locked(scratch), scratch_folder(scratch.path(".")):
         # Day 0: train on the history before the period, as a new install would.
         for w in wrappers.values():
