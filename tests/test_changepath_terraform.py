@@ -207,3 +207,17 @@ def test_a_single_service_config_is_a_map_with_one_key(tmp_path: Path) -> None:
     plan = terraform(folder, "plan", "-input=false", "-lock=false")
     assert plan.returncode == 0, plan.stderr
     assert '"api"' in plan.stdout and "averageUtilization = 75" in plan.stdout
+
+
+def test_an_edit_between_two_writes_is_seen_although_parses_are_reused(sim_config: OpsConfig) -> None:
+    """variables.tf is parsed once per distinct text: a second check of the same file reuses the parse,
+    an edit in between is read afresh (and the cached parse cannot be changed through a result)."""
+    check_terraform(sim_config, VALUES)
+    declared = read_declared_variables(tf_dir(sim_config))
+    declared.clear()  # the caller's copy, not the cache
+    assert "autoscaling_cpu_target" in read_declared_variables(tf_dir(sim_config))
+    variables = tf_dir(sim_config) / "variables.tf"
+    variables.write_text(variables.read_text().replace("values(var.autoscaling_cpu_target) : v >= 30 && v <= 90",
+                                                       "values(var.autoscaling_cpu_target) : v >= 30 && v < 70"))
+    with pytest.raises(ActuatorError, match=r'autoscaling_cpu_target\["checkout"\] = 75 is outside'):
+        check_terraform(sim_config, VALUES)

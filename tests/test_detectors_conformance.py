@@ -208,3 +208,22 @@ def test_ewma_span_and_zscore_window_from_the_config_are_used_after_train_and_lo
     caplog.clear()
     loaded = observing.load_ensemble(config, paths, "svc", "cpu")
     assert not caplog.text and {m.name: m for m in loaded.members}["ewma"].count_ > 0
+
+
+@pytest.mark.parametrize(("n", "window"), [(0, 8), (5, 8), (40, 8), (120, 30), (700, 288)])
+def test_robust_rolling_zscore_is_its_definition(n: int, window: int) -> None:
+    """Each point against the `window` points before it: centre = their median (from 8 of them),
+    spread = 1.4826 x the median of the previous deviations from the running median."""
+    from ai_ops.detectors.zscore import MAD_TO_SIGMA, MIN_POINTS, rolling_zscore, spread_floor
+
+    values = np.round(np.random.default_rng(n).normal(100, 5, n), 1)  # ties on purpose
+    centre_incl = np.array([np.median(values[max(0, j - window + 1):j + 1]) for j in range(n)])
+    deviation = np.abs(values - centre_incl)
+    expected = np.full(n, np.nan)
+    for i in range(n):
+        before = values[max(0, i - window):i]
+        deviations = deviation[max(0, i - window):i]
+        if before.size >= MIN_POINTS and deviations.size >= MIN_POINTS:
+            centre = np.median(before)
+            expected[i] = (values[i] - centre) / (MAD_TO_SIGMA * np.median(deviations) + spread_floor(centre))
+    np.testing.assert_allclose(rolling_zscore(values, window, robust=True), expected, rtol=1e-12, equal_nan=True)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ai_ops.config import HPA_TOLERANCE, LearnerConfig, ThresholdConfig
+from ai_ops.learner.alerts import budget_threshold, pages_and_catches
 from ai_ops.learner.learner import SCALING, ThresholdLearner
 from ai_ops.learner.observation import Observation, normal_levels, observe
 
@@ -135,3 +138,31 @@ def test_alert_only_changes_do_not_restart_the_scaling_targets_evidence() -> Non
         current = learner.step(window(k, level=150.0), current).new
     assert current[SCALING] == 85.0          # the probe is not delayed by the alert moves
     assert current[LATENCY] >= 150.0
+
+
+def _budget_by_brute_force(levels: np.ndarray, breached: np.ndarray, lower: float, upper: float, grid: float,
+                           allowed: float) -> tuple[float, int, int]:
+    """The definition, one candidate at a time (what budget_threshold computed before it was vectorised)."""
+    candidates = np.arange(lower, upper + grid / 2, grid) if upper > lower else np.array([lower])
+    best: tuple[int, float] | None = None
+    for threshold in candidates:
+        pages, caught = pages_and_catches(levels, breached, float(threshold))
+        if pages <= allowed and (best is None or caught > best[0]):
+            best = (caught, float(threshold))
+    chosen = round(best[1] if best else float(candidates[-1]), 6)
+    return (chosen, *pages_and_catches(levels, breached, chosen))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.floats(40, 110), st.just(float("nan")), st.sampled_from([60.0, 70.0, 75.5])),
+                          st.booleans()), max_size=40),
+       st.integers(40, 90), st.integers(0, 30), st.sampled_from([0.5, 1.0, 2.5]), st.integers(0, 12))
+def test_budget_threshold_is_the_brute_force_search(rows: list[tuple[float, bool]], lower: int, width: int,
+                                                    grid: float, allowed: int) -> None:
+    """Ties (levels exactly on the grid), NaN levels (never page) and an empty memory included."""
+    levels = np.array([x for x, _ in rows], dtype=float)
+    breached = np.array([b for _, b in rows], dtype=bool)
+    choice = budget_threshold(levels, breached, float(lower), float(lower + width), grid, float(allowed), 2.0)
+    assert (choice.threshold, choice.pages, choice.caught) == _budget_by_brute_force(
+        levels, breached, float(lower), float(lower + width), grid, float(allowed))
+    assert (choice.breached, choice.windows) == (int(breached.sum()), len(rows))

@@ -11,6 +11,8 @@ human-written tfvars file (Terraform would silently let ours override it).
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import logging
 import math
@@ -191,11 +193,19 @@ def validation_bounds(name: str, conditions: list[str]) -> tuple[float, float, b
     return lower, upper, lower_inc, upper_inc
 
 
+@functools.lru_cache(maxsize=64)
+def _parse_hcl(text: str) -> dict[str, Any]:
+    """Parsed once per distinct text: every cycle checks the same variables.tf before it writes, and
+    python-hcl2's parser took a tenth of a replay re-reading it."""
+    parsed: dict[str, Any] = hcl2.loads(text, serialization_options=hcl2.SerializationOptions(
+        with_comments=False, strip_string_quotes=True))
+    return parsed
+
+
 def _load_hcl(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
-        return hcl2.loads(text, serialization_options=hcl2.SerializationOptions(
-            with_comments=False, strip_string_quotes=True))
+        return copy.deepcopy(_parse_hcl(text))  # a copy: callers may not change the cached parse
     except OSError as exc:
         raise ActuatorError(f"cannot read {path}: {exc.strerror or exc}") from None
     except Exception as exc:  # noqa: BLE001 - python-hcl2 raises lark and transformer errors of no common base

@@ -29,7 +29,7 @@ from ai_ops.jobs.train import run_train
 from ai_ops.jobs.workspace import DAY, iso, locked, paths_for, prepare_workspace, read_anomalies, read_ledger
 from ai_ops.reporting.forecast import month_bounds
 from ai_ops.sources.replay import ReplaySource
-from ai_ops.state import atomic_write_json
+from ai_ops.state import atomic_write_json, scratch_folder
 
 log = logging.getLogger(__name__)
 ORDER = {"train": 0, "cycle": 1, "report": 2}
@@ -146,7 +146,8 @@ def run_replay(config: OpsConfig, start: float, end: float, workspace: Path | No
                 raise SourceError(f"service '{service.name}': no metric could be fetched for the replay period: "
                                   + "; ".join(dict.fromkeys(full[service.name].errors.values())))
     jobs = {"train": 0, "cycle": 0, "report": 0}
-    with locked(scratch):
+    # The scratch workspace is thrown away: its writes skip fsync and ext4's flush-on-replace, see scratch_folder.
+    with locked(scratch), scratch_folder(scratch.path(".")):
         # Day 0: train on the history before the period, as a new install would.
         for w in wrappers.values():
             w.now = start

@@ -47,6 +47,21 @@ def pages_and_catches(levels: np.ndarray, breached: np.ndarray, threshold: float
     return int(fires.sum()), int((fires & breached).sum())
 
 
+def pages_and_catches_grid(levels: np.ndarray, breached: np.ndarray,
+                           thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`pages_and_catches` at every threshold of `thresholds` at once (sorted levels and counts,
+    O((n + m) log n) instead of n x m comparisons): the same strict `level > threshold` test, under
+    which a NaN level never pages."""
+    known = ~np.isnan(levels)
+    levels, breached = levels[known], breached[known]
+    order = np.argsort(levels, kind="stable")
+    ranked = levels[order]
+    # caught_above[i] = breached windows among ranked[i:]; index n (nothing above) is 0.
+    caught_above = np.concatenate([np.cumsum(breached[order][::-1])[::-1], [0]]).astype(int)
+    first_above = np.searchsorted(ranked, thresholds, side="right")
+    return (levels.size - first_above).astype(int), caught_above[first_above]
+
+
 def budget_threshold(levels: np.ndarray, breached: np.ndarray, lower: float, upper: float, grid: float,
                      allowed_pages: float, weeks: float) -> AlertChoice:
     """The threshold on the `grid` in [lower, upper] that catches the most breached windows with at
@@ -55,11 +70,9 @@ def budget_threshold(levels: np.ndarray, breached: np.ndarray, lower: float, upp
     levels = np.asarray(levels, dtype=float)
     breached = np.asarray(breached, dtype=bool)
     candidates = np.arange(lower, upper + grid / 2, grid) if upper > lower else np.array([lower])
-    best: tuple[int, float] | None = None
-    for threshold in candidates:
-        pages, caught = pages_and_catches(levels, breached, float(threshold))
-        if pages <= allowed_pages and (best is None or caught > best[0]):
-            best = (caught, float(threshold))
-    chosen = round(best[1] if best else float(candidates[-1]), 6)
-    pages, caught = pages_and_catches(levels, breached, chosen)
-    return AlertChoice(chosen, pages, caught, int(breached.sum()), int(levels.size), weeks)
+    pages, caught = pages_and_catches_grid(levels, breached, candidates)
+    within = np.flatnonzero(pages <= allowed_pages)
+    # np.argmax returns the first maximum: the lowest threshold among those that catch the most.
+    chosen = round(float(candidates[within[np.argmax(caught[within])]]) if within.size else float(candidates[-1]), 6)
+    at_chosen, caught_at_chosen = pages_and_catches(levels, breached, chosen)
+    return AlertChoice(chosen, at_chosen, caught_at_chosen, int(breached.sum()), int(levels.size), weeks)
