@@ -75,7 +75,7 @@ def test_demand_and_the_capacity_that_follows_it_are_not_a_page() -> None:
     assert episode.families == ["load"] and episode.duration_points >= 6
     assert episode.severity == "warning"  # strong and lasting, but no symptom family: not critical
     # the same load episode with latency agreeing for two points is a page
-    with_latency = build_episodes(points + [point(STEP, "latency_p95_ms", 20.0, sustained=2)], STEP, WARN, CRIT)
+    with_latency = build_episodes([*points, point(STEP, "latency_p95_ms", 20.0, sustained=2)], STEP, WARN, CRIT)
     assert with_latency[0].severity == "critical" and with_latency[0].families == ["load", "latency"]
 
 
