@@ -33,8 +33,10 @@ def test_a_single_point_on_one_metric_is_never_critical(surprisal: float) -> Non
 
 
 def test_duration_magnitude_and_agreement_each_matter() -> None:
-    # strong and lasting (sustained 3 points) on a symptom -> critical
-    assert build_episodes([point(0.0, surprisal=40.0, sustained=3)], STEP, WARN, CRIT)[0].severity == "critical"
+    # strong and lasting (sustained 5 points) on a symptom -> critical
+    assert build_episodes([point(0.0, surprisal=40.0, sustained=5)], STEP, WARN, CRIT)[0].severity == "critical"
+    # one raw spike keeps the 3-point-averaged surprisal up for 3 points: not yet "lasting"
+    assert build_episodes([point(0.0, surprisal=91.0, sustained=3)], STEP, WARN, CRIT)[0].severity == "warning"
     # strong, two independent families (saturation, latency) agree over two points -> critical
     two = build_episodes([point(0.0, "cpu_utilization", 40.0), point(STEP, "latency_p95_ms", 18.0)], STEP, WARN, CRIT)
     assert len(two) == 1 and two[0].severity == "critical"
@@ -43,7 +45,8 @@ def test_duration_magnitude_and_agreement_each_matter() -> None:
     assert build_episodes([point(0.0, surprisal=16.0, sustained=10)], STEP, WARN, CRIT)[0].severity == "warning"
     # the rule itself
     assert episode_severity(1, 1e9, ["latency"], CRIT) == "warning"
-    assert episode_severity(3, 30.0, ["latency"], CRIT) == "critical"
+    assert episode_severity(5, 30.0, ["latency"], CRIT) == "critical"
+    assert episode_severity(4, 30.0, ["latency"], CRIT) == "warning"
     assert episode_severity(2, 29.9, ["latency", "errors", "saturation"], CRIT) == "warning"
     assert episode_severity(1, 20.0, ["errors"], CRIT) == "info"
 
@@ -86,7 +89,7 @@ def test_every_metric_has_a_family_and_unknown_metrics_stand_alone() -> None:
     assert evidence_family("queue_depth") == "queue_depth"
     assert families_of(["replicas", "queue_depth", "cost_per_hour", "request_rate"]) == ["load", "queue_depth"]
     # two custom metrics are two families, and a custom metric is not a symptom family
-    assert episode_severity(3, 40.0, ["queue_depth"], CRIT) == "warning"
+    assert episode_severity(5, 40.0, ["queue_depth"], CRIT) == "warning"
 
 
 def test_nearby_alarms_merge_and_distant_ones_do_not() -> None:

@@ -21,7 +21,7 @@ An episode's severity comes from three pieces of evidence, never from one point 
 Rules (`episode_severity`):
 
 - critical: magnitude at or above the critical level AND a *symptom* family (saturation,
-  latency or errors) is among the evidence AND (it lasted at least `critical_points` points, OR
+  latency or errors) is among the evidence AND (it lasted at least `critical_points` (5) points, OR
   at least two families agree over at least two points). A single point is never critical,
   however large and however many metrics it touched (a demand step moves request rate and CPU
   in the same 5 minutes, before the autoscaler acts). Load alone (demand, and the capacity the
@@ -49,8 +49,12 @@ import numpy as np
 SEVERITY_ORDER = ("info", "warning", "critical")
 DEFAULT_MERGE_GAP_SECONDS = 1800.0
 """Flagged points of a service closer than this (30 min) belong to one episode."""
-DEFAULT_CRITICAL_POINTS = 3
-"""An episode must stay abnormal this many points (or have two evidence families agree) to be critical."""
+DEFAULT_CRITICAL_POINTS = 5
+"""An episode must stay abnormal this many points (or have two evidence families agree) to be critical.
+
+Duration is measured on the ensemble surprisal, which averages the last `anomaly.average_points`
+(3) raw surprises: one spike keeps it above the level for 3 points. 5 = three points of raw
+abnormality plus the two the average adds (a 15-minute blip of CPU on the demo was "3 points")."""
 
 EVIDENCE_FAMILIES: dict[str, str] = {
     "request_rate": "load",
