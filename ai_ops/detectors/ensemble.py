@@ -136,8 +136,9 @@ class EnsembleDetector:
 
     def get_params(self) -> dict[str, Any]:
         """Every member's settings and how they are combined (the severity levels are not learned)."""
+        # burst_rearm_points is left out on purpose: it changes no learned state, so a saved model stays
+        # valid when it changes (and models saved before it existed are not reset on upgrade).
         return {"combine": self.config.combine, "min_train_samples": self.config.min_train_samples,
-                "burst_rearm_points": self.config.burst_rearm_points,
                 "members": {m.name: m.get_params() for m in self.members}}
 
     def settings_hash(self) -> str:
