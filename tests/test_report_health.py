@@ -124,16 +124,17 @@ def test_cost_projection_falls_back_to_run_rate_and_says_so() -> None:
 
 
 def test_anomaly_points_group_into_episodes() -> None:
-    points = [{"service": "a", "metric": "m", "time": t, "score": 0.99, "severity": s, "surprisal": x}
+    points = [{"service": "a", "metric": "latency_p95_ms", "time": t, "score": 0.99, "severity": s, "surprisal": x}
               for t, s, x in [(0, "warning", 16.0), (300, "critical", 40.0), (600, "warning", 16.0),
                               (5000, "warning", 16.0)]]
-    points.append({"service": "a", "metric": "other", "time": 300, "score": 0.9, "severity": "warning"})
-    points.append({"service": "b", "metric": "m", "time": 300, "score": 0.9, "severity": "warning"})
+    points.append({"service": "a", "metric": "error_rate", "time": 300, "score": 0.9, "severity": "warning"})
+    points.append({"service": "b", "metric": "latency_p95_ms", "time": 300, "score": 0.9, "severity": "warning"})
     episodes = anomaly_episodes(points)
-    # One incident touching two metrics of service a is one episode (strong, and two metrics agree: critical);
+    # One incident touching two symptom families of service a is one episode (strong, lasting: critical);
     # service b's is its own; single points on one metric are info, never critical.
     assert [(e["service"], e["metrics"], e["points"], e["severity"]) for e in episodes] == [
-        ("a", ["m", "other"], 4, "critical"), ("b", ["m"], 1, "info"), ("a", ["m"], 1, "info")]
+        ("a", ["latency_p95_ms", "error_rate"], 4, "critical"), ("b", ["latency_p95_ms"], 1, "info"),
+        ("a", ["latency_p95_ms"], 1, "info")]
 
 
 def test_partial_days_of_the_window_are_marked() -> None:

@@ -118,6 +118,10 @@ class AnomalyConfig(Strict):
         None, ge=0, description="After an alarm, points that must beat its peak to score fully (0 = off). "
         "Default: 15 x ewma.span (300 at span 20), so a longer EWMA span means fewer repeat alarms."
     )
+    burst_rearm_points: int = Field(
+        36, ge=0, le=10_000, description="After this many unremarkable points (surprisal < 1), an event is over and "
+        "the next one alarms even if smaller than the last (0 = off: the hold alone decides). 36 = 3 h at 5 min."
+    )
     train_workers: int = Field(
         1, ge=1, le=64, description="Processes the daily train job fits series in (1 = in-process). "
         "Fitting is CPU-bound: set it to the number of cores for fleets of hundreds of series."

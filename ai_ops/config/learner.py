@@ -200,9 +200,10 @@ class LearnerConfig(Strict):
         8, ge=1, description="Kept for old configs; the settled status no longer uses a quiet-cycles shortcut.",
     )
     change_effect_hours: float = Field(
-        2.0, ge=0, le=48,
-        description="After an applied change of the scaling target, anomalies in replicas or cost this many hours "
-                    "later are labelled as caused by it (caused_by), not reported as incidents (0 = off).",
+        24.0, ge=0, le=48,
+        description="After an applied change of the scaling target, anomalies in replicas, cost or CPU this many "
+                    "hours later are labelled as caused by it (caused_by), not reported as incidents (0 = off). "
+                    "24 = one daily load cycle, over which the new target moves replicas at every load level.",
     )
     predictive: PredictiveConfig = Field(
         default_factory=PredictiveConfig, description="Predictive scaling: forecast, schedule, warnings.",

@@ -3,7 +3,8 @@ and severity levels from the sensitivity.
 
 Each member gives a calibrated surprisal S = -log10(tail probability) of a point against
 its own series' history; the ensemble averages them (or takes the max), keeps only the
-start of a burst (BurstFilter) and maps S to a score with calibration.to_score (S = 4 -> 0.99).
+start of a burst (BurstFilter, re-armed once the series has been quiet: `rearmed`) and maps S
+to a score with calibration.to_score (S = 4 -> 0.99).
 
 Severity: with sensitivity s (default 0.92), a point is a *warning* when its surprisal is
 at least 187.5 (1 - s) (= 15 at 0.92) and *critical* at twice that. The surprisal is nominal
@@ -35,6 +36,49 @@ from ai_ops.detectors.calibration import BurstFilter, to_score
 from ai_ops.detectors.registry import DETECTOR_NAMES, MEMBERS
 
 SURPRISAL_PER_SENSITIVITY = 187.5
+QUIET_SURPRISAL = 1.0
+"""Below this surprisal (nominal tail probability 0.1) a point is unremarkable: `rearmed` counts it as quiet."""
+
+
+def rearmed(surprisal: np.ndarray, damped: np.ndarray, recent: list[float], rearm_points: int,
+            quiet_below: float) -> np.ndarray:
+    """Undo the burst filter's damping on the points of a *new* event.
+
+    The burst filter damps every point that does not beat the highest surprisal of the last
+    `hold` points, so one event alarms once. But its memory spans separate events: after an
+    error burst with a huge surprisal, a second burst the next morning stays damped for the whole
+    hold (300 points = 25 h at 5-minute steps). An event is over once the surprisal has stayed
+    below `quiet_below` (QUIET_SURPRISAL: back to unremarkable, not merely under the warning
+    level, so a noisy series that hovers near its level does not re-arm) for `rearm_points`
+    points. From there the filter's rule applies to the new event alone: a point scores undamped
+    if it beats every point since the quiet spell (so a rising onset alarms once it crosses the
+    level, and a plateau still alarms once). `recent` is the filter's memory *before* this batch
+    (its last values, oldest first). Pure; NaN points stay as they are.
+    """
+    out = damped.copy()
+    finite = np.flatnonzero(np.isfinite(surprisal))
+    s = surprisal[finite]
+    if rearm_points <= 0 or s.size == 0:
+        return out
+    joined = np.concatenate([np.asarray(recent, dtype=float), s])
+    loud = np.concatenate([[0], np.cumsum(joined >= quiet_below)])
+    positions = np.arange(joined.size)
+    lo = positions - rearm_points
+    quiet_end = (lo >= 0) & (loud[positions] - loud[np.maximum(lo, 0)] == 0)  # rearm_points quiet points before
+    since = np.maximum.accumulate(np.where(quiet_end, positions, -1))  # where the current event began (-1: unknown)
+    k = len(recent)
+    group, peak = -1, -np.inf
+    for j in range(s.size):
+        start = int(since[k + j])
+        if start < 0:
+            continue
+        if start != group:
+            group = start
+            peak = float(joined[start:k + j].max()) if start < k + j else -np.inf
+        if s[j] > peak:
+            out[finite[j]] = s[j]
+        peak = max(peak, float(s[j]))
+    return out
 
 
 @dataclass(frozen=True)
@@ -92,6 +136,8 @@ class EnsembleDetector:
 
     def get_params(self) -> dict[str, Any]:
         """Every member's settings and how they are combined (the severity levels are not learned)."""
+        # burst_rearm_points is left out on purpose: it changes no learned state, so a saved model stays
+        # valid when it changes (and models saved before it existed are not reset on upgrade).
         return {"combine": self.config.combine, "min_train_samples": self.config.min_train_samples,
                 "members": {m.name: m.get_params() for m in self.members}}
 
@@ -129,7 +175,10 @@ class EnsembleDetector:
     def score(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
         timestamps, values = _as_arrays(timestamps, values)
         self.last_surprisal_ = self.surprisal(timestamps, values)
-        return no_opinion_is_zero(to_score(self.burst_.transform(self.last_surprisal_)), values)
+        recent = list(self.burst_.recent_)
+        damped = self.burst_.transform(self.last_surprisal_)
+        damped = rearmed(self.last_surprisal_, damped, recent, self.config.burst_rearm_points, QUIET_SURPRISAL)
+        return no_opinion_is_zero(to_score(damped), values)
 
     def get_state(self) -> dict[str, Any]:
         return {"settings_hash": self.settings_hash(), "members": {m.name: m.get_state() for m in self.members},

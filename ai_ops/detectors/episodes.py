@@ -12,17 +12,27 @@ An episode's severity comes from three pieces of evidence, never from one point 
   many consecutive points, from it on, the *undamped* surprisal stayed at or above the warning
   level. The episode lasts from its first point to the end of its longest sustained run.
 - **magnitude**: the highest surprisal in the episode, in multiples of the warning level.
-- **agreement**: how many of the service's metrics flagged a point in the episode.
+- **agreement**: how many independent *evidence families* of the service flagged a point in the
+  episode. Metrics that are functions of each other count once (EVIDENCE_FAMILIES): request
+  rate, replicas and cost are *load* (cost = replicas x price; the autoscaler sets replicas from
+  demand), CPU is *saturation*, then *latency* and *errors*; a metric not listed is its own family.
+  Replicas and cost moving together is one fact, not two metrics agreeing.
 
 Rules (`episode_severity`):
 
-- critical: magnitude at or above the critical level AND (it lasted at least
-  `critical_points` points OR at least two metrics agree). A single point on a single metric is
-  never critical, however large.
-- warning: anything else that lasted at least two points, or where two metrics agree, or whose
+- critical: magnitude at or above the critical level AND a *symptom* family (saturation,
+  latency or errors) is among the evidence AND (it lasted at least `critical_points` (5) points, OR
+  at least two families agree over at least two points). A single point is never critical,
+  however large and however many metrics it touched (a demand step moves request rate and CPU
+  in the same 5 minutes, before the autoscaler acts). Load alone (demand, and the capacity the
+  autoscaler added for it) is at most a warning: the service absorbed it.
+- warning: anything else that lasted at least two points, or where two families agree, or whose
   magnitude reached the critical level.
-- info: a single point on a single metric below the critical level. It is kept in the ledger
+- info: a single point in a single family below the critical level. It is kept in the ledger
   (with its evidence) but not counted as an incident in the report or the Slack notice.
+
+Anomalies in replicas, cost and CPU within a day after the controller's own change of the scaling
+target are that change's effect (ai_ops.reporting.explained) and never reach this module.
 
 Everything here is pure (lists of flagged points in, episodes out), so the cycle, the report,
 the demo and the benchmarks group and grade the same way.
@@ -30,7 +40,7 @@ the demo and the benchmarks group and grade the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,8 +49,44 @@ import numpy as np
 SEVERITY_ORDER = ("info", "warning", "critical")
 DEFAULT_MERGE_GAP_SECONDS = 1800.0
 """Flagged points of a service closer than this (30 min) belong to one episode."""
-DEFAULT_CRITICAL_POINTS = 3
-"""An episode must stay abnormal this many points (or have two metrics agree) to be critical."""
+DEFAULT_CRITICAL_POINTS = 5
+"""An episode must stay abnormal this many points (or have two evidence families agree) to be critical.
+
+Duration is measured on the ensemble surprisal, which averages the last `anomaly.average_points`
+(3) raw surprises: one spike keeps it above the level for 3 points. 5 = three points of raw
+abnormality plus the two the average adds (a 15-minute blip of CPU on the demo was "3 points")."""
+
+EVIDENCE_FAMILIES: dict[str, str] = {
+    "request_rate": "load",
+    "replicas": "load",
+    "cost_per_hour": "load",
+    "cpu_utilization": "saturation",
+    "latency_p95_ms": "latency",
+    "error_rate": "errors",
+}
+"""Metrics that are functions of each other are one piece of evidence, not several.
+
+cost_per_hour is replicas x the replica price; the autoscaler sets replicas from demand
+(request_rate), so a demand move and the capacity that follows it are one fact: *load*.
+CPU utilization is what the autoscaler holds at its target, so a CPU anomaly says the change
+was not absorbed (*saturation*); latency and errors are what users feel. A metric not listed
+is a family of its own."""
+SYMPTOM_FAMILIES = frozenset({"saturation", "latency", "errors"})
+"""Families that say users are (or are about to be) affected. Load alone is demand the service absorbed."""
+
+
+def evidence_family(metric: str) -> str:
+    """The evidence family of a metric (EVIDENCE_FAMILIES; an unknown metric is its own family)."""
+    return EVIDENCE_FAMILIES.get(metric, metric)
+
+
+def families_of(metrics: Iterable[str]) -> list[str]:
+    """The distinct evidence families of `metrics`, in first-seen order."""
+    out: list[str] = []
+    for m in metrics:
+        if (f := evidence_family(m)) not in out:
+            out.append(f)
+    return out
 
 
 @dataclass(frozen=True)
@@ -77,22 +123,25 @@ class Episode:
     peak_surprisal: float = 0.0
     max_score: float = 0.0
     metrics: list[str] = field(default_factory=list)
+    families: list[str] = field(default_factory=list)
+    """The distinct evidence families (EVIDENCE_FAMILIES) of `metrics`: what counts as agreement."""
     evidence: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"service": self.service, "start": self.start, "end": self.end, "severity": self.severity,
                 "points": self.points, "duration_points": self.duration_points,
                 "peak_surprisal": round(self.peak_surprisal, 3), "max_score": self.max_score,
-                "metrics": list(self.metrics), "evidence": self.evidence}
+                "metrics": list(self.metrics), "families": list(self.families), "evidence": self.evidence}
 
 
-def episode_severity(duration_points: int, peak_surprisal: float, metrics_agreeing: int,
+def episode_severity(duration_points: int, peak_surprisal: float, families: Sequence[str],
                      critical_surprisal: float, critical_points: int = DEFAULT_CRITICAL_POINTS) -> str:
-    """info / warning / critical from duration, magnitude and agreement (rules in the module doc)."""
+    """info / warning / critical from duration, magnitude and agreeing evidence families (rules in the module doc)."""
     strong = peak_surprisal >= critical_surprisal
     lasting = duration_points >= critical_points
-    agreed = metrics_agreeing >= 2
-    if strong and (lasting or agreed):
+    agreed = len(set(families)) >= 2
+    symptom = bool(SYMPTOM_FAMILIES.intersection(families))
+    if strong and symptom and (lasting or (agreed and duration_points >= 2)):
         return "critical"
     if duration_points >= 2 or agreed or strong:
         return "warning"
@@ -122,11 +171,14 @@ def build_episodes(points: Iterable[FlaggedPoint], step_seconds: float, warning_
                 current.metrics.append(p.metric)
     for e in episodes:
         e.duration_points = round((e.end - e.start) / step_seconds) + 1 if step_seconds > 0 else e.points
-        e.severity = episode_severity(e.duration_points, e.peak_surprisal, len(e.metrics), critical_surprisal,
+        e.families = families_of(e.metrics)
+        e.severity = episode_severity(e.duration_points, e.peak_surprisal, e.families, critical_surprisal,
                                       critical_points)
+        groups = "; ".join(f"{f} ({', '.join(m for m in e.metrics if evidence_family(m) == f)})" for f in e.families)
         e.evidence = (f"{e.duration_points} point(s) abnormal ({e.points} alarm(s)), peak surprisal "
                       f"{e.peak_surprisal:.3g} = {e.peak_surprisal / warning_surprisal:.1f}x the warning level, "
-                      f"{len(e.metrics)} metric(s) agree: {', '.join(e.metrics)}")
+                      f"{len(e.metrics)} metric(s) in {len(e.families)} independent evidence famil"
+                      f"{'y' if len(e.families) == 1 else 'ies'} agree: {groups}")
     return sorted(episodes, key=lambda e: (e.start, e.service))
 
 

@@ -1,14 +1,18 @@
-"""Changes that explain themselves: the controller's own scaling change moves replicas and cost.
+"""Changes that explain themselves: the controller's own scaling change moves replicas, cost and CPU.
 
-Pure functions: an anomaly in `replicas` or `cost_per_hour` that starts within the expected effect
-window after an applied change of the scaling target is that change's effect, not an incident.
+Pure functions: an anomaly in `replicas`, `cost_per_hour` or `cpu_utilization` that starts within
+the expected effect window after an applied change of the scaling target is that change's effect,
+not an incident. The HPA sets replicas so that CPU sits at the target (replicas ~ demand / target,
+cost = replicas x price), so a new target moves all three, at every load level of the day: hence
+the default window of one daily cycle (learner.change_effect_hours = 24). Request rate, latency
+and errors are never explained away: they are demand and what users feel.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-EFFECT_METRICS = ("replicas", "cost_per_hour")
+EFFECT_METRICS = ("replicas", "cost_per_hour", "cpu_utilization")
 SCALING = "autoscaling_cpu_target"
 
 

@@ -101,6 +101,8 @@ class Cost(_Part):
 class Episode(_Part):
     service: str
     metrics: list[str]
+    families: list[str] = []
+    """The distinct evidence families of `metrics` (replicas and cost are one: load); what agreement counts."""
     start: float
     end: float
     points: int
@@ -111,7 +113,7 @@ class Episode(_Part):
     peak_surprisal: float
     max_score: float
     evidence: str
-    """Duration, magnitude and agreeing metrics, in words (what the severity was graded on)."""
+    """Duration, magnitude and agreeing evidence families, in words (what the severity was graded on)."""
     start_iso: str
     end_iso: str
 

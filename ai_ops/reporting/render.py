@@ -112,7 +112,7 @@ def render_markdown(report: Report) -> str:
             f"{an.critical_episodes} critical and {an.warning_episodes} warning episodes ({an.points} "
             f"anomalous points; {an.info_episodes} single-point info episode(s) are listed but not counted "
             "as incidents).", ""]
-    out += [f"- expected effect of the controller's change {c} (replicas/cost moved; not an incident)"
+    out += [f"- expected effect of the controller's change {c} (replicas/cost/CPU moved; not an incident)"
             for c in an.explained_by_changes]
     for e in an.episodes:
         out.append(f"- {e.severity}: {e.service} ({', '.join(e.metrics)}) {e.start_iso} - {e.end_iso} "
