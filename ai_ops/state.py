@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import subprocess
 import tempfile
@@ -17,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from filelock import FileLock, Timeout
 
 from ai_ops.errors import LockedError, WorkspaceError
@@ -36,20 +36,12 @@ Validator = Callable[[Any], object]
 """Raises (ValueError, TypeError, pydantic.ValidationError, OpsError) when the data cannot be believed."""
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number a state file may hold")
+def strict_loads(text: str | bytes) -> Any:
+    """JSON where NaN, Infinity and floats that overflow (1e400) are errors (ValueError), not values.
 
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} overflows a float")
-    return value
-
-
-def strict_loads(text: str) -> Any:
-    """JSON where NaN, Infinity and floats that overflow (1e400) are errors, not values."""
-    return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    orjson refuses all three by itself and is ~10x faster than the standard library with a
+    per-float callback: a cycle loads a model file (thousands of numbers) per series."""
+    return orjson.loads(text)
 
 
 def is_empty(data: Any) -> bool:
@@ -116,7 +108,7 @@ def load_state(path: Path, validate: Validator | None = None, default: Any = Non
     problem: str | None
     data: Any = None
     try:
-        data = strict_loads(path.read_text(encoding="utf-8"))
+        data = strict_loads(path.read_bytes())
         problem = _problem(data, validate)
     except (OSError, ValueError) as exc:
         problem = f"not readable JSON ({exc})"
@@ -309,5 +301,4 @@ def load_model(path: Path, kind: str) -> dict[str, Any] | None:
         raise ModelIntegrityError(f"{exc}; it will be retrained") from None
     if data is None:
         return None
-    verify_model(data, kind)
-    return dict(data["payload"])
+    return dict(data["payload"])  # load_state returns only data that passed verify_model
