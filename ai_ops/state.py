@@ -129,7 +129,7 @@ def load_state(path: Path, validate: Validator | None = None, default: Any = Non
     problem: str | None
     data: Any = None
     try:
-        data = strict_loads(path.read_text(encoding="utf-8"))
+        data = strict_loads(path.read_bytes())
         problem = _problem(data, validate)
     except (OSError, ValueError) as exc:
         problem = f"not readable JSON ({exc})"

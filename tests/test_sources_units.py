@@ -14,6 +14,7 @@ from sources_helpers import free_port
 from ai_ops.config import QueriesConfig, Secrets, ServiceConfig, SourcesConfig, load_config, parse_config
 from ai_ops.errors import ConfigError, SourceError
 from ai_ops.metrics import METRICS
+from ai_ops.sources.http_client import wants_gzip
 from ai_ops.sources.prometheus import (
     BreakerOpen,
     CircuitBreaker,
@@ -28,6 +29,7 @@ from ai_ops.sources.prometheus import (
     endpoint_from,
 )
 from ai_ops.sources.promql import escape_label_value, render_query
+from ai_ops.sources.series import parse_matrix
 
 QUERIES = QueriesConfig(**{m: f'my_{m}{{service="{{service}}", env="{{env}}"}}' for m in METRICS})
 
@@ -224,3 +226,41 @@ def test_credentials_in_the_url_never_reach_a_message() -> None:
     with pytest.raises(SourceError) as info:
         client.query_range("up", 0, 600, 60)
     assert "hunter2" not in str(info.value) and "***@127.0.0.1" in str(info.value)
+
+
+def _matrix_body(result: list[dict[str, object]]) -> bytes:
+    """Compact, as Prometheus writes it."""
+    return json.dumps({"status": "success", "data": {"resultType": "matrix", "result": result}},
+                      separators=(",", ":")).encode()
+
+
+def test_parse_matrix_reads_every_number_exactly_and_falls_back_on_other_shapes() -> None:
+    rng = np.random.default_rng(3)
+    numbers = np.concatenate([rng.normal(0, 1e6, 500), rng.uniform(0, 1, 500) * 10.0 ** rng.integers(-300, 300, 500),
+                              [0.0, -0.0, 5e-324, 1.7976931348623157e308, 0.1, 1 / 3]])
+    texts = [repr(float(x)) for x in numbers] + ["NaN", "+Inf", "-Inf", "1e3", "2E-5"]
+    series = [{"metric": {"service": 'we"ird\\"values":[[1,"2"]]', "pod": "]],[["},
+               "values": [[1_700_000_000 + 60 * i, v] for i, v in enumerate(texts)]},
+              {"metric": {}, "values": []},
+              {"metric": {"service": "b"}, "values": [[1_700_000_000.5, "7"]]}]
+    parsed = parse_matrix(_matrix_body(series))
+    assert [s["metric"] for s in parsed] == [s["metric"] for s in series]
+    for got, want in zip(parsed, series, strict=True):
+        ts, vs = got["values"]
+        expected_ts = np.array([p[0] for p in want["values"]], dtype=np.float64)  # type: ignore[union-attr]
+        expected_vs = np.array([float(p[1]) for p in want["values"]], dtype=np.float64)  # type: ignore[union-attr]
+        assert ts.tobytes() == expected_ts.tobytes() and vs.tobytes() == expected_vs.tobytes()
+    # spaced JSON, keys in another order, or a token that is not a number: decoded the ordinary way
+    spaced = parse_matrix(json.dumps({"data": {"result": series}}).encode())
+    assert spaced[0]["values"] == series[0]["values"]
+    swapped = json.dumps({"data": {"result": [{"values": [[1, "2"], [2, "x"]], "metric": {"a": "b"}}]}}).encode()
+    assert parse_matrix(swapped) == [{"values": [[1, "2"], [2, "x"]], "metric": {"a": "b"}}]
+    block = align("q", [(0, parse_matrix(_matrix_body(series[2:])))], np.array([1_700_000_000.0]), 60)
+    assert block.values.tolist() == [[7.0]] and block.labels == [{"service": "b"}]
+
+
+def test_compression_auto_skips_gzip_only_for_loopback_servers() -> None:
+    assert not wants_gzip("auto", "http://127.0.0.1:9090") and not wants_gzip("auto", "http://[::1]:9090")
+    assert not wants_gzip("auto", "http://LOCALHOST:9090/prom")
+    assert wants_gzip("auto", "https://prometheus.example.com") and wants_gzip("auto", "http://10.0.0.5:9090")
+    assert wants_gzip("gzip", "http://127.0.0.1:9090") and not wants_gzip("none", "https://prometheus.example.com")

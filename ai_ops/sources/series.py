@@ -3,11 +3,14 @@ and counter increase/rate with resets handled. Pure numpy, no I/O."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
+import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,68 @@ def chunk_ranges(first: float, count: int, step: int, max_points: int) -> list[t
     """(start, end, offset) of each request so no request returns more than `max_points` per series."""
     return [(first + offset * step, first + (min(offset + max_points, count) - 1) * step, offset)
             for offset in range(0, count, max_points)]
+
+
+_VALUES_KEY = b'"values":['
+
+
+def _read_pairs(spans: list[bytes]) -> np.ndarray | None:
+    """`[t,"v"],[t,"v"],...` spans (matrix values without their outer brackets) as one (pairs, 2)
+    float array, parsed by pandas' C CSV reader ("NaN", "+Inf", "-Inf" included); None when the
+    text is anything else."""
+    pairs = sum(span.count(b"[") for span in spans)
+    if not pairs:
+        return np.empty((0, 2))
+    text = b"\n".join(span for span in spans if span).replace(b"],[", b"\n").translate(None, b'[]"')
+    if text.count(b",") != pairs:
+        return None
+    try:
+        table = pd.read_csv(io.BytesIO(text), header=None, dtype=np.float64, skip_blank_lines=False).to_numpy()
+    except (ValueError, pd.errors.ParserError):
+        return None
+    return table if table.shape == (pairs, 2) else None
+
+
+def parse_matrix(body: bytes) -> list[dict[str, Any]]:
+    """The `result` list of a `query_range` answer, each series' `values` as (timestamps, values) arrays.
+
+    A fleet query answers millions of `[t, "v"]` pairs; JSON-decoding them makes three Python
+    objects a point, then numpy converts the strings one by one. Instead the `values` arrays are
+    cut out of the body (in valid JSON the bytes `"values":[` can only open that key: a quote
+    inside a string is escaped), the rest (labels, status) is decoded with orjson, and all the
+    numbers are read in one pass as CSV. Whatever does not fit this shape exactly (another order
+    of keys, a non-numeric token, counts that do not add up) is decoded in full the ordinary way.
+    """
+    spans: list[bytes] = []
+    skeleton: list[bytes] = []
+    position = 0
+    while (start := body.find(_VALUES_KEY, position)) >= 0:
+        open_at = start + len(_VALUES_KEY)
+        close = open_at if body[open_at:open_at + 1] == b"]" else body.find(b"]]", open_at) + 1
+        if close <= 0:
+            return _parse_plain(body)
+        skeleton += [body[position:open_at], b"]"]
+        spans.append(body[open_at:close])
+        position = close + 1
+    skeleton.append(body[position:])
+    result = orjson.loads(b"".join(skeleton))["data"]["result"]
+    if not isinstance(result, list) or len(result) != len(spans) or not all(
+            isinstance(series, dict) and series.get("values") == [] for series in result):
+        return _parse_plain(body)
+    table = _read_pairs(spans)
+    if table is None:
+        return _parse_plain(body)
+    offset = 0
+    for series, span in zip(result, spans, strict=True):
+        count = span.count(b"[")
+        series["values"] = (table[offset:offset + count, 0], table[offset:offset + count, 1].copy())
+        offset += count
+    return result
+
+
+def _parse_plain(body: bytes) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = orjson.loads(body)["data"]["result"]
+    return result
 
 
 def _series_key(metric: dict[str, str]) -> tuple[tuple[str, str], ...]:
@@ -48,11 +113,14 @@ def align(query: str, parts: Sequence[tuple[int, list[dict[str, Any]]]], timesta
                 row = rows[key] = np.full(timestamps.shape, np.nan)
                 labels[key] = metric
             pairs = series.get("values", [])
-            if not pairs:
+            if isinstance(pairs, tuple):  # already arrays (parse_matrix)
+                ts, vs = pairs
+            elif pairs:
+                ts_text, vs_text = zip(*pairs, strict=True)
+                ts = np.array(ts_text, dtype=np.float64)
+                vs = np.array(vs_text, dtype=np.float64)  # numpy parses "NaN", "+Inf" and decimal strings
+            else:
                 continue
-            ts_text, vs_text = zip(*pairs, strict=True)
-            ts = np.array(ts_text, dtype=np.float64)
-            vs = np.array(vs_text, dtype=np.float64)  # numpy parses "NaN", "+Inf" and decimal strings
             index = np.rint((ts - first) / step).astype(np.int64)
             keep = (index >= 0) & (index < timestamps.size)
             bad = ~np.isfinite(vs)
