@@ -13,7 +13,7 @@ import numpy as np
 from ai_ops import monitoring
 from ai_ops.actuators.git import CommitResult, check_ready, commit_owned, propose_change
 from ai_ops.actuators.github import client_from_env
-from ai_ops.actuators.terraform import current_thresholds, read_schedule, write_tfvars
+from ai_ops.actuators.terraform import Schedule, current_thresholds, read_schedule, write_tfvars
 from ai_ops.config import OpsConfig, Secrets, ServiceConfig
 from ai_ops.detectors.ensemble import SeverityLevels
 from ai_ops.detectors.episodes import Episode, episodes_from_records
@@ -185,18 +185,29 @@ def _sla_line(observation: Observation, config: OpsConfig) -> str:
             f"{burn_text}{bad_text}")
 
 
+def change_summary(decision: FleetDecision, plans: dict[str, ServicePlan]) -> str:
+    """The commit's subject: the threshold changes, or, when only the schedule moved, whose schedule."""
+    if decision.changed or not any(p.changed for p in plans.values()):
+        return decision.summary
+    return "minimum-replica schedule updated for " + ", ".join(s for s, p in plans.items() if p.changed)
+
+
 def commit_message(decision: FleetDecision, observations: dict[str, Observation],
                    quality: dict[str, dict[str, SeriesQuality]], anomalies: list[Anomaly], config: OpsConfig,
-                   effects: dict[str, str] | None = None) -> str:
-    """The commit message and PR body: every service's changes in one table, then each service's
-    evidence, with what its previous scaling change did (`effects`: one line per service)."""
-    lines = [f"ai-ops: {decision.summary}", ""]
+                   effects: dict[str, str] | None = None, plans: dict[str, ServicePlan] | None = None) -> str:
+    """The commit message and PR body: every service's changes in one table (and the schedule's, with
+    learner.predictive), then each service's evidence, with what its previous scaling change did
+    (`effects`: one line per service), then any predictive warnings."""
+    plans = plans or {}
+    lines = [f"ai-ops: {change_summary(decision, plans)}", ""]
     if decision.changed:  # a commit of the schedule alone has no threshold table
         lines += ["| service | threshold | old | new | why |", "|---|---|---|---|---|"]
     for service, d in decision.decisions.items():
         for name, (old, new) in d.changes.items():
             why = (d.reasons.get(name) or "").replace("|", "/")
             lines.append(f"| {service} | {name} | {_fmt(old)} | {_fmt(new)} | {why} |")
+    table = schedule_table(plans)  # opens with a blank line
+    lines += table if decision.changed else table[1:]
     for service, d in decision.decisions.items():
         observation = observations[service]
         found = [a for a in anomalies if a.service == service]
@@ -224,6 +235,9 @@ def commit_message(decision: FleetDecision, observations: dict[str, Observation]
     reports = sorted(p for p in config.reports_path.glob("*/report.md")) if config.reports_path.exists() else []
     if reports:
         lines.append(f"Latest daily report: {reports[-1].relative_to(config.path('.'))}")
+    warned = warning_lines(plans)
+    if warned:
+        lines += ["", "Predictive warnings (forecast demand beyond what max replicas can serve):", *warned]
     return "\n".join(lines)
 
 
@@ -311,11 +325,11 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
                                       warm_start=warm_start(config, sources, s, learners[s.name], observations[s.name],
                                                             current[s.name], now))
         for s in config.services})
-    plans = plan_schedules(config, paths, now, decision, observations, windows)
-    schedule_changed = any(p.changed for p in plans.values())
+    written = read_schedule(config) if config.learner.predictive.enabled else {}
+    plans = plan_schedules(config, paths, now, decision, observations, windows, written)
+    schedule_changed = any(p.changed for p in plans.values())  # CycleResult.schedule_changed, before the result exists
     schedule = None
     if plans:
-        written = read_schedule(config)
         schedule = {s: (tfvars_blocks(plans[s].blocks) if s in plans and plans[s].blocks else written[s])
                     for s in config.service_names if (s in plans and plans[s].blocks) or s in written}
     changed = decision.changed or schedule_changed
@@ -338,18 +352,9 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
 
     commit = None
     if changed:
-        message = commit_message(decision, observations, quality, anomalies, config, previous_effects(paths, learners))
-        summary = decision.summary
-        if not decision.changed:  # only the schedule moved
-            summary = "minimum-replica schedule updated for " + ", ".join(s for s, p in plans.items() if p.changed)
-            message = "\n".join([f"ai-ops: {summary}", *message.splitlines()[1:]])
-        if schedule_changed:  # right after the thresholds' table, before the evidence
-            table = "\n".join(schedule_table(plans)).strip("\n")
-            head, sep, tail = message.partition("\n\nEvidence for ")
-            message = f"{head.rstrip()}\n\n{table}{sep}{tail}" if sep else f"{message}\n\n{table}"
-        warned = warning_lines(plans)
-        if warned:
-            message += "\n\nPredictive warnings (forecast demand beyond what max replicas can serve):\n" + "\n".join(warned)
+        message = commit_message(decision, observations, quality, anomalies, config, previous_effects(paths, learners),
+                                 plans)
+        summary = change_summary(decision, plans)
         # Only what a reviewer must read: the values, and the learner state/ledger that explain them.
         # Detector parameters change every cycle; the daily train and report commits carry them.
         reviewed = [config.tfvars_path, paths.learner_dir, paths.ledger,
@@ -406,13 +411,14 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
 
 
 def plan_schedules(config: OpsConfig, paths: Paths, now: float, decision: FleetDecision,
-                   observations: dict[str, Observation], windows: dict[str, ServiceMetrics]) -> dict[str, ServicePlan]:
-    """learner.predictive: each learned service's guarded schedule and warnings ({} when switched off).
+                   observations: dict[str, Observation], windows: dict[str, ServiceMetrics],
+                   written: Schedule) -> dict[str, ServicePlan]:
+    """learner.predictive: each learned service's guarded schedule and warnings ({} when switched off),
+    from the schedule the tfvars hold now (`written`).
 
     Never on bad data: a service whose window is unusable keeps its schedule (the plan says why)."""
     if not config.learner.predictive.enabled:
         return {}
-    written = read_schedule(config)
     plans: dict[str, ServicePlan] = {}
     for service, d in decision.decisions.items():
         observation, window = observations.get(service), windows.get(service)
