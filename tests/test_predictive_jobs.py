@@ -211,3 +211,17 @@ def test_a_plan_with_the_same_blocks_is_no_change() -> None:
     assert not ServicePlan("s", written, same).changed
     assert ServicePlan("s", written, [ScheduleBlock(0, 24, 5, 1.0)]).changed
     assert not ServicePlan("s", written, []).changed  # nothing sized: nothing to write
+
+
+def test_a_damaged_forecast_file_is_treated_as_absent_and_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from ai_ops.jobs.workspace import Paths
+
+    paths = Paths(tmp_path / "models")
+    paths.forecast("checkout").parent.mkdir(parents=True)
+    paths.forecast("checkout").write_text('{"version": 1, "mean": [1.0,', encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        assert load_forecast_record(paths, "checkout") is None
+    assert "not readable JSON" in caplog.text and "next train" in caplog.text
+    paths.forecast("checkout").write_text('{"version": 1, "mean": [-1.0], "lower": [0], "upper": [1], "start": 0}',
+                                          encoding="utf-8")
+    assert load_forecast_record(paths, "checkout") is None  # a negative demand is not a forecast ai-ops wrote

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ai_ops.config import OpsConfig
-from ai_ops.errors import ActuatorError, SourceError
+from ai_ops.errors import ActuatorError, SourceError, WorkspaceError
 from ai_ops.jobs.observing import Sources
 from ai_ops.jobs.workspace import DAY, Paths, iso
 from ai_ops.learner.forecast import HOUR, DemandForecast, forecast_demand, hourly_means
@@ -145,7 +145,7 @@ def load_forecast_record(paths: Paths, service: str) -> dict[str, Any] | None:
     path = paths.forecast(service)
     try:
         record = read_json(path, None)
-    except Exception as exc:  # noqa: BLE001 - a damaged model file is treated as absent, and said
+    except WorkspaceError as exc:  # a damaged forecast is treated as absent, and said: the next train refits it
         log.warning("%s is not readable JSON (%s); the forecast is refitted by the next train", path, exc)
         return None
     if record is None:

@@ -147,7 +147,7 @@ class PrometheusClient:
         session = requests.Session()
         session.verify = endpoint.verify
         if not wants_gzip(settings.compression, endpoint.url):
-            # Loopback or LAN: gzip would cost Prometheus more CPU than the bytes it saves.
+            # A loopback server (compression: auto) or `none`: gzip would cost Prometheus more CPU than the bytes save.
             session.headers["Accept-Encoding"] = "identity"
         self._session = session
         session.hooks["response"].append(self._remember)
