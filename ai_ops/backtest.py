@@ -26,12 +26,10 @@ from ai_ops.learner.learner import MIN_REPLICAS, SCALING, ThresholdLearner
 from ai_ops.learner.observation import ALERT_METRICS, Observation, observe
 from ai_ops.learner.schedule import (
     DAY_HOURS,
-    blocks_from_hours,
     breached_hours,
     capacity_per_replica,
-    daily_schedule,
-    guard_schedule,
     hour_of_day_minimums,
+    plan_day,
 )
 from ai_ops.sim.service import DAY, serve, slow_share
 
@@ -152,18 +150,13 @@ class SchedulePlanner:
         forecast = DemandForecast(float(self.forecast.hour_starts()[ahead][0]) if ahead.any() else now,
                                   self.forecast.mean[ahead], self.forecast.lower[ahead], self.forecast.upper[ahead],
                                   self.forecast.method, self.forecast.history_hours)
-        sized, _ = daily_schedule(forecast, capacity, target, self.floor, self.ceiling, self.spec.block_hours)
-        if self.previous is not None:  # hours the forecast no longer covers keep their value
-            covered = np.zeros(DAY_HOURS, dtype=bool)
-            covered[((forecast.hour_starts()[:DAY_HOURS] % DAY) // HOUR).astype(int)] = True
-            sized = np.where(covered, sized, self.previous)
         good = good_share(window, self.config.sla.latency_objective_ms,
                           self.config.services[0].simulation.service_time_ms)
         breached = breached_hours(window_ts, window["request_rate"], good, self.config.sla.target)
-        guarded = guard_schedule(self.previous, sized, self.floor, self.ceiling, self.spec.max_step_replicas,
-                                 breached)
+        _, blocks = plan_day(forecast, capacity, target, self.floor, self.ceiling, self.spec.block_hours,
+                             self.spec.max_step_replicas, self.previous, breached)
         # What is written is blocks (the larger hour of each block holds): serve exactly that.
-        written = hour_of_day_minimums(blocks_from_hours(guarded.minimums, self.spec.block_hours), self.floor)
+        written = hour_of_day_minimums(blocks, self.floor)
         self.previous = written
         self.history.append({"time": now, "minimums": written.tolist(),
                              "breached_hours": sorted(breached)})

@@ -26,13 +26,11 @@ from ai_ops.learner.forecast import HOUR, DemandForecast, forecast_demand, hourl
 from ai_ops.learner.schedule import (
     BreachWarning,
     ScheduleBlock,
-    blocks_from_hours,
     breach_warnings,
     breached_hours,
     capacity_per_replica,
-    daily_schedule,
-    guard_schedule,
     hour_of_day_minimums,
+    plan_day,
 )
 from ai_ops.metrics import ServiceMetrics
 from ai_ops.reporting.model import Predictive, PredictiveWarning, ServiceForecast
@@ -237,15 +235,10 @@ def plan_service(config: OpsConfig, paths: Paths, service: str, now: float, writ
     upcoming = DemandForecast(float(forecast.hour_starts()[ahead][0]), forecast.mean[ahead], forecast.lower[ahead],
                               forecast.upper[ahead], forecast.method, forecast.history_hours)
     before = hour_of_day_minimums(previous, spec.min_replicas) if previous else None
-    sized, peaks = daily_schedule(upcoming, capacity, target, spec.min_replicas, spec.max_replicas, spec.block_hours)
-    if before is not None:  # hours of day the forecast no longer covers keep their value
-        covered = np.zeros(24, dtype=bool)
-        covered[((upcoming.hour_starts()[:24] % DAY) // HOUR).astype(int)] = True
-        sized = np.where(covered, sized, before)
     breached = breached_hours(window.timestamps, window.values.get("request_rate", np.full(good.shape, np.nan)),
                               good, config.sla.target)
-    guarded = guard_schedule(before, sized, spec.min_replicas, spec.max_replicas, spec.max_step_replicas, breached)
-    plan.blocks = blocks_from_hours(guarded.minimums, spec.block_hours, peaks)
+    guarded, plan.blocks = plan_day(upcoming, capacity, target, spec.min_replicas, spec.max_replicas,
+                                    spec.block_hours, spec.max_step_replicas, before, breached)
     plan.reasons = guarded.reasons
     plan.breached_hours = sorted(breached)
     safe = alert_cpu if alert_cpu is not None else min(100.0, target * (1 + config.learner.hpa_tolerance))

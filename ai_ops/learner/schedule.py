@@ -224,6 +224,21 @@ def guard_schedule(previous: np.ndarray | None, sized: np.ndarray, floor: int, c
     return GuardedSchedule(out, reasons)
 
 
+def plan_day(upcoming: DemandForecast, capacity_rps: float, target_percent: float, floor: int, ceiling: int,
+             block_hours: int, max_step: int, previous: np.ndarray | None,
+             breached: set[int]) -> tuple[GuardedSchedule, list[ScheduleBlock]]:
+    """One cycle's schedule: sized from the forecast of the hours to come (`upcoming`), hours of day it
+    no longer covers keeping their `previous` minimum, then guarded (`guard_schedule`) and cut into
+    blocks. The cycle (jobs.predictive) and the backtest (`scheduled` policy) both plan with this."""
+    sized, peaks = daily_schedule(upcoming, capacity_rps, target_percent, floor, ceiling, block_hours)
+    if previous is not None:
+        covered = np.zeros(DAY_HOURS, dtype=bool)
+        covered[((upcoming.hour_starts()[:DAY_HOURS] % (DAY_HOURS * HOUR)) // HOUR).astype(int)] = True
+        sized = np.where(covered, sized, previous)
+    guarded = guard_schedule(previous, sized, floor, ceiling, max_step, breached)
+    return guarded, blocks_from_hours(guarded.minimums, block_hours, peaks)
+
+
 def breached_hours(timestamps: np.ndarray, request_rate: np.ndarray, good_share: np.ndarray,
                    sla_target: float) -> set[int]:
     """UTC hours of day whose requests in the window were good less often than the SLA target."""
