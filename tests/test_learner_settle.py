@@ -13,7 +13,7 @@ from ai_ops.config import LearnerConfig, SimulationConfig, ThresholdConfig
 from ai_ops.learner.change import demand_change, relation_change
 from ai_ops.learner.learner import MIN_REPLICAS, SCALING, ThresholdLearner
 from ai_ops.learner.observation import Observation
-from ai_ops.learner.warm_start import WarmStart, demand_surges, estimate_target, replay_hpa
+from ai_ops.learner.warm_start import WarmStart, demand_surges, estimate_capacity, estimate_target, replay_hpa
 from ai_ops.sim.service import serve
 
 SIX_HOURS = 6 * 3600.0
@@ -195,7 +195,11 @@ def test_min_replicas_rise_when_the_target_floor_binds_and_the_status_says_so() 
                   MIN_REPLICAS: ThresholdConfig(initial=2, min=2, max=20, max_step=4)}
     model = learner(thresholds)
     current = {SCALING: 30.0, MIN_REPLICAS: 2.0}
+    # First the learner asks for the history to size the floor from (wants_warm_start); a caller that
+    # has none gets the stepwise rule on the next cycle: max_step up.
     decision = model.step(obs(1, 98.0), current)
+    assert not decision.changed and model.wants_warm_start() and model.status() == "converging"
+    decision = model.step(obs(2, 98.0), current)
     assert decision.new[MIN_REPLICAS] == 6.0 and "lower bound" in decision.reasons[MIN_REPLICAS]
     assert "binds" in model.learning_status().binding
     # Without the min-replicas variable the status names the bound and the fix.
@@ -242,3 +246,112 @@ def test_demand_surge_onsets_are_flagged_causally_and_only_at_the_jump() -> None
     later = rate.copy()
     later[30:] = 1000.0
     assert (demand_surges(later)[:30] == flags[:30]).all()
+
+
+# ---------------------------------------------------------------- bursty services: sizing the floor
+
+def bursty_history(days: int = 4, seed: int = 3, target: float = 30.0, floor: float = 2.0) -> dict[str, np.ndarray]:
+    """A daily cycle with short x3 bursts that arrive within one step, served at `target` / `floor`."""
+    cfg = SimulationConfig()
+    n = days * 288
+    t = np.arange(n) * 300.0
+    rng = np.random.default_rng(seed)
+    rate = 150.0 * (1 + 0.4 * np.cos(2 * np.pi * (t / 86400.0 - 0.6))) * np.exp(rng.normal(0, 0.03, n))
+    for begin in rng.integers(0, n - 3, size=6 * days):
+        rate[begin:begin + 2] *= 3.0
+    metrics = serve(cfg, t, rate, np.full(n, target), min_replicas=np.full(n, floor))
+    metrics["good_share"] = good_share(metrics, 300.0, cfg.service_time_ms)
+    return metrics
+
+
+def sized(metrics: dict[str, np.ndarray], **kw: object) -> WarmStart:
+    args: dict[str, object] = {"sla_target": 99.95, "targets": (30.0, 90.0), "floors": (2.0, 60.0)}
+    args.update(kw)
+    return estimate_capacity(metrics["cpu_utilization"], metrics["replicas"], metrics["request_rate"],
+                             metrics["good_share"], **args)  # type: ignore[arg-type]
+
+
+def test_capacity_estimate_sizes_a_floor_that_serves_the_bursts_the_target_cannot() -> None:
+    past = bursty_history()
+    # The target alone: the bursts are surges, left out, so a target is found; served, it breaches.
+    alone = estimate(past)
+    assert alone.target is not None
+    pair = sized(past)
+    assert pair.min_replicas is not None and pair.target is not None and pair.evidence["meets_slo"]
+    # Replayed on the same demand through the simulator: the pair holds the SLO, the target alone does not.
+    cfg, rate = SimulationConfig(), past["request_rate"]
+    t = np.arange(rate.size) * 300.0
+    for target, floor, holds in ((pair.target, pair.min_replicas, True), (alone.target, 2.0, False)):
+        served = serve(cfg, t, rate, np.full(rate.size, target), min_replicas=np.full(rate.size, floor))
+        sla = 100 * float((rate * good_share(served, 300.0, cfg.service_time_ms)).sum() / rate.sum())
+        assert (sla >= 99.95) == holds, (target, floor, sla)
+    # Headroom for bursts larger than any seen: a higher floor, never a lower one.
+    assert sized(past, headroom=0.2).min_replicas > pair.min_replicas
+    # Bounds: the floor never below the one in force, never above its bound; the target in its range.
+    bounded = sized(past, floors=(30.0, 32.0), targets=(30.0, 40.0))
+    assert bounded.min_replicas is not None and 30.0 <= bounded.min_replicas <= 32.0
+    assert bounded.target is not None and 30.0 <= bounded.target <= 40.0
+    assert sized(bursty_history(days=1), min_steps=400).too_short
+
+
+def floor_specs() -> dict[str, ThresholdConfig]:
+    return {**specs(), MIN_REPLICAS: ThresholdConfig(initial=2, min=2, max=60, max_step=4)}
+
+
+def test_warm_start_with_min_replicas_moves_both_past_max_step_with_evidence() -> None:
+    model = learner(floor_specs())
+    assert model.wants_warm_start()
+    past = bursty_history(target=80.0)
+    estimate_ = model.warm_start_estimate(past, past["good_share"], {SCALING: 80.0, MIN_REPLICAS: 2.0})
+    assert estimate_.min_replicas is not None and estimate_.min_replicas > 6
+    decision = model.step(obs(1, BREACH), {SCALING: 80.0, MIN_REPLICAS: 2.0}, warm_start=estimate_)
+    assert decision.new[MIN_REPLICAS] == estimate_.min_replicas
+    assert "larger than max_step" in decision.reasons[MIN_REPLICAS]
+    assert "every burst counted" in decision.reasons[MIN_REPLICAS]
+    # The floor's upper bound still holds.
+    capped = learner({**specs(), MIN_REPLICAS: ThresholdConfig(initial=2, min=2, max=8, max_step=4)})
+    decision = capped.step(obs(1, BREACH), {SCALING: 80.0, MIN_REPLICAS: 2.0}, warm_start=estimate_)
+    assert decision.new[MIN_REPLICAS] == 8.0
+
+
+def test_a_bad_target_with_min_replicas_learned_is_resized_from_history_not_stepped() -> None:
+    model = learner(floor_specs())
+    current = {SCALING: 50.0, MIN_REPLICAS: 10.0}
+    model.warm_started = True
+    decision = model.step(obs(1, 90.0), current)  # far over budget: known-bad at once
+    assert not decision.changed and model.wants_warm_start()
+    assert "re-sized from the history" in model.learning_status().criterion
+    # The re-size: the floor only rises, the target only falls (an estimate above 50 is held at 50).
+    resize = WarmStart(70.0, "history with the burst", 0.5, None, {}, min_replicas=24.0)
+    decision = model.step(obs(2, MET), current, warm_start=resize)
+    assert decision.new[MIN_REPLICAS] == 24.0 and decision.new[SCALING] == 50.0
+    assert "re-sized from history" in decision.reasons[MIN_REPLICAS]
+    assert not model.wants_warm_start()
+    # Without the re-size rule the known-bad target would simply have retreated by max_step.
+    plain = learner(specs())
+    assert plain.step(obs(1, 90.0), {SCALING: 50.0}).new[SCALING] == 45.0
+
+
+def test_a_floor_that_carries_the_load_is_not_probed_above_and_counts_as_settled() -> None:
+    model = learner(floor_specs())
+    model.warm_started = True
+    current = {SCALING: 30.0, MIN_REPLICAS: 40.0}
+    for k in range(1, 7):  # replicas at the floor: a higher target saves nothing
+        current = model.step(obs(k, MET, replicas_mean=40.2), current).new
+    assert current[SCALING] == 30.0 and model.status() == "settled"
+    assert "carry the load" in model.learning_status().criterion
+    busy = learner(floor_specs())
+    busy.warm_started = True
+    current = {SCALING: 30.0, MIN_REPLICAS: 10.0}
+    for k in range(1, 7):  # most replicas above the floor: probing saves money
+        current = busy.step(obs(k, MET, replicas_mean=30.0), current).new
+    assert current[SCALING] > 30.0
+
+
+def test_a_warm_start_on_too_little_history_waits_for_more() -> None:
+    model = learner()
+    short = WarmStart(None, "only 72 usable history steps (< 288)", evidence={"steps": 72}, too_short=True)
+    model.step(obs(1), {SCALING: 80.0}, warm_start=short)
+    assert model.wants_warm_start()
+    model.step(obs(2), {SCALING: 80.0}, warm_start=WarmStart(65.0, "a day of history", 0.5))
+    assert not model.wants_warm_start()

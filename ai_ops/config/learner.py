@@ -147,6 +147,12 @@ class LearnerConfig(Strict):
         description="The warm start picks the highest target whose predicted load-caused burn is at most this "
                     "share of the error budget.",
     )
+    floor_headroom: float = Field(
+        0.10, ge=0, le=2,
+        description="With autoscaling_min_replicas learned: size the (target, minimum replicas) pair for the "
+                    "history's demand raised by this share, for bursts larger than any in the history (the next "
+                    "weeks' largest burst exceeds the last two weeks' largest more often than not).",
+    )
     warm_start_min_steps: int = Field(
         288, ge=12, le=100_000,
         description="Fewer usable history steps than this: no warm start (288 = one day at 5 minutes).",

@@ -37,7 +37,7 @@ from ai_ops.learner.decision import LearningStatus as LearningStatus
 from ai_ops.learner.observation import Observation
 from ai_ops.learner.reward import Reward, RewardWeights, budget_burn, reward
 from ai_ops.learner.status import LearnerEvidence
-from ai_ops.learner.warm_start import WarmStart, estimate_target
+from ai_ops.learner.warm_start import WarmStart, estimate_capacity, estimate_target
 
 
 class ThresholdLearner(LearnerEvidence):
@@ -57,14 +57,33 @@ class ThresholdLearner(LearnerEvidence):
 
     def wants_warm_start(self) -> bool:
         """Whether the next `step` would use a warm-start estimate (pass one with `warm_start=`): until
-        one has been applied, and again after a workload change."""
-        return (self.config.warm_start and SCALING in self.specs and not self.specs[SCALING].pin
-                and not self.warm_started)
+        one has been applied, again after a workload change, and when minimum replicas are learned and
+        the last window showed the standing capacity too small (the re-size reads the history)."""
+        first = (self.config.warm_start and SCALING in self.specs and not self.specs[SCALING].pin
+                 and not self.warm_started)
+        return first or (self.floor_resize_pending is not None and self._learns_floor())
+
+    def _learns_floor(self) -> bool:
+        return (SCALING in self.specs and MIN_REPLICAS in self.specs and not self.specs[MIN_REPLICAS].pin
+                and not self.specs[SCALING].pin)
 
     def warm_start_estimate(self, history: dict[str, np.ndarray], good_share: np.ndarray,
                             current: dict[str, float]) -> WarmStart:
-        """The warm-start estimate from a service's recent history (per-step metrics and good share)."""
+        """The warm-start estimate from a service's recent history (per-step metrics and good share).
+
+        With minimum replicas learned, the estimate is a (target, floor) pair (`estimate_capacity`);
+        on a re-size the target may only go down from the one in force and the floor only up."""
         spec = self.specs[SCALING]
+        if self._learns_floor():
+            floor = self.specs[MIN_REPLICAS]
+            held = float(current.get(MIN_REPLICAS, floor.initial))
+            top = spec.max if self.floor_resize_pending is None else float(current.get(SCALING, spec.max))
+            return estimate_capacity(history["cpu_utilization"], history["replicas"], history["request_rate"],
+                                     good_share, sla_target=self.sla_target, targets=(spec.min, top),
+                                     floors=(max(held, floor.min), floor.max), resolution=self.config.resolution,
+                                     tolerance=self.config.hpa_tolerance, max_burn=self.config.warm_start_max_burn,
+                                     min_steps=self.config.warm_start_min_steps,
+                                     headroom=self.config.floor_headroom)
         return estimate_target(history["cpu_utilization"], history["replicas"], history["request_rate"], good_share,
                                sla_target=self.sla_target, lower=spec.min, upper=spec.max,
                                resolution=self.config.resolution, tolerance=self.config.hpa_tolerance,
@@ -142,6 +161,9 @@ class ThresholdLearner(LearnerEvidence):
                 window["demand"] = round(obs.requests / max(obs.samples, 1), 6)
             if math.isfinite(obs.utilization_p95):
                 window["cpu_p95"] = round(obs.utilization_p95, 4)
+            if MIN_REPLICAS in old and math.isfinite(obs.replicas_mean) and obs.replicas_mean > 0:
+                # Share of the replicas the autoscaler ran above the floor: what a higher target could save.
+                window["above_floor"] = round(max(0.0, 1.0 - old[MIN_REPLICAS] / obs.replicas_mean), 6)
             latency = obs.normal_levels.get("alert_latency_p95_ms", obs.latency_p95_max_ms)
             if math.isfinite(latency):
                 window["latency"] = round(latency, 4)
@@ -155,10 +177,13 @@ class ThresholdLearner(LearnerEvidence):
         self._notes = {"workload_change": change.detail, "changed": change.changed}
         sla = f"SLA {obs.sla_attainment:.3f}% vs target {self.sla_target}%"
 
+        self._resize_tried = self.floor_resize_pending is not None and self._learns_floor()
         if warm_start is not None and self.wants_warm_start():
             decision = self._warm_start(obs, old, r, warm_start)
             if decision is not None:
                 return decision
+        # A re-size that found nothing to change (or got no history) falls back to the stepwise rules.
+        self.floor_resize_pending = None
 
         windows_since_change = None if self.last_change_cycle is None else self.cycles - self.last_change_cycle
         if (breached and self.config.rollback_on_breach and windows_since_change == 1
@@ -198,7 +223,7 @@ class ThresholdLearner(LearnerEvidence):
             new[name] = clamp_step(spec, old[name], proposed)
             if new[name] != old[name]:
                 reasons[name] = why
-        if MIN_REPLICAS in self.specs and not self.specs[MIN_REPLICAS].pin:
+        if MIN_REPLICAS in self.specs and not self.specs[MIN_REPLICAS].pin and self.floor_resize_pending is None:
             spec = self.specs[MIN_REPLICAS]
             proposed, why = self._propose_min_replicas(spec, old, new, obs)
             new[MIN_REPLICAS] = clamp_step(spec, old[MIN_REPLICAS], proposed)
@@ -216,10 +241,15 @@ class ThresholdLearner(LearnerEvidence):
         return self._commit(obs, old, new, r, reasons, kind)
 
     def _warm_start(self, obs: Observation, old: dict[str, float], r: Reward, estimate: WarmStart) -> Decision | None:
+        if estimate.too_short and self.floor_resize_pending is None:
+            # Too little history yet (a recorded trace, a new service): try again next cycle.
+            return None
         self.warm_started = True
         self.warm_start_evidence = {"time": obs.time, **estimate.to_dict()}
         if estimate.target is None:
             return None
+        if estimate.min_replicas is not None and MIN_REPLICAS in old and self._learns_floor():
+            return self._size_capacity(obs, old, r, estimate)
         spec = self.specs[SCALING]
         res = self.config.resolution
         goal = round(min(max(round(estimate.target / res) * res, spec.min), spec.max), 6)
@@ -244,6 +274,41 @@ class ThresholdLearner(LearnerEvidence):
         self.alert_windows = []
         return self._commit(obs, old, new, r, reasons, "warm")
 
+    def _size_capacity(self, obs: Observation, old: dict[str, float], r: Reward, estimate: WarmStart) -> Decision | None:
+        """Apply a (target, floor) estimate: the first cycle's warm start, or the re-size after the
+        standing capacity proved too small. Either move may exceed max_step: the reason gives the
+        evidence. The floor only rises (lowering it is a person's call); on a re-size the target only
+        falls. None when the estimate changes nothing (the stepwise rules then act)."""
+        resize = self.floor_resize_pending is not None
+        self.floor_resize_pending = None
+        assert estimate.target is not None and estimate.min_replicas is not None
+        spec, floor_spec = self.specs[SCALING], self.specs[MIN_REPLICAS]
+        res = self.config.resolution
+        goal = round(min(max(round(estimate.target / res) * res, spec.min), spec.max), 6)
+        if resize:
+            goal = min(goal, old[SCALING])
+        ceiling = self.ceiling(obs.time)
+        if not resize and ceiling is not None and goal >= ceiling - 1e-9:
+            goal = round(max(ceiling - res, spec.min), 6)
+        floor = round(min(max(estimate.min_replicas, old[MIN_REPLICAS], floor_spec.min), floor_spec.max), 6)
+        new = dict(old)
+        new[SCALING], new[MIN_REPLICAS] = goal, floor
+        if new == old:
+            return None
+        why = ("minimum replicas re-sized from history after the standing capacity proved too small"
+               if resize else "warm start from history")
+        reasons: dict[str, str] = {}
+        for name, spec_ in ((SCALING, spec), (MIN_REPLICAS, floor_spec)):
+            if new[name] != old[name]:
+                big = abs(new[name] - old[name]) > spec_.max_step + 1e-9
+                reasons[name] = (f"{why}: {estimate.reason}"
+                                 + (f"; a move of {abs(new[name] - old[name]):g} is larger than max_step "
+                                    f"{spec_.max_step:g}, allowed because of this evidence" if big else ""))
+        self._enforce_cpu_alert_floor(old, new, reasons)
+        if not resize:
+            self.alert_windows = []
+        return self._commit(obs, old, new, r, reasons, "resize" if resize else "warm")
+
     def _propose_scaling(self, spec: ThresholdConfig, value: float, obs: Observation, breached: bool,
                          sla: str) -> tuple[float, str, str]:
         mean_burn, count = self.mean_burn_at(value, obs.time)
@@ -254,6 +319,11 @@ class ThresholdLearner(LearnerEvidence):
                                                         f"{self.config.max_bad_step_share:.1%})")
             why = (f"{sla}; the {count} windows at target {value:g} used {mean_burn:.0%} of the error budget "
                    f"on average (max {self.config.max_budget_burn:.0%}){steps_text}")
+            if self._learns_floor() and not self._resize_tried:
+                # Bursts, not the target, may be what breaks it: size the pair from the history next
+                # cycle (the caller passes it because wants_warm_start() is now true).
+                self.floor_resize_pending = self.cycles
+                return value, "", ""
             if value <= spec.min + 1e-9:
                 return value, "", ""
             if mean_burn > self.config.clear_breach_burn:
@@ -265,6 +335,8 @@ class ThresholdLearner(LearnerEvidence):
         if status.status == "settled":
             return value, "", ""
         if self.clean_streak < self.config.clean_cycles_before_probe or mean_burn > self.config.probe_max_burn:
+            return value, "", ""
+        if self.floor_carries(value, obs.time):
             return value, "", ""
         ceiling = self.ceiling(obs.time)
         if ceiling is not None and ceiling - value <= self.config.convergence_gap + 1e-9:

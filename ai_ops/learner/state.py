@@ -54,6 +54,7 @@ def _check_state(state: dict[str, Any]) -> None:
     _number(state.get("last_change_cycle"), "last_change_cycle", integer=True, optional=True)
     _number(state.get("last_change_time"), "last_change_time", optional=True)
     _number(state.get("predicted_limit"), "predicted_limit", optional=True)
+    _number(state.get("floor_resize_pending"), "floor_resize_pending", integer=True, optional=True)
     if not isinstance(state.get("last_change_kind", ""), str):
         raise TypeError("last_change_kind must be a string")
     if not isinstance(state.get("warm_started", False), bool):
@@ -138,6 +139,10 @@ class LearnerMemory:
         self.warm_started: bool = bool(state.get("warm_started", False))
         self.warm_start_evidence: dict[str, Any] | None = state.get("warm_start_evidence")
         self.workload_changes: list[dict[str, Any]] = list(state.get("workload_changes", []))
+        self.floor_resize_pending: int | None = state.get("floor_resize_pending")
+        """The cycle at which the scaling target proved bad with minimum replicas learned: the next
+        cycle re-sizes the (target, floor) pair from the history (None: nothing pending)."""
+        self._resize_tried = False
         self.history: list[dict[str, Any]] = list(state.get("history", []))
 
     def _remember_normal(self, obs: Observation) -> None:
@@ -171,5 +176,6 @@ class LearnerMemory:
             "warm_started": self.warm_started,
             "warm_start_evidence": self.warm_start_evidence,
             "workload_changes": self.workload_changes,
+            "floor_resize_pending": self.floor_resize_pending,
             "history": self.history,
         }

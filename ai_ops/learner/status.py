@@ -13,6 +13,9 @@ from ai_ops.learner.alerts import AlertChoice, budget_threshold
 from ai_ops.learner.decision import CPU_ALERT, DAY, MIN_REPLICAS, SCALING, LearningStatus
 from ai_ops.learner.state import LearnerMemory
 
+FLOOR_SAVING = 0.02
+"""Below this share of replicas above the floor, a higher scaling target is not worth probing."""
+
 
 class LearnerEvidence(LearnerMemory):
     """Evidence queries and the learning status (a mixin of ThresholdLearner)."""
@@ -58,6 +61,13 @@ class LearnerEvidence(LearnerMemory):
         return count >= self.config.settle_windows and (
             burn > self.config.max_budget_burn
             or (bad_steps is not None and bad_steps > self.config.max_bad_step_share))
+
+    def floor_carries(self, target: float, now: float) -> bool:
+        """With minimum replicas learned: the target's windows ran on average less than `FLOOR_SAVING` of
+        their replicas above the floor, so a higher target would save next to nothing (and would let a
+        burst the floor does not cover run longer before the autoscaler reacts): no probe."""
+        shares = [w["above_floor"] for w in self._windows_at(target, now) if "above_floor" in w]
+        return len(shares) >= self.config.settle_windows and sum(shares) / len(shares) < FLOOR_SAVING
 
     def ceiling(self, now: float) -> float | None:
         """Lowest known-bad scaling target (observed or predicted by the warm start)."""
@@ -121,6 +131,13 @@ class LearnerEvidence(LearnerMemory):
         bad_steps = self.bad_steps_at(current, now)
         steps_text = "" if bad_steps is None else f", {bad_steps:.1%} bad steps"
         evidence = f"{count} windows at {current:g} (burn {burn:.0%} of the error budget{steps_text})"
+        if self.floor_resize_pending is not None and MIN_REPLICAS in self.specs:
+            return LearningStatus("converging", f"{evidence}: the standing capacity proved too small; the target "
+                                  "and minimum replicas are re-sized from the history next cycle", since, ceiling)
+        if not count and self.last_change_kind in ("resize", "warm") and self.history \
+                and self.history[-1].get("min_replicas") is not None and count < self.config.settle_windows:
+            return LearningStatus("converging", f"target and minimum replicas were just sized from the history; "
+                                  f"{evidence}", since, ceiling)
         if current <= spec.min + 1e-9 and not count and self.last_change_kind == "min_replicas":
             return LearningStatus("converging", f"minimum replicas were just raised; {evidence}", since, ceiling,
                                   f"{SCALING} lower bound {spec.min:g} binds: headroom now comes from minimum "
@@ -146,6 +163,10 @@ class LearnerEvidence(LearnerMemory):
             if current >= spec.max - 1e-9:
                 return LearningStatus("settled", f"{evidence} at the upper bound", since, ceiling,
                                       f"{SCALING} upper bound {spec.max:g} binds; raise it after review to save more")
+            if self.floor_carries(current, now):
+                return LearningStatus("settled", f"{evidence}: minimum replicas carry the load (less than "
+                                      f"{FLOOR_SAVING:.0%} of the replicas ran above the floor): a higher target "
+                                      "would save next to nothing", since, ceiling)
             if burn > self.config.probe_max_burn:
                 return LearningStatus("settled", f"{evidence}: more than probe_max_burn "
                                       f"{self.config.probe_max_burn:.0%}, no room for a cheaper target",

@@ -11,6 +11,8 @@ estimate cannot be more aggressive than what was seen. See docs/learner.md#warm-
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,6 +26,8 @@ SCALE_DOWN_STABILIZATION_STEPS = 3
 SURGE_FACTOR = 1.5
 """A step whose demand is above this multiple of the previous hour's median is a surge's onset."""
 SURGE_WINDOW_STEPS = 12
+COST_TIE = 0.01
+"""`estimate_capacity`: pairs whose replayed cost is within this share of the cheapest count as equally cheap."""
 
 
 def demand_surges(rate: np.ndarray, factor: float = SURGE_FACTOR, window: int = SURGE_WINDOW_STEPS) -> np.ndarray:
@@ -54,6 +58,10 @@ class WarmStart:
     """The lowest target above `target` whose predicted burn exceeds the whole budget: the learner
     treats it as known-bad (predicted) and never probes at or above it until the workload changes."""
     evidence: dict[str, Any] = field(default_factory=dict)
+    min_replicas: float | None = None
+    """With minimum replicas learned (`estimate_capacity`): the floor to hold with `target`."""
+    too_short: bool = False
+    """The history had fewer usable steps than asked for: try again once more has been served."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,30 +89,88 @@ def _relation(util: np.ndarray, bad: np.ndarray, weight: np.ndarray) -> tuple[np
     return edges, out, seen
 
 
-def replay_hpa(demand_replicas: np.ndarray, targets: np.ndarray, tolerance: float, min_replicas: float = 1.0,
-               max_replicas: float = 1e9) -> np.ndarray:
+def replay_hpa(demand_replicas: np.ndarray, targets: np.ndarray, tolerance: float,
+               min_replicas: float | np.ndarray = 1.0, max_replicas: float = 1e9) -> np.ndarray:
     """Utilization (0..inf) per step and candidate target under an HPA-like autoscaler.
 
     `demand_replicas[k]`: replicas step k's demand needs at 100% CPU; `targets`: candidate targets
-    in percent. Each step's replicas come from the previous step's utilization (the HPA lags a
-    step), with the tolerance band and a short scale-down stabilization. Shape (steps, targets).
+    in percent; `min_replicas`: the floor, one value or one per candidate. Each step's replicas
+    come from the previous step's utilization (the HPA lags a step), with the tolerance band and a
+    short scale-down stabilization. Shape (steps, targets).
     """
     t = np.maximum(np.asarray(targets, dtype=float) / 100.0, 0.01)
-    n = demand_replicas.size
-    out = np.empty((n, t.size))
-    current = np.clip(np.ceil(demand_replicas[0] / t), min_replicas, max_replicas)
-    recent: list[np.ndarray] = []
-    for k in range(n):
-        load = demand_replicas[k] / current
+    out = np.empty((demand_replicas.size, t.size))
+    for k, (load, _) in enumerate(_hpa_steps(demand_replicas, t, tolerance, min_replicas, max_replicas)):
         out[k] = load
+    return out
+
+
+def _hpa_steps(demand_replicas: np.ndarray, t: np.ndarray, tolerance: float, min_replicas: float | np.ndarray,
+               max_replicas: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Per step: (utilization, replicas) of every candidate (target fraction `t`, floor `min_replicas`)."""
+    floor = np.broadcast_to(np.asarray(min_replicas, dtype=float), t.shape)
+    current = np.clip(np.ceil(demand_replicas[0] / t), floor, max_replicas) if demand_replicas.size else t
+    recent: list[np.ndarray] = []
+    for k in range(demand_replicas.size):
+        load = demand_replicas[k] / current
+        yield load, current
         ratio = np.minimum(load, 1.0) / t
         desired = np.where(np.abs(ratio - 1.0) <= tolerance, current, np.ceil(current * ratio))
         recent.append(desired)
         if len(recent) > SCALE_DOWN_STABILIZATION_STEPS:
             recent.pop(0)
         desired = np.where(desired < current, np.minimum(current, np.max(recent, axis=0)), desired)
-        current = np.clip(desired, min_replicas, max_replicas)
-    return out
+        current = np.clip(desired, floor, max_replicas)
+
+
+@dataclass(frozen=True)
+class _History:
+    """What the history says, per step and per CPU bin (see `estimate_target`)."""
+
+    steps: int
+    capacity: float
+    rate: np.ndarray
+    demand_replicas: np.ndarray
+    edges: np.ndarray
+    seen: np.ndarray
+    measured: np.ndarray
+    baseline: float
+    excess: np.ndarray
+    """Per CPU bin: the load-caused bad share (relative to the best-served bins; 1 where unseen)."""
+    excess_upper: np.ndarray
+    """The same, but a bin without enough steps between two measured ones is interpolated linearly
+    between them instead of copying the one below: queueing delay grows convexly with load, so the
+    straight line lies on the pessimistic side."""
+
+
+def _read_history(cpu_percent: np.ndarray, replicas: np.ndarray, request_rate: np.ndarray, good_share: np.ndarray,
+                  min_steps: int) -> _History | WarmStart:
+    cpu = np.asarray(cpu_percent, dtype=float)
+    reps = np.asarray(replicas, dtype=float)
+    rate = np.asarray(request_rate, dtype=float)
+    good = np.asarray(good_share, dtype=float)
+    if not cpu.shape == reps.shape == rate.shape == good.shape:
+        raise ValueError("estimate_target: cpu_percent, replicas, request_rate and good_share must have one shape")
+    ok = np.isfinite(cpu) & np.isfinite(reps) & np.isfinite(rate) & np.isfinite(good) & (reps > 0) & (rate >= 0)
+    steps = int(ok.sum())
+    if steps < min_steps:
+        return WarmStart(None, f"only {steps} usable history steps (< {min_steps})", evidence={"steps": steps},
+                         too_short=True)
+    cpu, reps, rate, good = cpu[ok], reps[ok], rate[ok], np.clip(good[ok], 0.0, 1.0)
+    fit = (cpu >= 20.0) & (cpu <= 95.0) & (rate > 0)
+    if fit.sum() < MIN_BIN_STEPS:
+        return WarmStart(None, "no history step between 20% and 95% CPU to measure the capacity of a replica",
+                         evidence={"steps": steps})
+    capacity = float(np.median(rate[fit] / (reps[fit] * cpu[fit] / 100.0)))
+    edges, bad_by_bin, measured = _relation(cpu, 1.0 - good, rate)
+    seen = np.isfinite(bad_by_bin)
+    baseline = float(np.min(bad_by_bin[measured]))
+    excess = np.where(seen, np.maximum(bad_by_bin - baseline, 0.0), 1.0)  # unseen utilization counts as bad
+    centers = (edges[:-1] + edges[1:]) / 2.0
+    known = measured & seen
+    line = np.interp(centers, centers[known], bad_by_bin[known]) if known.any() else np.ones(centers.size)
+    excess_upper = np.where(seen, np.maximum(np.maximum(line, np.nan_to_num(bad_by_bin)) - baseline, 0.0), 1.0)
+    return _History(steps, capacity, rate, rate / capacity, edges, seen, measured, baseline, excess, excess_upper)
 
 
 def estimate_target(cpu_percent: np.ndarray, replicas: np.ndarray, request_rate: np.ndarray,
@@ -126,27 +192,11 @@ def estimate_target(cpu_percent: np.ndarray, replicas: np.ndarray, request_rate:
     counts as fully bad. Returns `WarmStart(None, reason)` when the history is too short, has no
     load variation or no target qualifies.
     """
-    cpu = np.asarray(cpu_percent, dtype=float)
-    reps = np.asarray(replicas, dtype=float)
-    rate = np.asarray(request_rate, dtype=float)
-    good = np.asarray(good_share, dtype=float)
-    if not cpu.shape == reps.shape == rate.shape == good.shape:
-        raise ValueError("estimate_target: cpu_percent, replicas, request_rate and good_share must have one shape")
-    ok = np.isfinite(cpu) & np.isfinite(reps) & np.isfinite(rate) & np.isfinite(good) & (reps > 0) & (rate >= 0)
-    steps = int(ok.sum())
-    if steps < min_steps:
-        return WarmStart(None, f"only {steps} usable history steps (< {min_steps})", evidence={"steps": steps})
-    cpu, reps, rate, good = cpu[ok], reps[ok], rate[ok], np.clip(good[ok], 0.0, 1.0)
-    fit = (cpu >= 20.0) & (cpu <= 95.0) & (rate > 0)
-    if fit.sum() < MIN_BIN_STEPS:
-        return WarmStart(None, "no history step between 20% and 95% CPU to measure the capacity of a replica",
-                         evidence={"steps": steps})
-    capacity = float(np.median(rate[fit] / (reps[fit] * cpu[fit] / 100.0)))
-    demand_replicas = rate / capacity
-    edges, bad_by_bin, measured = _relation(cpu, 1.0 - good, rate)
-    seen = np.isfinite(bad_by_bin)
-    baseline = float(np.min(bad_by_bin[measured]))
-    excess = np.where(seen, np.maximum(bad_by_bin - baseline, 0.0), 1.0)  # unseen utilization counts as bad
+    read = _read_history(cpu_percent, replicas, request_rate, good_share, min_steps)
+    if isinstance(read, WarmStart):
+        return read
+    steps, capacity, rate, demand_replicas = read.steps, read.capacity, read.rate, read.demand_replicas
+    edges, seen, measured, baseline, excess = read.edges, read.seen, read.measured, read.baseline, read.excess
     allowed = (100.0 - sla_target) / 100.0
     grid = np.arange(lower, upper + resolution / 2, resolution)
     util = replay_hpa(demand_replicas, grid, tolerance, min_replicas) * 100.0
@@ -198,3 +248,77 @@ def estimate_target(cpu_percent: np.ndarray, replicas: np.ndarray, request_rate:
     over = np.flatnonzero((np.arange(grid.size) > run_end) & (burns > 1.0))
     limit = round(float(grid[over[0]]), 6) if over.size else None
     return WarmStart(target, reason, round(float(burns[run_end]), 6), limit, evidence)
+
+
+def estimate_capacity(cpu_percent: np.ndarray, replicas: np.ndarray, request_rate: np.ndarray,
+                      good_share: np.ndarray, *, sla_target: float, targets: tuple[float, float],
+                      floors: tuple[float, float], resolution: float = 1.0, tolerance: float = 0.10,
+                      max_burn: float = 0.8, min_steps: int = 288, headroom: float = 0.0) -> WarmStart:
+    """The cheapest (scaling target, minimum replicas) pair whose load-caused error-budget burn on
+    this history would have been at most `max_burn`: for services whose bursts outrun the autoscaler.
+
+    Same history and relation as `estimate_target` (arguments alike), but every pair of a target
+    on the `resolution` grid in `targets` (low, high) and a whole floor in `floors` (low, high) is
+    replayed through the HPA model, and **every step counts**, demand surges included: standing
+    capacity is exactly what serves a burst the one-step-late autoscaler cannot follow. A CPU level
+    the history rarely reached (a burst passes through it in one step) is interpolated between the
+    measured levels around it (not copied from the one below): the pessimistic side. A step the
+    replay overloads (utilization above 100%) is at least as bad as its failed share
+    (1 - 1/utilization). Cost = replica-steps of the replay; among pairs within `COST_TIE` (1%) of the
+    cheapest, the lowest predicted burn (then the higher target, the lower floor). When no pair qualifies, the pair with the lowest burn (the highest floor).
+    """
+    read = _read_history(cpu_percent, replicas, request_rate, good_share, min_steps)
+    if isinstance(read, WarmStart):
+        return read
+    allowed = (100.0 - sla_target) / 100.0
+    total = float(read.rate.sum())
+    if total <= 0 or allowed <= 0:
+        return WarmStart(None, "the history served no requests", evidence={"steps": read.steps})
+    target_grid = np.arange(targets[0], targets[1] + resolution / 2, resolution)
+    floor_grid = np.arange(math.ceil(floors[0]), math.floor(floors[1]) + 1, dtype=float)
+    if not target_grid.size or not floor_grid.size:
+        return WarmStart(None, f"no candidate in targets {targets} x floors {floors}", evidence={"steps": read.steps})
+    t = np.repeat(target_grid, floor_grid.size) / 100.0
+    f = np.tile(floor_grid, target_grid.size)
+    bad = np.zeros(t.size)
+    cost = np.zeros(t.size)
+    top = read.excess.size - 1
+    demand = read.demand_replicas * (1.0 + headroom)
+    for k, (load, current) in enumerate(_hpa_steps(demand, t, tolerance, f, 1e9)):
+        index = np.clip(np.digitize(load * 100.0, read.edges) - 1, 0, top)
+        share = np.where(load > 1.0, np.maximum(read.excess_upper[index], 1.0 - 1.0 / np.maximum(load, 1e-9)),
+                         read.excess_upper[index])
+        bad += read.rate[k] * share
+        cost += current
+    burns = bad / total / allowed
+    fine = burns <= max_burn
+    evidence: dict[str, Any] = {
+        "steps": read.steps,
+        "capacity_rps_per_replica": round(read.capacity, 4),
+        "cpu_seen_max_percent": round(float(read.edges[np.flatnonzero(read.seen)[-1] + 1]), 1),
+        "demand_peak_replicas": round(float(read.demand_replicas.max()), 2),
+        "max_burn": max_burn,
+        "candidates": int(t.size),
+    }
+    if fine.any():
+        # The cheapest, but among pairs within COST_TIE of it the one with the lowest predicted burn:
+        # once the floor carries the load, a lower target costs next to nothing and lets the
+        # autoscaler follow a burst bigger than any in the history (at target 90 it never would).
+        cheapest = float(cost[fine].min())
+        near = fine & (cost <= cheapest * (1.0 + COST_TIE))
+        best = int(np.lexsort((f, -t, np.where(near, burns, np.inf)))[0])
+        evidence["meets_slo"] = True
+    else:
+        best = int(np.lexsort((f, -t, burns))[0])
+        evidence["meets_slo"] = False
+    target, floor = round(float(t[best] * 100.0), 6), float(f[best])
+    mean_replicas = cost[best] / read.rate.size
+    evidence["mean_replicas"] = round(float(mean_replicas), 2)
+    reason = (f"{read.steps} history steps, peak demand {read.demand_replicas.max():.1f} replicas at 100% CPU "
+              f"(a replica serves {read.capacity:.3g} req/s); replayed with every burst counted, target {target:g} "
+              f"with at least {floor:g} replicas would have used {burns[best]:.0%} of the error budget "
+              f"(max {max_burn:.0%}) at {mean_replicas:.1f} replicas on average")
+    if not fine.any():
+        reason += (f": no pair in targets [{targets[0]:g}, {targets[1]:g}] x floors [{floor_grid[0]:g}, "
+                   f"{floor_grid[-1]:g}] holds the SLO; this one comes closest")
+    return WarmStart(target, reason, round(float(burns[best]), 6), None, evidence, min_replicas=floor)
