@@ -426,7 +426,39 @@ def alert_outcomes(config: OpsConfig, trace: Trace, run: Replay, keep: np.ndarra
                      "breached_windows": breached, "caught_windows": caught,
                      "recall": round(caught / breached, 3) if breached else None,
                      "final_threshold": float(run.thresholds[name][-1])}
+    if "alert_cpu_utilization" in out and SCALING in run.thresholds:
+        out["alert_cpu_utilization"]["hindsight_best"] = _best_cpu_alert(config, run, keep, per_window, weeks, good)
     return out
+
+
+def _best_cpu_alert(config: OpsConfig, run: Replay, keep: np.ndarray, per_window: int, weeks: float,
+                    good: np.ndarray) -> dict[str, Any] | None:
+    """The best recall ANY fixed CPU alert threshold could have had on this run in hindsight, with at
+    most `pages_per_week` pages a week: every value on a 0.5-point grid, each lifted out of the
+    autoscaler's band (>= target x (1 + hpa_tolerance) + alert_band_margin) where the target in
+    force requires. Whether the issue's recall goal is reachable by a CPU alert at all."""
+    if weeks <= 0:
+        return None
+    cpu, rate = run.metrics["cpu_utilization"], run.metrics["request_rate"]
+    band = run.thresholds[SCALING] * (1.0 + config.learner.hpa_tolerance) + config.learner.alert_band_margin
+    starts = np.arange(0, rate.size - per_window + 1, per_window)
+    whole = np.array([keep[b:b + per_window].all() for b in starts], dtype=bool)
+    sla = np.array([100.0 * (rate[b:b + per_window] * good[b:b + per_window]).sum() / max(rate[b:b + per_window].sum(),
+                                                                                          1e-12) for b in starts])
+    breached = whole & (sla < config.sla.target)
+    best: dict[str, Any] | None = None
+    for value in np.arange(50.0, 99.51, 0.5):
+        above = cpu > np.maximum(value, band)
+        firing = above & np.concatenate([[False], above[:-1]])
+        pages = int((firing & ~np.concatenate([[False], firing[:-1]]) & keep).sum())
+        if pages / weeks > config.learner.pages_per_week:
+            continue
+        caught = int(sum(firing[b:b + per_window].any() for b in starts[breached]))
+        if best is None or caught > best["caught_windows"]:
+            best = {"threshold": float(value), "pages_per_week": round(float(pages / weeks), 3), "caught_windows": caught,
+                    "breached_windows": int(breached.sum()),
+                    "recall": round(caught / int(breached.sum()), 3) if breached.any() else None}
+    return best
 
 
 def compare_policies(config: OpsConfig, trace: Trace, peak_replicas: float = 40.0) -> dict[str, Any]:

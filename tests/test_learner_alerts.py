@@ -166,3 +166,30 @@ def test_budget_threshold_is_the_brute_force_search(rows: list[tuple[float, bool
     assert (choice.threshold, choice.pages, choice.caught) == _budget_by_brute_force(
         levels, breached, float(lower), float(lower + width), grid, float(allowed))
     assert (choice.breached, choice.windows) == (int(breached.sum()), len(rows))
+
+
+def test_alerts_share_one_cooldown_so_they_move_together_not_on_different_days() -> None:
+    """Two alerts that both need to move change in the same cycle, and then neither moves again within
+    `alert_cooldown_cycles`: at most one alert change per service and day (issue 10's settle target)."""
+    errors = "alert_error_rate"
+    specs = {SCALING: ThresholdConfig(initial=80, min=30, max=90, max_step=5, pin=True),
+             LATENCY: ThresholdConfig(initial=500, min=100, max=5000, max_step=100),
+             errors: ThresholdConfig(initial=1.0, min=0.05, max=10, max_step=0.25)}
+    learner = ThresholdLearner(LearnerConfig(alert_cooldown_cycles=4, alert_min_windows=8), specs, 99.95, 1500.0)
+    current = {SCALING: 80.0, LATENCY: 500.0, errors: 1.0}
+    changed_cycles: list[tuple[int, set[str]]] = []
+    for k in range(1, 40):
+        # Both alerts page at their current values (the error alert from cycle 10 on): each must move up.
+        obs = Observation(time=k * SIX_HOURS, sla_attainment=99.99, cost=10.0, cost_per_hour=1.6,
+                          utilization_mean=50.0, utilization_p95=70.0, replicas_mean=13.0, replicas_max=20.0,
+                          latency_p95_max_ms=250.0, error_rate_mean=0.01, samples=72,
+                          alert_fire_levels={LATENCY: 1500.0 + 10 * (k % 3),
+                                             errors: 0.5 if k < 10 else 4.0 + 0.1 * (k % 3)})
+        decision = learner.step(obs, current)
+        moved = {name for name in (LATENCY, errors) if decision.new[name] != current[name]}
+        if moved:
+            changed_cycles.append((k, moved))
+        current = decision.new
+    assert any(len(m) == 2 for _, m in changed_cycles)
+    gaps = np.diff([k for k, _ in changed_cycles])
+    assert (gaps >= 4).all()

@@ -38,6 +38,35 @@ def test_backtest_is_deterministic_and_reads_a_real_trace() -> None:
     assert len(first["days_detail"]) >= 3 and len(first["fixed_grid"]) == 61
 
 
+def test_the_best_cpu_alert_in_hindsight_keeps_the_page_budget_and_stays_out_of_the_band() -> None:
+    """`alerts.alert_cpu_utilization.hindsight_best`: the highest recall any fixed CPU threshold (lifted
+    out of the autoscaler's band) could have had at <= pages_per_week, checked against a brute count."""
+    import numpy as np
+
+    from ai_ops.backtest import Replay, _best_cpu_alert
+    config = load_config(None)
+    steps, per_window = 7 * 288, 72
+    cpu = np.full(steps, 60.0)
+    rate = np.full(steps, 100.0)
+    latency = np.full(steps, 100.0)
+    for begin in (100, 700, 1500):          # three 6 h windows breach with CPU at 95% for 3 steps
+        cpu[begin:begin + 3], latency[begin:begin + 3] = 95.0, 5000.0
+    cpu[1000:1002] = 85.0                   # one false alarm at 85%
+    metrics = {"cpu_utilization": cpu, "request_rate": rate, "latency_p95_ms": latency,
+               "error_rate": np.zeros(steps)}
+    from ai_ops.backtest import good_share
+    good = good_share(metrics, config.sla.latency_objective_ms, 40.0)
+    keep = np.ones(steps, dtype=bool)
+    run = Replay(np.full(steps, 60.0), metrics, [], {"autoscaling_cpu_target": np.full(steps, 60.0)})
+    best = _best_cpu_alert(config, run, keep, per_window, 1.75, good)  # 3 pages: 1.7/week
+    assert best is not None and best["breached_windows"] == 3 and best["caught_windows"] == 3
+    assert best["pages_per_week"] <= config.learner.pages_per_week
+    assert 85.0 <= best["threshold"] < 95.0  # the false alarm at 85 would be a 4th page: over budget
+    # A target whose band covers 95%: no threshold may sit inside it, nothing is caught.
+    high = Replay(run.targets, metrics, [], {"autoscaling_cpu_target": np.full(steps, 85.0)})
+    assert _best_cpu_alert(config, high, keep, per_window, 1.75, good)["caught_windows"] == 0
+
+
 @pytest.mark.parametrize("text, message", [
     ("time,v\n1,2\n", "header"),
     ("timestamp,value\n2014-04-10 00:04:00,abc\n", "trace.csv:2: value 'abc'"),

@@ -377,7 +377,9 @@ class ThresholdLearner(LearnerEvidence):
                               f"{floor:g} (this guardrail may exceed max_step)")
 
     def _propose_alert(self, name: str, spec: ThresholdConfig, value: float, scaling: float | None) -> tuple[float, str]:
-        last = self.alert_changed_cycle.get(name)
+        # One cooldown for all alerts: alerts that need to move move together, in one cycle, so a
+        # service sees at most one alert change a day instead of one per alert on different days.
+        last = max(self.alert_changed_cycle.values(), default=None)
         if last is not None and self.cycles - last < self.config.alert_cooldown_cycles:
             return value, ""
         choice = self.alert_choice(name, scaling)
