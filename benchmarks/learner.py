@@ -84,6 +84,9 @@ def bursty_trace(config: OpsConfig, days: int, seed: int = 11) -> Trace:
     return Trace(f"bursty(seed={seed}, days={days})", grid[split:], rate[split:], step, rate[:split])
 
 
+SHIFT_DAY = DAYS // 2
+
+
 def shifted_trace(config: OpsConfig, days: int, factor: float = 2.0) -> Trace:
     base = simulated_trace(config, days, start=DEMO_START, prior_days=HISTORY_DAYS)
     values = base.values.copy()
@@ -170,6 +173,7 @@ def scenario(name: str, config: OpsConfig, trace: Trace, peak_replicas: float = 
                            if v != learned["threshold_path"][i - 1]["thresholds"][k]})
                for i, p in enumerate(learned["threshold_path"]) if i and
                p["thresholds"] != learned["threshold_path"][i - 1]["thresholds"]]
+    shift_day = SHIFT_DAY if name == "demand level shift" else None
     pair = best_fixed_pair(config, trace, peak_replicas) if MIN_REPLICAS in config.thresholds else None
     if pair is not None and learned["settings"]["days"] >= 4:
         pair["learned_cost_after_day3_vs_pair"] = round(learned["cost_after_day3"] / pair["cost_after_day3"], 4)
@@ -190,6 +194,8 @@ def scenario(name: str, config: OpsConfig, trace: Trace, peak_replicas: float = 
         "learned_changes_after_settling": [c for c in changes if c[0] > learned["settle_day"]],
         "learned_days": [(d["day"], d["sla"], d["changes"], d["threshold_changes"]) for d in learned["days_detail"]],
         "targets": judge(learned, config.sla.target),
+        # The level shift: how long after the demand changed the status was settled again.
+        "resettled_days_after_shift": None if shift_day is None else round(max(learned["settle_day"] - shift_day, 0.0), 3),
         "seconds": round(time.perf_counter() - began, 2),
     }
 
