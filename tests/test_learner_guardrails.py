@@ -182,6 +182,9 @@ def _saved_state() -> dict[str, object]:
 @pytest.mark.parametrize(("path", "value", "named"), [
     (("windows", 0, "target"), "80", "windows[0].target"),
     (("windows", 0, "burn"), "0.5", "windows[0].burn"),
+    (("windows", 0, "burn"), True, "windows[0].burn"),
+    (("windows", 0), 5, "windows[0] must be a JSON object"),
+    (("windows", 0, "cpu_p95"), 10**400, "windows[0].cpu_p95"),
     (("known_bad", "80"), "12", "known_bad.80"),
     (("before_last_change", SCALING), "80", f"before_last_change.{SCALING}"),
     (("predicted_limit",), "70", "predicted_limit"),

@@ -28,7 +28,11 @@ def _number(value: Any, where: str, *, integer: bool = False, optional: bool = F
         return
     if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
         raise TypeError(f"{where} must be {'an integer' if integer else 'a number'}, not {value!r:.40}")
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        finite = False
+    if not finite:
         raise ValueError(f"{where} is not finite")
 
 
@@ -42,6 +46,18 @@ def _sequence(value: Any, where: str) -> list[Any]:
     if not isinstance(value, list):
         raise TypeError(f"{where} must be a JSON list, not {type(value).__name__}")
     return value
+
+
+def _all_finite_numbers(records: list[Any], required: tuple[str, ...]) -> bool:
+    """Every record a dict holding `required`, every value a finite int/float (not a bool): the
+    common case, checked in bulk (the windows are most of a state's numbers; each cycle loads it)."""
+    if not all(type(r) is dict and all(k in r for k in required) for r in records):
+        return False
+    values = [v for r in records for v in r.values()]
+    try:
+        return {type(v) for v in values} <= {int, float} and all(map(math.isfinite, values))
+    except OverflowError:  # an int beyond a float: the careful path says where
+        return False
 
 
 def _check_state(state: dict[str, Any]) -> None:
@@ -72,12 +88,14 @@ def _check_state(state: dict[str, Any]) -> None:
                 raise TypeError(f"alert_normal.{name}[{i}] must be [time, level]")
             for value in pair:
                 _number(value, f"alert_normal.{name}[{i}]")
-    for i, window in enumerate(_sequence(state.get("windows", []), "windows")):
-        for key in ("target", "time", "burn"):
-            if key not in _mapping(window, f"windows[{i}]"):
-                raise KeyError(f"windows[{i}] has no {key}")
-        for key, value in window.items():
-            _number(value, f"windows[{i}].{key}")
+    windows = _sequence(state.get("windows", []), "windows")
+    if not _all_finite_numbers(windows, ("target", "time", "burn")):
+        for i, window in enumerate(windows):  # say which value is wrong
+            for key in ("target", "time", "burn"):
+                if key not in _mapping(window, f"windows[{i}]"):
+                    raise KeyError(f"windows[{i}] has no {key}")
+            for key, value in window.items():
+                _number(value, f"windows[{i}].{key}")
     for i, window in enumerate(_sequence(state.get("alert_windows", []), "alert_windows")):
         _number(_mapping(window, f"alert_windows[{i}]").get("time"), f"alert_windows[{i}].time")
         if not isinstance(window.get("breached"), bool):
