@@ -368,17 +368,26 @@ _MODEL_SUFFIX = re.compile(rb',"sha256":"([0-9a-f]{64})"\}\n\Z')
 _MODEL_SUFFIX_LENGTH = len(b',"sha256":"') + 64 + len(b'"}\n')
 
 
-def save_model(path: Path, kind: str, payload: dict[str, Any]) -> None:
+def save_model(path: Path, kind: str, payload: dict[str, Any]) -> str:
     """Learned state as JSON with a format version and a SHA-256 of the payload.
 
     Not indented (deterministic, key-sorted): a detector's state holds thousands of numbers.
     The payload is written as exactly the bytes its checksum is taken of (payload_bytes), so
     loading verifies the checksum by hashing those bytes, without encoding the payload again.
     The files people review (tfvars, learner state, ledger) stay indented.
+    Returns the SHA-256 of the whole file, for a cache to know the file still holds what it wrote.
     """
     body = payload_bytes(payload)
     document = (_model_prefix(kind) + body + b',"sha256":"' + hashlib.sha256(body).hexdigest().encode() + b'"}\n')
     atomic_write_text(path, document.decode("utf-8"))
+    return hashlib.sha256(document).hexdigest()
+
+
+def file_sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def _verified_as_written(raw: bytes, kind: str) -> dict[str, Any] | None:
