@@ -178,7 +178,11 @@ def scratch_folder(folder: Path) -> Iterator[None]:
 
 def _in_scratch(path: Path) -> bool:
     scratch = _SCRATCH.get()
-    return scratch is not None and path.resolve().is_relative_to(scratch)
+    if scratch is None:
+        return False
+    if path.is_absolute() and ".." not in path.parts and path.is_relative_to(scratch):
+        return True  # the usual case, without resolve()'s lstat of every component (a write's cost)
+    return path.resolve().is_relative_to(scratch)
 
 
 def _fsync(path: Path, fileno: int) -> None:
