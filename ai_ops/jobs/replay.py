@@ -174,12 +174,12 @@ def run_replay(config: OpsConfig, start: float, end: float, workspace: Path | No
     paths = paths_for(scratch)
     ledger = read_ledger(paths)  # the same schema checks as the jobs' own reads
     anomalies = read_anomalies(paths)
-    initial = {k: t.initial for k, t in scratch.thresholds.items()}
     services = []
     for service in scratch.services:
         wrapper = wrappers[service.source]
         wrapper.now = end
         metrics = full.get(service.name) or sources.fetch(service, start, end)
+        initial = {k: t.initial for k, t in scratch.thresholds_for(service.name).items()}
         services.append(summarise_service(metrics, ledger, anomalies, initial, scratch.sla.latency_objective_ms,
                                           start, end))
     seconds = time.monotonic() - began
