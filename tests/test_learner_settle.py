@@ -355,3 +355,13 @@ def test_a_warm_start_on_too_little_history_waits_for_more() -> None:
     assert model.wants_warm_start()
     model.step(obs(2), {SCALING: 80.0}, warm_start=WarmStart(65.0, "a day of history", 0.5))
     assert not model.wants_warm_start()
+
+
+def test_a_resize_never_lowers_the_floor_in_force() -> None:
+    model = learner(floor_specs())
+    model.warm_started = True
+    current = {SCALING: 50.0, MIN_REPLICAS: 10.0}
+    model.step(obs(1, 90.0), current)
+    lower = WarmStart(40.0, "history", 0.5, None, {}, min_replicas=5.0)
+    decision = model.step(obs(2, MET), current, warm_start=lower)
+    assert decision.new[SCALING] == 40.0 and decision.new[MIN_REPLICAS] == 10.0
