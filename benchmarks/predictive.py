@@ -8,13 +8,16 @@
    cheapest fixed target meeting the SLA after day 3 (hindsight).
 3. Upper bound on what any hourly schedule could save on seed 42: the schedule sized from the
    ACTUAL hourly mean demand (a perfect forecast), at several sizing and HPA targets.
+4. Hindsight bound of a schedule of CPU TARGETS per block of hours (`target_schedule_bound`), tuned on
+   seed 42, its schedules served unchanged on seeds 7 and 2024 (held out).
 
 Forecast traces: the simulator's demand (seeds 42, 7, 2024; 28 days, the shipped default service) and
 the real daily-cycle series of NAB-dev (read by path from ../shared, 14-16 days). Origins
 every 12 h once enough history exists (14 days on the simulator, 7 days on the shorter real
 traces); at each origin only the past is used. Writes benchmarks/results/predictive.json.
 
-    PYTHONPATH=$PWD python benchmarks/predictive.py [--skip-forecast] [--skip-backtest]
+    PYTHONPATH=$PWD python benchmarks/predictive.py [--skip-forecast] [--skip-backtest] [--skip-target-bound]
+                                                    [--skip-warnings]
 """
 
 from __future__ import annotations
@@ -338,7 +341,9 @@ def main() -> None:
     result["what"] = ("forecast_mape_6h: MAPE (%) of the forecast of the hour 6 h ahead (hourly mean demand), MSTL "
                       "model vs seasonal naive (same hour a day earlier), same origins, only the past used. "
                       "backtest: learner + schedule vs learner alone vs best fixed target in hindsight, shipped config. "
-                      "perfect_foresight_bound: the best any hourly schedule could do on seed 42.")
+                      "perfect_foresight_bound: the best any hourly schedule of minimum replicas could do on seed 42. "
+                      "target_schedule_bound: the best a schedule of CPU targets per block could do on seed 42 "
+                      "(hindsight), and its schedules served on held-out seeds 7 and 2024.")
     result["command"] = "PYTHONPATH=$PWD python benchmarks/predictive.py"
     if not args.skip_forecast:
         result["forecast_mape_6h"] = forecast_rows()
