@@ -3,7 +3,9 @@
 Why a schedule: a fixed CPU target must leave headroom for the fastest rise of the day all
 day long. Scheduled minimum replicas put capacity in place before the forecast peak, so the
 reactive autoscaler only has to absorb the forecast's error (KEDA cron triggers, AWS
-scheduled actions and GKE predictive autoscaling do the same).
+scheduled actions and GKE predictive autoscaling do the same). The minimums are sized under the
+autoscaler's own count (`hourly_floor`), so they bind only where it is behind the forecast and
+never cost more than the autoscaler alone would run (docs/predictive.md).
 
 Pure functions of a `DemandForecast` and the service's measured capacity.
 """
@@ -56,8 +58,8 @@ def hourly_floor(forecast_lower: np.ndarray, forecast_mean: np.ndarray, capacity
     autoscaler's own steady state is paid every hour and buys nothing the autoscaler would not do one step
     later (measured: +18% replicas, 1.21x the best fixed target on the simulator, docs/predictive.md). Sized
     here, it binds only when the autoscaler is behind the forecast (its one-step lag on a ramp, or a scale-down
-    into a dip the forecast says will not last); capacity beyond it is bought by breach evidence
-    (`guard_schedule`), not by the forecast's width.
+    into a dip the forecast says will not last). Capacity above it comes from the autoscaler itself and, after
+    a breach, from `guard_schedule`'s raise, not from the forecast's width.
     """
     if not (math.isfinite(capacity_rps) and capacity_rps > 0 and 0 < target_percent <= 100 and tolerance >= 0):
         raise ValueError(f"capacity {capacity_rps} rps/replica and target {target_percent}% cannot size a schedule")
@@ -250,7 +252,8 @@ def plan_day(upcoming: DemandForecast, capacity_rps: float, target_percent: floa
              tolerance: float = 0.1) -> tuple[GuardedSchedule, list[ScheduleBlock]]:
     """One cycle's schedule: sized from the forecast of the hours to come (`upcoming`, `daily_schedule` at the
     scaling target and the HPA `tolerance`), hours of day it no longer covers keeping their `previous`
-    minimum, then guarded (`guard_schedule`: `breached` hours raised) and cut into blocks. The cycle (jobs.predictive) and the backtest (`scheduled` policy) both plan with this."""
+    minimum, then guarded (`guard_schedule`: `breached` hours raised) and cut into blocks. The cycle
+    (jobs.predictive) and the backtest (`scheduled` policy) both plan with this."""
     sized, peaks = daily_schedule(upcoming, capacity_rps, target_percent, floor, ceiling, block_hours, tolerance)
     if previous is not None:
         covered = np.zeros(DAY_HOURS, dtype=bool)
