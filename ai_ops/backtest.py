@@ -154,7 +154,8 @@ class SchedulePlanner:
                           self.config.services[0].simulation.service_time_ms)
         breached = breached_hours(window_ts, window["request_rate"], good, self.config.sla.target)
         _, blocks = plan_day(forecast, capacity, target, self.floor, self.ceiling, self.spec.block_hours,
-                             self.spec.max_step_replicas, self.previous, breached)
+                             self.spec.max_step_replicas, self.previous, breached,
+                             self.config.learner.hpa_tolerance)
         # What is written is blocks (the larger hour of each block holds): serve exactly that.
         written = hour_of_day_minimums(blocks, self.floor)
         self.previous = written

@@ -238,7 +238,8 @@ def plan_service(config: OpsConfig, paths: Paths, service: str, now: float, writ
     breached = breached_hours(window.timestamps, window.values.get("request_rate", np.full(good.shape, np.nan)),
                               good, config.sla.target)
     guarded, plan.blocks = plan_day(upcoming, capacity, target, spec.min_replicas, spec.max_replicas,
-                                    spec.block_hours, spec.max_step_replicas, before, breached)
+                                    spec.block_hours, spec.max_step_replicas, before, breached,
+                                    config.learner.hpa_tolerance)
     plan.reasons = guarded.reasons
     plan.breached_hours = sorted(breached)
     safe = alert_cpu if alert_cpu is not None else min(100.0, target * (1 + config.learner.hpa_tolerance))
