@@ -133,6 +133,8 @@ class EnsembleDetector:
         self.last_fit_: FitReport | None = None
         self.last_surprisal_ = np.zeros(0)
         """The combined surprisal of the last `score` call before the burst filter (evidence of duration)."""
+        self.last_time_: float | None = None
+        """The latest timestamp this detector has consumed (fit or score): the jobs never feed a point twice."""
 
     def get_params(self) -> dict[str, Any]:
         """Every member's settings and how they are combined (the severity levels are not learned)."""
@@ -156,6 +158,7 @@ class EnsembleDetector:
         cal = calibration_settings(self.config)
         self.burst_ = BurstFilter(cal.burst_hold, cal.burst_damping)
         self.score(timestamps, values)
+        self.last_time_ = float(np.max(timestamps)) if timestamps.size else None
         gmm = reports[list(MEMBERS).index("gmm")]
         self.last_fit_ = FitReport(finite, True, loss=gmm.loss, converged=gmm.converged, message=gmm.message)
         return self.last_fit_
@@ -175,6 +178,9 @@ class EnsembleDetector:
     def score(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
         timestamps, values = _as_arrays(timestamps, values)
         self.last_surprisal_ = self.surprisal(timestamps, values)
+        if timestamps.size:
+            latest = float(np.max(timestamps))
+            self.last_time_ = latest if self.last_time_ is None else max(self.last_time_, latest)
         recent = list(self.burst_.recent_)
         damped = self.burst_.transform(self.last_surprisal_)
         damped = rearmed(self.last_surprisal_, damped, recent, self.config.burst_rearm_points, QUIET_SURPRISAL)
@@ -182,7 +188,7 @@ class EnsembleDetector:
 
     def get_state(self) -> dict[str, Any]:
         return {"settings_hash": self.settings_hash(), "members": {m.name: m.get_state() for m in self.members},
-                "burst": self.burst_.learned_state()}
+                "burst": self.burst_.learned_state(), "last_time": self.last_time_}
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Take a saved state; SettingsChanged (nothing changed here) if any setting differs from the config."""
@@ -193,3 +199,5 @@ class EnsembleDetector:
         for member in self.members:
             member.set_state(state["members"][member.name])
         self.burst_ = BurstFilter.from_state(self.burst_.hold, self.burst_.damping, state["burst"])
+        last_time = state.get("last_time")  # absent in models saved before it existed: unknown
+        self.last_time_ = None if last_time is None else float(last_time)

@@ -179,6 +179,10 @@ def detect(config: OpsConfig, paths: Paths, metrics: ServiceMetrics,
     """Score every metric of the window causally; returns anomalies and the share of anomalous steps.
 
     With `save`, the detectors' advanced state is stored so the next cycle continues from it.
+    Points at or before the last one a detector has consumed (scored by an earlier cycle, or replayed
+    by the train job) are not fed again: a point fed twice enters the calibration twice and, worse, is
+    damped by the burst filter's memory of itself, so an incident the train job replayed before any
+    cycle scored it was never reported (see docs/anomaly_detection.md, "Every point judged once").
     """
     anomalies: list[Anomaly] = []
     flagged = np.zeros(metrics.timestamps.shape, dtype=bool)
@@ -186,13 +190,19 @@ def detect(config: OpsConfig, paths: Paths, metrics: ServiceMetrics,
         if metric in SLI_METRICS:  # the SLI is the outcome, not a signal to detect on
             continue
         detector = load_ensemble(config, paths, metrics.service, metric)
-        scores = detector.score(metrics.timestamps, values)
+        fresh = (np.ones(metrics.timestamps.shape, dtype=bool) if detector.last_time_ is None
+                 else metrics.timestamps > detector.last_time_)
+        if not fresh.any():
+            continue
+        scores = np.zeros(metrics.timestamps.shape)
+        scores[fresh] = detector.score(metrics.timestamps[fresh], values[fresh])
         if save:
             save_model(paths.detector(metrics.service, metric), "ensemble", detector.get_state())
         severity = detector.levels.classify(np.nan_to_num(scores, nan=0.0))
         hit = severity != "normal"
         flagged |= hit
-        surprisal = np.nan_to_num(detector.last_surprisal_, nan=0.0)
+        surprisal = np.zeros(metrics.timestamps.shape)
+        surprisal[fresh] = np.nan_to_num(detector.last_surprisal_, nan=0.0)
         sustained = sustained_runs(surprisal >= detector.levels.warning_surprisal)
         for i in np.flatnonzero(hit):
             anomalies.append(Anomaly(metrics.service, metric, float(metrics.timestamps[i]), round(float(scores[i]), 6),
