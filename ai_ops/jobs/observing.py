@@ -12,7 +12,7 @@ import numpy as np
 from ai_ops.config import OpsConfig, Secrets, ServiceConfig
 from ai_ops.detectors.base import SettingsChanged
 from ai_ops.detectors.ensemble import EnsembleDetector
-from ai_ops.detectors.episodes import sustained_runs
+from ai_ops.detectors.episodes import evidence_after
 from ai_ops.errors import ConfigError, SourceError
 from ai_ops.jobs.workspace import SCALING, Paths, paths_for, read_ledger
 from ai_ops.metrics import SLI_METRICS, ServiceMetrics
@@ -167,9 +167,11 @@ class Anomaly:
     severity: str
     """The point's own level (warning / critical); an episode's severity is graded in detectors.episodes."""
     surprisal: float = 0.0
-    """Undamped ensemble surprisal at this point (magnitude evidence)."""
+    """Magnitude: the highest undamped evidence over the alarm's run (episodes.evidence_after), where evidence is the
+    surprisal at least half of the ensemble's members agree on (EnsembleDetector.last_evidence_); a lone
+    member's extreme value raises the alarm but is not evidence."""
     sustained: int = 1
-    """Consecutive points from this one whose undamped surprisal stayed at or above the warning level."""
+    """Points from this one to the end of the run whose evidence stayed at or above the warning level (>= 1)."""
     caused_by: str = ""
     """Set when the controller's own change explains it (see ai_ops/reporting/explained.py)."""
 
@@ -202,11 +204,12 @@ def detect(config: OpsConfig, paths: Paths, metrics: ServiceMetrics,
         hit = severity != "normal"
         flagged |= hit
         surprisal = np.zeros(metrics.timestamps.shape)
-        surprisal[fresh] = np.nan_to_num(detector.last_surprisal_, nan=0.0)
-        sustained = sustained_runs(surprisal >= detector.levels.warning_surprisal)
+        surprisal[fresh] = np.nan_to_num(detector.last_evidence_, nan=0.0)
         for i in np.flatnonzero(hit):
+            sustained, peak = evidence_after(surprisal, detector.levels.warning_surprisal, int(i),
+                                             config.anomaly.average_points)
             anomalies.append(Anomaly(metrics.service, metric, float(metrics.timestamps[i]), round(float(scores[i]), 6),
-                                     str(severity[i]), round(float(surprisal[i]), 3), max(int(sustained[i]), 1)))
+                                     str(severity[i]), round(peak, 3), sustained))
     share = float(flagged.mean()) if flagged.size else 0.0
     return anomalies, share
 
