@@ -2,9 +2,10 @@
 and severity levels from the sensitivity.
 
 Each member gives a calibrated surprisal S = -log10(tail probability) of a point against
-its own series' history; the ensemble averages them (or takes the max), keeps only the
+its own series' history; the ensemble averages them (or takes the max, or `agreed_level` if higher), keeps only the
 start of a burst (BurstFilter, re-armed once the series has been quiet: `rearmed`) and maps S
-to a score with calibration.to_score (S = 4 -> 0.99).
+to a score with calibration.to_score (S = 4 -> 0.99). `last_evidence_` (the level at least half of the
+members agree on) is what an episode's duration and magnitude are measured on (detectors.episodes).
 
 Severity: with sensitivity s (default 0.92), a point is a *warning* when its surprisal is
 at least 187.5 (1 - s) (= 15 at 0.92) and *critical* at twice that. The surprisal is nominal
