@@ -35,10 +35,10 @@ from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, FitRe
 from ai_ops.detectors.zscore import spread_floor
 
 MIN_CONTEXT = 3
+"""A context must have been seen MIN_CONTEXT x (alphabet size) times before it judges what follows."""
 RESOLUTION_SPREADS = 3.0
 """A value is outside the training range only when beyond it by this many spread floors (zscore.spread_floor):
 the band inside which the z-score, EWMA, window shift and forecast see no surprise on a constant series."""
-"""A context must have been seen MIN_CONTEXT x (alphabet size) times before it judges what follows."""
 
 
 def running_counts(keys: np.ndarray) -> np.ndarray:

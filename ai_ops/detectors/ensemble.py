@@ -85,13 +85,13 @@ def rearmed(surprisal: np.ndarray, damped: np.ndarray, recent: list[float], rear
 def agreed_level(stacked: np.ndarray, usable: np.ndarray) -> np.ndarray:
     """Per point (column), the surprisal at least half of the members with an opinion reach (the upper median).
 
-    Why (issue 11, the demo's missed latency spikes and surges): the mean lets members that are blind to a
-    kind of anomaly dilute the ones that see it. A 10x latency step on the bursty `recommendations` had
-    z-score 30, forecast 27, EWMA 15, GMM 11, while the window shift (a 10-point mean, not moved yet) and
-    the context member (the value is in a seen range) said 0: mean 13.9, under the warning level (15),
-    though four of six members agreed on more. Joined as max(mean, agreed level): a lone huge member still
-    carries the mean (NAB's labeled anomalies are often seen by one member), and broad agreement is no
-    longer averaged away. Members without an opinion (NaN) are left out; 0 where no member has one.
+    Why (issue 11, traced on the demo): the mean lets members that are blind to a kind of anomaly dilute the
+    ones that see it (a 10x latency step: z-score 30, forecast 27, EWMA 15, GMM 11, while the window shift,
+    whose 10-point mean has not moved yet, and the context member, the value being in a seen range, said 0:
+    mean 13.9), and lets one member alone carry it (an EWMA at 239 on a CPU series held at its target, the
+    rest at 0: mean 40). The agreed level is what an episode's duration and magnitude are measured on
+    (`last_evidence_`); with `combine: agreement` the score is max(mean, agreed level). Members without an
+    opinion (NaN) are left out; 0 where no member has one.
     """
     ranked = -np.sort(-np.where(usable, stacked, -np.inf), axis=0)  # descending per column, NaN last
     count = usable.sum(axis=0)
