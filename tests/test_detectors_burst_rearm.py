@@ -33,6 +33,36 @@ def test_rearmed_uses_the_memory_before_the_batch_and_leaves_nan_alone() -> None
     assert rearmed(surprisal, damped, [5.0, 2.0], 2, QUIET)[1] == 3.0  # below warning but not unremarkable
 
 
+
+def _rearmed_point_by_point(surprisal: np.ndarray, damped: np.ndarray, recent: list[float], rearm_points: int,
+                            quiet_below: float) -> np.ndarray:
+    """The rule as its docstring says it, one point at a time (what the vectorised version must equal)."""
+    out = damped.copy()
+    history = list(recent)
+    for i, value in enumerate(surprisal):
+        if not np.isfinite(value):
+            continue
+        position = len(history)
+        quiet_from = [p for p in range(rearm_points, position + 1) if rearm_points > 0
+                      and all(h < quiet_below for h in history[p - rearm_points:p])]
+        if quiet_from:
+            start = quiet_from[-1]
+            if value > max(history[start:position], default=-np.inf):
+                out[i] = value
+        history.append(float(value))
+    return out
+
+
+def test_rearmed_equals_the_point_by_point_rule() -> None:
+    rng = np.random.default_rng(5)
+    for case in range(300):
+        n, k, rearm = int(rng.integers(0, 60)), int(rng.integers(0, 40)), int(rng.integers(0, 8))
+        s = rng.choice([0.0, 0.5, 2.0, 2.0, 30.0], n) if case % 2 else rng.exponential(0.6, n)
+        s[rng.random(n) < 0.1] = np.nan
+        recent = [float(x) for x in rng.choice([0.0, 0.5, 2.0], k)]
+        expected = _rearmed_point_by_point(s, s * 0.1, recent, rearm, QUIET)
+        np.testing.assert_array_equal(rearmed(s, s * 0.1, recent, rearm, QUIET), expected)
+
 def _error_rate(days: int, bursts: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
     step = 300
     t = np.arange(days * 288, dtype=float) * step

@@ -239,3 +239,36 @@ def test_tampered_model_is_refused_and_restored_from_git(sim_config: OpsConfig, 
     # Not the tampered state: the train job committed the model, so the last good version is restored.
     assert "restored the version of commit" in caplog.text and detector.burst_.recent_ != [99.0]
     assert build_detector("ensemble", AnomalyConfig()).get_state().keys() == detector.get_state().keys()
+
+
+def test_replay_keeps_saved_detectors_in_memory_only_while_the_file_is_unchanged(sim_config: OpsConfig) -> None:
+    """detectors_kept_in_memory (replay): the detector a cycle saved is reused by the next load, not when
+    the file changed since (train, a person), not after a load took it, and never outside the block."""
+    from ai_ops.jobs import observing, train, workspace
+    from ai_ops.metrics import ServiceMetrics
+    from ai_ops.state import save_model
+
+    now = 1_700_000_000.0
+    train.run_train(sim_config, now)
+    paths = workspace.Paths(sim_config.models_path)
+    service = sim_config.services[0].name
+    metric = next((sim_config.models_path / "detectors" / service).glob("*.json")).stem
+    t = now + 300.0 * np.arange(1, 13)
+    window = ServiceMetrics(service, t, 300, {metric: np.linspace(10.0, 12.0, t.size)})
+    with observing.detectors_kept_in_memory():
+        observing.detect(sim_config, paths, window)
+        first = observing.load_ensemble(sim_config, paths, service, metric)
+        # Taken out by that load: a second load rebuilds from the file, with the same state.
+        second = observing.load_ensemble(sim_config, paths, service, metric)
+        assert second is not first and second.get_state() == first.get_state()
+        observing.detect(sim_config, paths, window)
+        rewritten = {**second.get_state(), "burst": {"recent": [5.0]}}  # as the train job rewrites a model
+        save_model(paths.detector(service, metric), "ensemble", rewritten)
+        assert observing.load_ensemble(sim_config, paths, service, metric).burst_.recent_ == [5.0]
+        observing.detect(sim_config, paths, window)
+        kept = observing.load_ensemble(sim_config, paths, service, metric)
+        observing.detect(sim_config, paths, window)
+        assert observing.load_ensemble(sim_config, paths, service, metric) is not kept
+    observing.detect(sim_config, paths, window)
+    assert observing.load_ensemble(sim_config, paths, service, metric) is not observing.load_ensemble(
+        sim_config, paths, service, metric)

@@ -182,10 +182,14 @@ def _saved_state() -> dict[str, object]:
 @pytest.mark.parametrize(("path", "value", "named"), [
     (("windows", 0, "target"), "80", "windows[0].target"),
     (("windows", 0, "burn"), "0.5", "windows[0].burn"),
+    (("windows", 0, "burn"), True, "windows[0].burn"),
+    (("windows", 0), 5, "windows[0] must be a JSON object"),
+    (("windows", 0, "cpu_p95"), 10**400, "windows[0].cpu_p95"),
     (("known_bad", "80"), "12", "known_bad.80"),
     (("before_last_change", SCALING), "80", f"before_last_change.{SCALING}"),
     (("predicted_limit",), "70", "predicted_limit"),
     (("history", 0, "scaling"), "75", "history[0].scaling"),
+    (("history", 0, "time"), None, "history[0].time"),
     (("cycles",), "3", "cycles"),
     (("windows",), {"0": 1}, "windows must be a JSON list"),
 ])
@@ -202,6 +206,21 @@ def test_string_where_a_number_belongs_is_refused_on_load(path: tuple[object, ..
         resumed = ThresholdLearner(LearnerConfig(), scaling_only(), 99.95, 1500.0, state=state)
         drive(resumed, [MET, BREACH, MET], {SCALING: 75.0}, first=4)
     assert named in str(error.value)
+
+@pytest.mark.parametrize(("damage", "named"), [
+    ({"time": "1"}, "alert_windows[1].time"),
+    ({"breached": 1}, "alert_windows[1].breached"),
+    ({"levels": {"alert_cpu_utilization": "80"}}, "alert_windows[1].levels.alert_cpu_utilization"),
+    ({"levels": [80.0]}, "alert_windows[1].levels must be a JSON object"),
+])
+def test_damaged_alert_window_is_refused_naming_it(damage: dict[str, object], named: str) -> None:
+    state = _saved_state()
+    good = {"time": 1.0, "breached": True, "levels": {"alert_cpu_utilization": 80.0}}
+    state["alert_windows"] = [good, {**good, **damage}]
+    with pytest.raises(LearnerStateError, match=r"learner_state\.json is damaged") as error:
+        ThresholdLearner(LearnerConfig(), scaling_only(), 99.95, 1500.0, state=state)
+    assert named in str(error.value)
+
 
 def test_reward_parts_and_cost_variance() -> None:
     budget = 1.6 * HOURS_PER_MONTH

@@ -129,7 +129,10 @@ def test_replay_finds_incidents_writes_only_scratch_and_notifies_nobody(
             found += hit
             missed += not hit
     assert found >= 1 and found >= missed, (found, missed)
+    ledger = [json.loads(line) for line in (scratch / "models" / "decisions.jsonl").read_text().splitlines()]
     for s in summary["services"]:
+        own = [r for r in ledger if r["service"] == s["service"] and r["kind"] == "cycle" and r["old"] != r["new"]]
+        assert [c["time"] for c in s["changes"]] == [r["time"] for r in own]  # its own changes, no other's
         assert len(s["days"]) >= REPLAY_DAYS
         assert all(d["cost"] > 0 for d in s["days"])
         assert set(s["alerts"]) == {"alert_cpu_utilization", "alert_latency_p95_ms", "alert_error_rate"}
@@ -173,3 +176,24 @@ def test_schedule_follows_config_and_period_is_checked() -> None:
     assert [j for _, j in runs] == ["cycle", "train", "cycle", "report", "cycle", "cycle"]
     with pytest.raises(ConfigError, match="in the future"):
         resolve_period(None, None, 2e9, 1e9, 300)
+
+
+def test_each_service_summary_holds_only_its_own_decisions() -> None:
+    """The cycle writes one ledger record per service: another service's decision is not this one's path."""
+    import numpy as np
+
+    from ai_ops.metrics import ServiceMetrics
+    from ai_ops.reporting.replay import summarise_service
+
+    t = 1_700_000_000.0 + 300.0 * np.arange(288)
+    metrics = ServiceMetrics("a", t, 300, {m: np.full(t.size, 1.0) for m in ("cpu_utilization", "cost_per_hour", "request_rate", "latency_p95_ms", "error_rate", "replicas")})
+
+    def record(service: str, time: float, old: float, new: float) -> dict[str, object]:
+        return {"kind": "cycle", "service": service, "time": time, "time_iso": "", "applied": True,
+                "old": {"autoscaling_cpu_target": old}, "new": {"autoscaling_cpu_target": new}, "reasons": {}}
+
+    ledger = [record("a", t[10], 80.0, 60.0), record("b", t[10], 80.0, 40.0), record("b", t[50], 40.0, 45.0)]
+    summary = summarise_service(metrics, ledger, [], {"autoscaling_cpu_target": 80.0}, 300.0, t[0], t[-1] + 300)
+    assert [p["autoscaling_cpu_target"] for p in summary["threshold_path"]] == [60.0]
+    assert [c["changes"] for c in summary["changes"]] == [{"autoscaling_cpu_target": {"old": 80.0, "new": 60.0}}]
+    assert summary["final"] == {"autoscaling_cpu_target": 60.0}

@@ -120,3 +120,24 @@ def test_genuine_nulls_and_numpy_scalars_are_written_and_verify(tmp_path: Path) 
     save_model(tmp_path / "m.json", "ensemble", payload)
     assert load_model(tmp_path / "m.json", "ensemble") == {"a": None, "b": [1.5, 2.0], "c": "null"}
     verify_model(json.loads((tmp_path / "m.json").read_text()), "ensemble")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("-inf")])
+def test_a_state_file_holding_nan_or_infinity_is_refused_not_written_as_null(tmp_path: Path, bad: float) -> None:
+    """state.dumps encodes with orjson, which would write NaN as null: the strict check must still refuse it."""
+    (tmp_path / "s.json").write_text("{}\n")
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        atomic_write_json(tmp_path / "s.json", {"windows": [{"burn": bad, "note": None}]})
+    assert (tmp_path / "s.json").read_text() == "{}\n"  # the old file is untouched
+
+
+def test_state_files_read_back_as_json_writes_them(tmp_path: Path) -> None:
+    """The orjson path and json's indented path give the same data, key-sorted and indented; numpy
+    scalars and non-string keys (which orjson refuses) go through json."""
+    import numpy as np
+
+    for data in (PAYLOAD, {"b": None, "a": [1, 2.5e-05, 1e16, "x"], "c": {}}, {"n": np.float64(0.5), "m": 1}, {3: True, 1: None}):
+        text = state.dumps(data)
+        assert json.loads(text) == json.loads(json.dumps(data, sort_keys=True))
+        assert text.endswith("\n") and text.startswith("{\n  \"")
+        assert list(json.loads(text)) == sorted(json.loads(text), key=str)

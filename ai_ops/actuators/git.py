@@ -83,12 +83,25 @@ def _relative(workspace: Path, paths: Sequence[Path]) -> list[str]:
     return out
 
 
-def check_ready(workspace: Path, config: GitConfig) -> None:
+def head_sha(repo: git.Repo) -> str | None:
+    """HEAD's commit sha from the refs alone, None before the first commit.
+
+    `repo.head.commit` / `is_valid()` read the commit object, which starts a `git cat-file`
+    process per Repo object; each job opens the repo anew, so that was two processes per commit
+    (some 200 in a replay) for a sha the ref files already hold.
+    """
+    try:
+        return str(git.SymbolicReference.dereference_recursive(repo, "HEAD"))
+    except (ValueError, OSError):
+        return None
+
+
+def check_ready(workspace: Path, config: GitConfig, repo: git.Repo | None = None) -> None:
     """Fail before anything is written when the mode cannot succeed in this repository."""
     if config.mode == "dry-run":
         return
-    repo = open_repo(workspace)
-    if not repo.head.is_valid():
+    repo = repo or open_repo(workspace)
+    if head_sha(repo) is None:
         raise ActuatorError(f"{workspace} has no commit yet; make an initial commit first")
     if config.mode == "commit" and repo.head.is_detached:
         raise ActuatorError(
@@ -121,7 +134,7 @@ def scan_for_secrets(workspace: Path, relative: Sequence[str], secret_values: Se
 
 
 def _dry_run_diff(repo: git.Repo, relative: list[str]) -> str:
-    diff = repo.git.diff("HEAD", "--", *relative) if relative and repo.head.is_valid() else ""
+    diff = repo.git.diff("HEAD", "--", *relative) if relative and head_sha(repo) is not None else ""
     prefixes = [r.rstrip("/") for r in relative]
     untracked = [p for p in repo.untracked_files if any(p == r or p.startswith(r + "/") for r in prefixes)]
     return diff + "".join(f"\nnew file: {p}" for p in untracked)
@@ -138,7 +151,7 @@ def commit_owned(workspace: Path, paths: list[Path], message: str, config: GitCo
     relative = _relative(workspace, paths)
     if config.mode == "dry-run":
         return CommitResult("dry-run", False, None, None, _dry_run_diff(repo, relative), message)
-    check_ready(workspace, config)
+    check_ready(workspace, config, repo)
     scan_for_secrets(workspace, relative, secret_values)
     if config.mode == "pr":
         return save_state(repo, relative, message, config)
@@ -152,7 +165,7 @@ def commit_owned(workspace: Path, paths: list[Path], message: str, config: GitCo
         repo.git.commit("-m", message, "--", *relative, env=_identity(config))
     except git.GitCommandError as exc:
         raise ActuatorError(f"git commit failed in {workspace}: {exc.stderr.strip() or exc}") from None
-    return CommitResult(config.mode, True, repo.head.commit.hexsha, _branch(repo), staged, message)
+    return CommitResult(config.mode, True, head_sha(repo), _branch(repo), staged, message)
 
 
 def _branch(repo: git.Repo) -> str | None:
@@ -273,12 +286,13 @@ def propose_change(workspace: Path, paths: list[Path], message: str, config: Git
     """
     if config.mode != "pr":
         return commit_owned(workspace, paths, message, config, secret_values)
-    check_ready(workspace, config)
     repo = open_repo(workspace)
+    check_ready(workspace, config, repo)
     relative = _relative(workspace, paths)
     scan_for_secrets(workspace, relative, secret_values)
     branch = branch_name(config, summary, now)
-    base = repo.head.commit.hexsha
+    base = head_sha(repo)
+    assert base is not None  # check_ready refused a repository without a commit
     sha, _ = _commit_and_push(repo, branch, base, relative, message, config, on_remote_tip=False)
     if sha is None:
         return CommitResult("pr", False, None, branch, "", message)

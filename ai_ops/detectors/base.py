@@ -43,9 +43,22 @@ class SettingsChanged(ValueError):
     """A saved state was learned with other settings than the configured ones."""
 
 
+_HASHES: dict[str, str] = {}
+
+
 def settings_hash(params: dict[str, Any]) -> str:
-    """A short, stable hash of JSON-able settings."""
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    """A short, stable hash of JSON-able settings.
+
+    Every model load and save checks every member's hash (some 20,000 times in a replay), so hashes
+    are remembered by the settings' repr: it determines their JSON, and is cheaper to make.
+    """
+    key = repr(params)
+    found = _HASHES.get(key)
+    if found is None:
+        if len(_HASHES) > 1024:
+            _HASHES.clear()
+        found = _HASHES[key] = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    return found
 
 
 class Detector(Protocol):

@@ -62,23 +62,26 @@ def rearmed(surprisal: np.ndarray, damped: np.ndarray, recent: list[float], rear
     if rearm_points <= 0 or s.size == 0:
         return out
     joined = np.concatenate([np.asarray(recent, dtype=float), s])
+    n = joined.size
     loud = np.concatenate([[0], np.cumsum(joined >= quiet_below)])
-    positions = np.arange(joined.size)
+    positions = np.arange(n)
     lo = positions - rearm_points
     quiet_end = (lo >= 0) & (loud[positions] - loud[np.maximum(lo, 0)] == 0)  # rearm_points quiet points before
     since = np.maximum.accumulate(np.where(quiet_end, positions, -1))  # where the current event began (-1: unknown)
+    # The peak of the current event before each point: a running max that restarts where an event
+    # begins. As integers (event number x n + the value's rank) one running max does all events at
+    # once: a later event's keys are above every earlier one's, so its max never sees them.
+    order = np.argsort(joined, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = positions
+    event = since + 1
+    best = np.maximum.accumulate(event * n + rank)
+    before = np.concatenate([[-1], best[:-1]])  # the best key strictly before each point
+    same_event = (before >= 0) & (before // n == event)
+    peak = np.where(same_event, joined[order[np.maximum(before, 0) % n]], -np.inf)
     k = len(recent)
-    group, peak = -1, -np.inf
-    for j in range(s.size):
-        start = int(since[k + j])
-        if start < 0:
-            continue
-        if start != group:
-            group = start
-            peak = float(joined[start:k + j].max()) if start < k + j else -np.inf
-        if s[j] > peak:
-            out[finite[j]] = s[j]
-        peak = max(peak, float(s[j]))
+    undamped = (since[k:] >= 0) & (s > peak[k:])
+    out[finite[undamped]] = s[undamped]
     return out
 
 

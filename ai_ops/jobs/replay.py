@@ -8,9 +8,11 @@ folder: notifiers and the LLM are off, Git commits go to the scratch repository 
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from ai_ops.config import OpsConfig, Secrets
 from ai_ops.errors import ConfigError, SourceError
 from ai_ops.jobs.cycle import run_cycle
-from ai_ops.jobs.observing import Sources
+from ai_ops.jobs.observing import Sources, detectors_kept_in_memory
 from ai_ops.jobs.report import run_report
 from ai_ops.jobs.train import run_train
 from ai_ops.jobs.workspace import DAY, iso, locked, paths_for, prepare_workspace, read_anomalies, read_ledger
@@ -118,6 +120,7 @@ def run_replay(config: OpsConfig, start: float, end: float, workspace: Path | No
     prepare_workspace(scratch, fresh=True)
     # matplotlib caches fonts under $HOME unless told otherwise: keep even that inside the scratch folder.
     _scratch_matplotlib(scratch.path(".matplotlib"))
+    threading.Thread(target=_import_for_later, name="replay-imports", daemon=True).start()
     secrets = scratch_secrets(secrets or Secrets())
     output = (output or scratch.path("replay")).resolve()
 
@@ -147,7 +150,7 @@ def run_replay(config: OpsConfig, start: float, end: float, workspace: Path | No
                                   + "; ".join(dict.fromkeys(full[service.name].errors.values())))
     jobs = {"train": 0, "cycle": 0, "report": 0}
     # The scratch workspace is thrown away: its writes skip fsync and ext4's flush-on-replace, see scratch_folder.
-    with locked(scratch), scratch_folder(scratch.path(".")):
+    with locked(scratch), scratch_folder(scratch.path(".")), detectors_kept_in_memory():
         # Day 0: train on the history before the period, as a new install would.
         for w in wrappers.values():
             w.now = start
@@ -171,12 +174,12 @@ def run_replay(config: OpsConfig, start: float, end: float, workspace: Path | No
     paths = paths_for(scratch)
     ledger = read_ledger(paths)  # the same schema checks as the jobs' own reads
     anomalies = read_anomalies(paths)
-    initial = {k: t.initial for k, t in scratch.thresholds.items()}
     services = []
     for service in scratch.services:
         wrapper = wrappers[service.source]
         wrapper.now = end
         metrics = full.get(service.name) or sources.fetch(service, start, end)
+        initial = {k: t.initial for k, t in scratch.thresholds_for(service.name).items()}
         services.append(summarise_service(metrics, ledger, anomalies, initial, scratch.sla.latency_objective_ms,
                                           start, end))
     seconds = time.monotonic() - began
@@ -191,6 +194,17 @@ def run_replay(config: OpsConfig, start: float, end: float, workspace: Path | No
     write_replay(output, summary)
     atomic_write_json(output / "replay.json", summary)
     return ReplayResult(scratch.path("."), output, start, end, jobs, seconds, requests, summary)
+
+
+def _import_for_later() -> None:
+    """Import what the first report (statsmodels' ETS) and the final charts (matplotlib) need, in a
+    thread, while the jobs wait on Git and the source: about a second of a replay otherwise spent
+    importing at those points. statsmodels first: a report needs it hours of replayed time (several
+    seconds) later, and nothing else the jobs import loads either package, so the main thread finds
+    both imported and never waits on a half-imported module."""
+    importlib.import_module("statsmodels.tsa.exponential_smoothing.ets")
+    importlib.import_module("matplotlib").use("Agg")
+    importlib.import_module("matplotlib.pyplot")
 
 
 def _scratch_matplotlib(folder: Path) -> None:

@@ -28,7 +28,11 @@ def _number(value: Any, where: str, *, integer: bool = False, optional: bool = F
         return
     if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
         raise TypeError(f"{where} must be {'an integer' if integer else 'a number'}, not {value!r:.40}")
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        finite = False
+    if not finite:
         raise ValueError(f"{where} is not finite")
 
 
@@ -42,6 +46,15 @@ def _sequence(value: Any, where: str) -> list[Any]:
     if not isinstance(value, list):
         raise TypeError(f"{where} must be a JSON list, not {type(value).__name__}")
     return value
+
+
+def _finite_numbers(values: list[Any]) -> bool:
+    """All finite ints/floats (no bools): the common case, checked in bulk; False sends the caller
+    to its per-value pass, which says what is wrong (each cycle loads every service's state)."""
+    try:
+        return {type(v) for v in values} <= {int, float} and all(map(math.isfinite, values))
+    except OverflowError:  # an int beyond a float
+        return False
 
 
 def _check_state(state: dict[str, Any]) -> None:
@@ -72,24 +85,48 @@ def _check_state(state: dict[str, Any]) -> None:
                 raise TypeError(f"alert_normal.{name}[{i}] must be [time, level]")
             for value in pair:
                 _number(value, f"alert_normal.{name}[{i}]")
-    for i, window in enumerate(_sequence(state.get("windows", []), "windows")):
+    _check_windows(_sequence(state.get("windows", []), "windows"))
+    _check_alert_windows(_sequence(state.get("alert_windows", []), "alert_windows"))
+    for key in ("workload_changes", "history"):
+        _check_records(_sequence(state.get(key, []), key), key)
+
+
+OPTIONAL_NUMBERS = ("reward", "scaling", "min_replicas")
+
+
+def _check_windows(windows: list[Any]) -> None:
+    if all(type(w) is dict and "target" in w and "time" in w and "burn" in w for w in windows) and _finite_numbers(
+            [v for w in windows for v in w.values()]):
+        return
+    for i, window in enumerate(windows):  # say which value is wrong
         for key in ("target", "time", "burn"):
             if key not in _mapping(window, f"windows[{i}]"):
                 raise KeyError(f"windows[{i}] has no {key}")
         for key, value in window.items():
             _number(value, f"windows[{i}].{key}")
-    for i, window in enumerate(_sequence(state.get("alert_windows", []), "alert_windows")):
+
+
+def _check_alert_windows(windows: list[Any]) -> None:
+    if all(type(w) is dict and type(w.get("breached")) is bool and type(w.get("levels")) is dict
+           for w in windows) and _finite_numbers([w["time"] if "time" in w else None for w in windows]
+                                                 + [v for w in windows for v in w["levels"].values()]):
+        return
+    for i, window in enumerate(windows):
         _number(_mapping(window, f"alert_windows[{i}]").get("time"), f"alert_windows[{i}].time")
         if not isinstance(window.get("breached"), bool):
             raise TypeError(f"alert_windows[{i}].breached must be true or false")
         for name, value in _mapping(window.get("levels"), f"alert_windows[{i}].levels").items():
             _number(value, f"alert_windows[{i}].levels.{name}")
-    for key in ("workload_changes", "history"):
-        for i, record in enumerate(_sequence(state.get(key, []), key)):
-            _number(_mapping(record, f"{key}[{i}]").get("time"), f"{key}[{i}].time")
-            for name in ("reward", "scaling", "min_replicas"):
-                _number(record.get(name), f"{key}[{i}].{name}", optional=True)
 
+
+def _check_records(records: list[Any], key: str) -> None:
+    if all(type(r) is dict for r in records) and _finite_numbers(
+            [r.get("time") for r in records] + [r[n] for r in records for n in OPTIONAL_NUMBERS if r.get(n) is not None]):
+        return
+    for i, record in enumerate(records):
+        _number(_mapping(record, f"{key}[{i}]").get("time"), f"{key}[{i}].time")
+        for name in OPTIONAL_NUMBERS:
+            _number(record.get(name), f"{key}[{i}].{name}", optional=True)
 
 
 class LearnerMemory:

@@ -85,7 +85,9 @@ def summarise_service(metrics: ServiceMetrics, ledger: list[dict[str, Any]], ano
                       end: float) -> dict[str, Any]:
     """One service over [start, end): threshold path, SLA and cost per day, episodes, pages, changes."""
     window = metrics.slice(start, end)
-    path = threshold_path([r for r in ledger if start <= r.get("time", 0) < end], metrics.service, initial)
+    # The cycle writes one record per service; a record without a service is the older shared form.
+    ledger = [r for r in ledger if start <= r.get("time", 0) < end and r.get("service") in (None, metrics.service)]
+    path = threshold_path(ledger, metrics.service, initial)
     episodes = anomaly_episodes([a for a in anomalies if a.get("service") == metrics.service
                                  and start <= a.get("time", 0) < end])
     alerts: dict[str, dict[str, Any]] = {}
@@ -108,6 +110,6 @@ def summarise_service(metrics: ServiceMetrics, ledger: list[dict[str, Any]], ano
         "critical_episodes": sum(e["severity"] == "critical" for e in episodes),
         "warning_episodes": sum(e["severity"] == "warning" for e in episodes),
         "alerts": alerts,
-        "changes": changes_proposed([r for r in ledger if start <= r.get("time", 0) < end], metrics.service),
+        "changes": changes_proposed(ledger, metrics.service),
         "fetch_errors": dict(metrics.errors),
     }
