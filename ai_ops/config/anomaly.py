@@ -107,8 +107,10 @@ class AnomalyConfig(Strict):
         0.92, gt=0, lt=1, description="Higher = more alarms. 0.92 default; lower (0.85) for fewer false positives."
     )
     min_train_samples: int = Field(48, ge=48, description="Fewer samples than this: no training, model unchanged.")
-    combine: Literal["mean", "max"] = Field(
-        "mean", description="How the ensemble joins its detectors' surprisals: mean (default, fewer alarms) or max."
+    combine: Literal["agreement", "mean", "max"] = Field(
+        "mean", description="How the ensemble joins its detectors' surprisals: mean (default, fewer alarms), max, or "
+        "agreement (the mean, or the level at least half of the members reach if higher: finds more of the demo's "
+        "incidents, costs NAB-dev; docs/anomaly_detection.md)."
     )
     calibration_span: int = Field(
         1000, ge=50, description="Points of a series' own history a raw surprise is judged against (EW span)."

@@ -32,9 +32,13 @@ from typing import Any
 import numpy as np
 
 from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, FitReport
+from ai_ops.detectors.zscore import spread_floor
 
 MIN_CONTEXT = 3
 """A context must have been seen MIN_CONTEXT x (alphabet size) times before it judges what follows."""
+RESOLUTION_SPREADS = 3.0
+"""A value is outside the training range only when beyond it by this many spread floors (zscore.spread_floor):
+the band inside which the z-score, EWMA, window shift and forecast see no surprise on a constant series."""
 
 
 def running_counts(keys: np.ndarray) -> np.ndarray:
@@ -94,7 +98,13 @@ class ContextDetector(CalibratedDetector):
         """0 below the training minimum, 1..bins inside [min, max], bins + 1 above the maximum."""
         edges = np.asarray(self.edges_)
         inside = 1 + np.searchsorted(edges[1:-1], values, side="left")
-        return np.where(values < edges[0], 0, np.where(values > edges[-1], self.alphabet - 1, inside))
+        # Outside the seen range only by more than numeric noise: on a constant series (min == max, e.g. a
+        # flat 0.01 % error rate) a rounding difference of 1e-17 would otherwise be a never-seen symbol and
+        # a 1e12 surprisal. The tolerance is the resolution the level members ignore too (RESOLUTION_SPREADS
+        # x their spread floor, ~3e-6 near 0), far below any real change (0 -> 5 % errors is still new).
+        tolerance = RESOLUTION_SPREADS * float(spread_floor(np.array(max(abs(edges[0]), abs(edges[-1])))))
+        return np.where(values < edges[0] - tolerance, 0,
+                        np.where(values > edges[-1] + tolerance, self.alphabet - 1, inside))
 
     def _raw_points(self, timestamps: np.ndarray, new: np.ndarray) -> np.ndarray:
         if not self.edges_:

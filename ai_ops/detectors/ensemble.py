@@ -2,9 +2,10 @@
 and severity levels from the sensitivity.
 
 Each member gives a calibrated surprisal S = -log10(tail probability) of a point against
-its own series' history; the ensemble averages them (or takes the max), keeps only the
+its own series' history; the ensemble averages them (or takes the max, or `agreed_level` if higher), keeps only the
 start of a burst (BurstFilter, re-armed once the series has been quiet: `rearmed`) and maps S
-to a score with calibration.to_score (S = 4 -> 0.99).
+to a score with calibration.to_score (S = 4 -> 0.99). `last_evidence_` (the level at least half of the
+members agree on) is what an episode's duration and magnitude are measured on (detectors.episodes).
 
 Severity: with sensitivity s (default 0.92), a point is a *warning* when its surprisal is
 at least 187.5 (1 - s) (= 15 at 0.92) and *critical* at twice that. The surprisal is nominal
@@ -84,6 +85,24 @@ def rearmed(surprisal: np.ndarray, damped: np.ndarray, recent: list[float], rear
     return out
 
 
+def agreed_level(stacked: np.ndarray, usable: np.ndarray) -> np.ndarray:
+    """Per point (column), the surprisal at least half of the members with an opinion reach (the upper median).
+
+    Why (issue 11, traced on the demo): the mean lets members that are blind to a kind of anomaly dilute the
+    ones that see it (a 10x latency step: z-score 30, forecast 27, EWMA 15, GMM 11, while the window shift,
+    whose 10-point mean has not moved yet, and the context member, the value being in a seen range, said 0:
+    mean 13.9), and lets one member alone carry it (an EWMA at 239 on a CPU series held at its target, the
+    rest at 0: mean 40). The agreed level is what an episode's duration and magnitude are measured on
+    (`last_evidence_`); with `combine: agreement` the score is max(mean, agreed level). Members without an
+    opinion (NaN) are left out; 0 where no member has one.
+    """
+    ranked = -np.sort(-np.where(usable, stacked, -np.inf), axis=0)  # descending per column, NaN last
+    count = usable.sum(axis=0)
+    half = np.maximum((count + 1) // 2, 1)  # 3 of 6, 3 of 5, 1 of 1
+    level = np.take_along_axis(ranked, (half - 1)[None, :], axis=0)[0]
+    return np.where(count > 0, level, 0.0)
+
+
 @dataclass(frozen=True)
 class SeverityLevels:
     """A score at or above `warning` is an anomaly; at or above `critical` pages someone."""
@@ -136,6 +155,11 @@ class EnsembleDetector:
         self.last_fit_: FitReport | None = None
         self.last_surprisal_ = np.zeros(0)
         """The combined surprisal of the last `score` call before the burst filter (evidence of duration)."""
+        self.last_evidence_ = np.zeros(0)
+        """Of the last `score` call, undamped: per point, the surprisal at least half of the members reach
+        (`agreed_level`). What an episode's duration and magnitude are measured on (docs/anomaly_detection.md)."""
+        self.last_time_: float | None = None
+        """The latest timestamp this detector has consumed (fit or score): the jobs never feed a point twice."""
 
     def get_params(self) -> dict[str, Any]:
         """Every member's settings and how they are combined (the severity levels are not learned)."""
@@ -159,6 +183,7 @@ class EnsembleDetector:
         cal = calibration_settings(self.config)
         self.burst_ = BurstFilter(cal.burst_hold, cal.burst_damping)
         self.score(timestamps, values)
+        self.last_time_ = float(np.max(timestamps)) if timestamps.size else None
         gmm = reports[list(MEMBERS).index("gmm")]
         self.last_fit_ = FitReport(finite, True, loss=gmm.loss, converged=gmm.converged, message=gmm.message)
         return self.last_fit_
@@ -171,13 +196,19 @@ class EnsembleDetector:
             combined = np.max(np.where(usable, stacked, -np.inf), axis=0)
         else:
             combined = np.sum(np.where(usable, stacked, 0.0), axis=0) / np.maximum(usable.sum(axis=0), 1)
+            if self.config.combine == "agreement":
+                combined = np.maximum(combined, agreed_level(stacked, usable))
         combined[~usable.any(axis=0)] = np.nan
         combined[~np.isfinite(values)] = np.nan
+        self.last_evidence_ = np.where(np.isfinite(combined), agreed_level(stacked, usable), np.nan)
         return combined
 
     def score(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
         timestamps, values = _as_arrays(timestamps, values)
         self.last_surprisal_ = self.surprisal(timestamps, values)
+        if timestamps.size:
+            latest = float(np.max(timestamps))
+            self.last_time_ = latest if self.last_time_ is None else max(self.last_time_, latest)
         recent = list(self.burst_.recent_)
         damped = self.burst_.transform(self.last_surprisal_)
         damped = rearmed(self.last_surprisal_, damped, recent, self.config.burst_rearm_points, QUIET_SURPRISAL)
@@ -185,7 +216,7 @@ class EnsembleDetector:
 
     def get_state(self) -> dict[str, Any]:
         return {"settings_hash": self.settings_hash(), "members": {m.name: m.get_state() for m in self.members},
-                "burst": self.burst_.learned_state()}
+                "burst": self.burst_.learned_state(), "last_time": self.last_time_}
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Take a saved state; SettingsChanged (nothing changed here) if any setting differs from the config."""
@@ -196,3 +227,5 @@ class EnsembleDetector:
         for member in self.members:
             member.set_state(state["members"][member.name])
         self.burst_ = BurstFilter.from_state(self.burst_.hold, self.burst_.damping, state["burst"])
+        last_time = state.get("last_time")  # absent in models saved before it existed: unknown
+        self.last_time_ = None if last_time is None else float(last_time)

@@ -9,9 +9,17 @@ An episode's severity comes from three pieces of evidence, never from one point 
 
 - **duration**: how long the series stayed abnormal. The ensemble's burst filter keeps only the
   first point of a burst above the warning level, so each flagged point carries `sustained`: how
-  many consecutive points, from it on, the *undamped* surprisal stayed at or above the warning
-  level. The episode lasts from its first point to the end of its longest sustained run.
-- **magnitude**: the highest surprisal in the episode, in multiples of the warning level.
+  many consecutive points, from it on, the undamped *evidence* stayed at or above the warning
+  level (the run may start up to `average_points - 1` points after the alarm: `evidence_after`).
+  The episode lasts from its first point to the end of its latest such run; alarms whose evidence
+  never reached the warning level add no duration (an episode of only those lasts 1 point).
+- **magnitude**: the highest evidence in the episode, in multiples of the warning level.
+
+  The evidence of a point is the surprisal at least half of the ensemble's members reach
+  (`ensemble.agreed_level`), not their mean: one member's extreme value (an EWMA at 10^2 on a
+  CPU series held at its target, the others at 0) raises the alarm point but is not evidence that
+  anything lasted or was large, and a step four of six members see is not averaged down by the two
+  that cannot see it (a 10-point window mean that has not moved yet, a value inside the seen range).
 - **agreement**: how many independent *evidence families* of the service flagged a point in the
   episode. Metrics that are functions of each other count once (EVIDENCE_FAMILIES): request
   rate, replicas and cost are *load* (cost = replicas x price; the autoscaler sets replicas from
@@ -98,9 +106,9 @@ class FlaggedPoint:
     time: float
     score: float
     surprisal: float
-    """The undamped ensemble surprisal (-log10 tail probability) at this point."""
+    """The undamped evidence (-log10 tail probability the members agree on, see the module doc) at this point."""
     sustained: int = 1
-    """Consecutive points from this one on whose undamped surprisal stayed at or above the warning level."""
+    """Consecutive points from this one on whose undamped evidence stayed at or above the warning level."""
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], warning_surprisal: float) -> FlaggedPoint:
@@ -156,6 +164,7 @@ def build_episodes(points: Iterable[FlaggedPoint], step_seconds: float, warning_
     for p in sorted(points, key=lambda p: (p.service, p.time)):
         by_service.setdefault(p.service, []).append(p)
     episodes: list[Episode] = []
+    evidenced_end: dict[int, float] = {}  # per episode: the end of its latest run of evidence at the warning level
     for service, flagged in by_service.items():
         current: Episode | None = None
         for p in flagged:
@@ -164,13 +173,19 @@ def build_episodes(points: Iterable[FlaggedPoint], step_seconds: float, warning_
                 current = Episode(service, p.time, run_end)
                 episodes.append(current)
             current.end = max(current.end, run_end)
+            if p.surprisal >= warning_surprisal:
+                evidenced_end[id(current)] = max(evidenced_end.get(id(current), run_end), run_end)
             current.points += 1
             current.peak_surprisal = max(current.peak_surprisal, p.surprisal)
             current.max_score = max(current.max_score, p.score)
             if p.metric not in current.metrics:
                 current.metrics.append(p.metric)
     for e in episodes:
-        e.duration_points = round((e.end - e.start) / step_seconds) + 1 if step_seconds > 0 else e.points
+        # Abnormal for as long as the evidence held: alarms whose evidence never reached the warning level (one
+        # member alone, e.g. two rising points of an EWMA on a CPU series held at its target) add no duration.
+        last = evidenced_end.get(id(e))
+        e.duration_points = (1 if last is None else round((last - e.start) / step_seconds) + 1) if step_seconds > 0 \
+            else e.points
         e.families = families_of(e.metrics)
         e.severity = episode_severity(e.duration_points, e.peak_surprisal, e.families, critical_surprisal,
                                       critical_points)
@@ -197,3 +212,23 @@ def sustained_runs(above: np.ndarray) -> np.ndarray:
     false_at = np.append(np.flatnonzero(~flags), flags.size)
     next_false = false_at[np.searchsorted(false_at, positions, side="left")]
     return np.where(flags, next_false - positions, 0).astype(np.int64)
+
+
+def evidence_after(evidence: np.ndarray, warning_surprisal: float, index: int, lag: int) -> tuple[int, float]:
+    """(sustained, peak) of the alarm at `index`: how long the evidence stayed at or above the warning level, and
+    its highest value over that run.
+
+    The run may begin up to `lag - 1` points after the alarm (`lag` = `anomaly.average_points`): each member
+    averages its last few raw surprises, so when one member raises the alarm at an incident's first point
+    (the GMM at 10^5 on a flat error rate jumping to 9 %), the others agree one or two points later. Measured
+    from the alarm to the end of that run; no run within the lag: (1, the evidence at the alarm).
+    """
+    n = evidence.size
+    above = evidence >= warning_surprisal
+    for start in range(index, min(index + max(lag, 1), n)):
+        if above[start]:
+            end = start
+            while end + 1 < n and above[end + 1]:
+                end += 1
+            return end - index + 1, float(np.max(evidence[index:end + 1]))
+    return 1, float(evidence[index])

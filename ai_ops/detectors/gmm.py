@@ -27,6 +27,7 @@ from scipy.linalg.lapack import dgetrf, dgetrs, dpotrf, dtrtrs
 from threadpoolctl import ThreadpoolController
 
 from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, FitReport, insufficient
+from ai_ops.detectors.zscore import spread_floor
 
 DAY = 86400.0
 WEEK = 7 * DAY
@@ -304,7 +305,11 @@ class SeasonalGMMDetector(CalibratedDetector):
         old = (self.weights_, self.means_, self.covariances_, self.centre_, self.scale_)
         centre = float(np.median(v))
         q75, q25 = np.percentile(v, [75, 25])
-        scale = float(q75 - q25) / 1.349 or float(np.std(v)) or 1e-6 * (abs(centre) + 1.0)
+        # A constant window has no spread: scale it so the mixture's own resolution (sd sqrt(REG_COVAR) in
+        # scaled units) is the other members' spread floor. 1e-6 (|centre| + 1) put it 30x finer, so a flat
+        # 0.01 % error rate jittering by 1e-8 (float noise) scored 10^11; a real change still scores that.
+        scale = float(q75 - q25) / 1.349 or float(np.std(v)) or float(spread_floor(np.array(centre))) / math.sqrt(
+            REG_COVAR)
         self.centre_, self.scale_ = centre, scale
         x = self._features(t, v)
         init: dict[str, Any] = {}

@@ -15,7 +15,7 @@ import numpy as np
 from ai_ops.config import AnomalyConfig, OpsConfig, Secrets, ServiceConfig
 from ai_ops.detectors.base import SettingsChanged
 from ai_ops.detectors.ensemble import EnsembleDetector
-from ai_ops.detectors.episodes import sustained_runs
+from ai_ops.detectors.episodes import evidence_after
 from ai_ops.errors import ConfigError, SourceError
 from ai_ops.jobs.workspace import SCALING, Paths, paths_for, read_ledger
 from ai_ops.metrics import SLI_METRICS, ServiceMetrics
@@ -193,9 +193,11 @@ class Anomaly:
     severity: str
     """The point's own level (warning / critical); an episode's severity is graded in detectors.episodes."""
     surprisal: float = 0.0
-    """Undamped ensemble surprisal at this point (magnitude evidence)."""
+    """Magnitude: the highest undamped evidence over the alarm's run (episodes.evidence_after), where evidence is the
+    surprisal at least half of the ensemble's members agree on (EnsembleDetector.last_evidence_); a lone
+    member's extreme value raises the alarm but is not evidence."""
     sustained: int = 1
-    """Consecutive points from this one whose undamped surprisal stayed at or above the warning level."""
+    """Points from this one to the end of the run whose evidence stayed at or above the warning level (>= 1)."""
     caused_by: str = ""
     """Set when the controller's own change explains it (see ai_ops/reporting/explained.py)."""
 
@@ -205,6 +207,10 @@ def detect(config: OpsConfig, paths: Paths, metrics: ServiceMetrics,
     """Score every metric of the window causally; returns anomalies and the share of anomalous steps.
 
     With `save`, the detectors' advanced state is stored so the next cycle continues from it.
+    Points at or before the last one a detector has consumed (scored by an earlier cycle, or replayed
+    by the train job) are not fed again: a point fed twice enters the calibration twice and, worse, is
+    damped by the burst filter's memory of itself, so an incident the train job replayed before any
+    cycle scored it was never reported (see docs/anomaly_detection.md, "Every point judged once").
     """
     anomalies: list[Anomaly] = []
     flagged = np.zeros(metrics.timestamps.shape, dtype=bool)
@@ -212,7 +218,12 @@ def detect(config: OpsConfig, paths: Paths, metrics: ServiceMetrics,
         if metric in SLI_METRICS:  # the SLI is the outcome, not a signal to detect on
             continue
         detector = load_ensemble(config, paths, metrics.service, metric)
-        scores = detector.score(metrics.timestamps, values)
+        fresh = (np.ones(metrics.timestamps.shape, dtype=bool) if detector.last_time_ is None
+                 else metrics.timestamps > detector.last_time_)
+        if not fresh.any():
+            continue
+        scores = np.zeros(metrics.timestamps.shape)
+        scores[fresh] = detector.score(metrics.timestamps[fresh], values[fresh])
         if save:
             saved = save_model(paths.detector(metrics.service, metric), "ensemble", detector.get_state())
             kept = _KEPT.get()
@@ -221,11 +232,13 @@ def detect(config: OpsConfig, paths: Paths, metrics: ServiceMetrics,
         severity = detector.levels.classify(np.nan_to_num(scores, nan=0.0))
         hit = severity != "normal"
         flagged |= hit
-        surprisal = np.nan_to_num(detector.last_surprisal_, nan=0.0)
-        sustained = sustained_runs(surprisal >= detector.levels.warning_surprisal)
+        surprisal = np.zeros(metrics.timestamps.shape)
+        surprisal[fresh] = np.nan_to_num(detector.last_evidence_, nan=0.0)
         for i in np.flatnonzero(hit):
+            sustained, peak = evidence_after(surprisal, detector.levels.warning_surprisal, int(i),
+                                             config.anomaly.average_points)
             anomalies.append(Anomaly(metrics.service, metric, float(metrics.timestamps[i]), round(float(scores[i]), 6),
-                                     str(severity[i]), round(float(surprisal[i]), 3), max(int(sustained[i]), 1)))
+                                     str(severity[i]), round(peak, 3), sustained))
     share = float(flagged.mean()) if flagged.size else 0.0
     return anomalies, share
 

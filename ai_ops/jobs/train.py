@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ai_ops import monitoring
 from ai_ops.actuators.git import CommitResult, commit_owned
 from ai_ops.config import OpsConfig, Secrets
@@ -68,8 +70,10 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
                                 "seconds": 0.0, "time": iso(now)})
                 continue
             # Start from yesterday's model so the GMM refit is warm-started (incremental training).
-            state = load_ensemble(config, paths, service.name, metric).get_state()
-            histories.append(SeriesHistory(key, metrics.timestamps, values, state))
+            model = load_ensemble(config, paths, service.name, metric)
+            state = model.get_state()
+            keep = unscored_cut(metrics.timestamps, model.last_time_, now)
+            histories.append(SeriesHistory(key, metrics.timestamps[keep], values[keep], state))
             if summary is not None:
                 new_summaries[key] = {**summary, "trained_at": now}
     untrained: dict[str, str] = {}
@@ -115,6 +119,25 @@ def run_train(config: OpsConfig, now: float | None = None, dry_run: bool = False
     log.info("%s train: %d/%d series trained%s", iso(now), sum(e["trained"] for e in entries), len(entries),
              " (dry run: nothing saved)" if dry_run else "")
     return TrainResult(now, entries, commit, forecasts)
+
+
+UNSCORED_HORIZON = DAY
+"""Points the cycles have not scored yet, newer than this before the training, are left to the next cycle."""
+
+
+def unscored_cut(timestamps: np.ndarray, last_scored: float | None, now: float) -> np.ndarray:
+    """Which history points the refit may replay: those the cycles already scored (every point is judged once).
+
+    The refit replays its history through the detectors to warm them, and the next cycle continues from
+    where the replay ended: a point replayed before any cycle scored it (03:00's training replays
+    00:00-03:00; the 06:00 cycle scores 00:00-06:00) would never be judged live (the calibration has
+    absorbed it and the burst filter damps it against its own replay). So the refit stops at the last
+    point the model has scored. A model without that record (saved by an older version, or new), or
+    whose last scored point is more than UNSCORED_HORIZON old (the cycles are not running), trains on all of it.
+    """
+    if last_scored is None or last_scored < now - UNSCORED_HORIZON:
+        return np.ones(timestamps.shape, dtype=bool)
+    return timestamps <= last_scored
 
 
 def _unchanged(old: dict[str, Any] | None, new: dict[str, float] | None, now: float, min_change: float,
