@@ -294,28 +294,9 @@ class ChildPeak:
         return max(self.peak_kib.values(), default=0) / 1024
 
 
-def _blocks(data: Path) -> int:
-    return sum(1 for p in data.iterdir() if p.is_dir() and p.name not in ("wal", "chunks_head"))
-
-
-def wait_for_compaction(data: Path, stable_seconds: float = 20, limit: float = 600) -> tuple[float, int]:
-    """promtool writes 2-hour blocks (84 for 7 days); a production Prometheus holds that week in a few
-    compacted blocks, and range queries are ~5x faster on them. Wait until Prometheus has compacted."""
-    began = time.monotonic()
-    last, since = _blocks(data), time.monotonic()
-    while time.monotonic() - began < limit:
-        time.sleep(2)
-        count = _blocks(data)
-        if count != last:
-            last, since = count, time.monotonic()
-        elif count <= 12 and time.monotonic() - since >= stable_seconds:
-            break
-    return round(time.monotonic() - began, 1), last
-
-
 def run_one(n: int, parallel: int, workers: int, workdir: Path, dask_series: int,
             max_samples: int = 0, sample: int = 0) -> dict[str, object]:
-    from sources_helpers import start_prometheus
+    from sources_helpers import start_prometheus, wait_for_compaction
 
     services = n // len(METRIC_NAMES)
     folder = workdir / f"n{n}"
