@@ -190,30 +190,21 @@ def _fsync(path: Path, fileno: int) -> None:
         os.fsync(fileno)
 
 
-def _strict_orjson(data: Any, option: int) -> bytes | None:
-    """`data` encoded by orjson, or None where orjson's result could differ from `json`'s strict one.
+def dumps(data: Any) -> str:
+    """Deterministic JSON: the same data always gives the same bytes (clean diffs).
 
-    orjson encodes about twenty times faster than `json` with `indent` (pure Python), which made
-    state writes a tenth of a replay. But orjson writes NaN and Infinity as null and cannot write
-    numpy scalars or non-string keys. Output without any null cannot hide a NaN; output with one is
-    checked by `json`'s C encoder (compact, a fifth of the indented cost), which refuses NaN and
-    Infinity as every state write must (ValueError). None: orjson refused the types, use `json`.
+    Encoded by orjson, about twenty times faster than `json` with `indent` (pure Python), which made
+    state writes a tenth of a replay. orjson writes NaN and Infinity as null: output with a null is
+    checked by `json`'s C encoder, which refuses them as every state write must (ValueError).
+    orjson refuses numpy scalars and non-string keys: those go through `json` itself.
     """
     try:
-        encoded = orjson.dumps(data, option=option | orjson.OPT_SORT_KEYS)
+        encoded = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
     except TypeError:
-        return None
+        return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     if b"null" in encoded:
         json.dumps(data, allow_nan=False, check_circular=False)
-    return encoded
-
-
-def dumps(data: Any) -> str:
-    """Deterministic JSON: the same data always gives the same bytes (clean diffs)."""
-    encoded = _strict_orjson(data, orjson.OPT_INDENT_2)
-    if encoded is not None:
-        return encoded.decode() + "\n"
-    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return encoded.decode() + "\n"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -347,8 +338,8 @@ class ModelIntegrityError(WorkspaceError):
 def payload_bytes(payload: dict[str, Any]) -> bytes:
     """A model payload as the canonical bytes its SHA-256 is taken of: compact, key-sorted JSON.
 
-    orjson's bytes when it wrote no null (no NaN could hide there, see _strict_orjson), else
-    `json`'s (the canonical form of payloads with nulls since this format exists).
+    orjson's bytes when it wrote no null (no NaN could hide there, see dumps), else `json`'s (the
+    canonical form of payloads with nulls since this format exists).
     """
     try:
         encoded = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
