@@ -19,7 +19,7 @@ import pytest
 from replay_helpers import SERVICES, config_yaml, start_with_history
 from sources_helpers import STEP, PrometheusServer, binaries_present, free_port
 
-from ai_ops.config import load_config
+from ai_ops.config import OpsConfig, Secrets, load_config
 from ai_ops.errors import ConfigError
 from ai_ops.jobs.replay import resolve_period, schedule_between
 from ai_ops.sim.service import Incident
@@ -197,3 +197,24 @@ def test_each_service_summary_holds_only_its_own_decisions() -> None:
     assert [p["autoscaling_cpu_target"] for p in summary["threshold_path"]] == [60.0]
     assert [c["changes"] for c in summary["changes"]] == [{"autoscaling_cpu_target": {"old": 80.0, "new": 60.0}}]
     assert summary["final"] == {"autoscaling_cpu_target": 60.0}
+
+
+def test_a_simulated_source_kept_across_jobs_follows_the_targets_applied_since(sim_config: OpsConfig) -> None:
+    """replay keeps one source for every job: the simulated autoscaler must serve the target the last
+    cycle applied, not the one in force when the source was made (it stayed at 80% and the learner
+    walked to its floor while the SLA stayed at 92%)."""
+    import numpy as np
+
+    from ai_ops.jobs.cycle import run_cycle
+    from ai_ops.jobs.observing import Sources, deployed_target_timeline
+    from ai_ops.jobs.workspace import SCALING, paths_for, read_ledger
+
+    now = 1_700_000_000.0
+    service = sim_config.services[0].name
+    timeline = deployed_target_timeline(sim_config, service)  # made before any decision
+    assert timeline(np.array([now + 60.0]))[0] == sim_config.thresholds_for(service)[SCALING].initial
+    run_cycle(sim_config, now, secrets=Secrets(), sources=Sources(sim_config, Secrets()))
+    applied = [r["new"][SCALING] for r in read_ledger(paths_for(sim_config)) if r["service"] == service and r["applied"]]
+    assert applied and applied[-1] != sim_config.thresholds_for(service)[SCALING].initial
+    assert timeline(np.array([now - 60.0, now + 60.0])).tolist() == [
+        sim_config.thresholds_for(service)[SCALING].initial, applied[-1]]

@@ -36,17 +36,18 @@ def deployed_target_timeline(config: OpsConfig, service: str) -> TargetTimeline:
     The simulated service has no real autoscaler to ask, so it follows what the controller
     wrote: the service's initial value, then each applied change of that service from its
     decision time on. Ledger records without a `service` (written before per-service thresholds)
-    applied to every service.
+    applied to every service. The ledger is read at each fetch, not once: a source kept across
+    jobs (replay, the daemon) must see the changes the jobs since then applied.
     """
     specs = config.thresholds_for(service)
     initial = specs[SCALING].initial if SCALING in specs else 70.0
-    changes = [(r["time"], r["new"][SCALING]) for r in read_ledger(paths_for(config))
-               if r.get("applied") and r.get("service", service) == service
-               and isinstance(r.get("new"), dict) and SCALING in r["new"]]
-    times = np.array([t for t, _ in changes], dtype=float)
-    values = np.array([initial] + [v for _, v in changes], dtype=float)
 
     def timeline(ts: np.ndarray) -> np.ndarray:
+        changes = [(r["time"], r["new"][SCALING]) for r in read_ledger(paths_for(config))
+                   if r.get("applied") and r.get("service", service) == service
+                   and isinstance(r.get("new"), dict) and SCALING in r["new"]]
+        times = np.array([t for t, _ in changes], dtype=float)
+        values = np.array([initial] + [v for _, v in changes], dtype=float)
         return values[np.searchsorted(times, ts, side="right")]
 
     return timeline
