@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ai_ops.config import HPA_TOLERANCE
 from ai_ops.learner.forecast import HOUR, DemandForecast
 
 
@@ -70,7 +71,7 @@ def hourly_floor(forecast_lower: np.ndarray, forecast_mean: np.ndarray, capacity
 
 
 def replica_schedule(forecast: DemandForecast, capacity_rps: float, target_percent: float, floor: int,
-                     ceiling: int, block_hours: int = 3, tolerance: float = 0.1) -> list[ScheduleBlock]:
+                     ceiling: int, block_hours: int = 3, tolerance: float = HPA_TOLERANCE) -> list[ScheduleBlock]:
     """Minimum replicas per `block_hours` block for the forecast's hours (any length).
 
     Each hour is sized by `hourly_floor`; a block holds its quietest hour's value (a block's minimum is in
@@ -171,7 +172,7 @@ def blocks_from_hours(minimums: np.ndarray, block_hours: int, peaks: np.ndarray 
 
 
 def daily_schedule(forecast: DemandForecast, capacity_rps: float, target_percent: float, floor: int,
-                   ceiling: int, block_hours: int, tolerance: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+                   ceiling: int, block_hours: int, tolerance: float = HPA_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
     """(24 hourly minimums, 24 forecast means) for the hours of day the forecast covers (its first 24 hours),
     sized like `replica_schedule` (`hourly_floor`, each block at its quietest covered hour); hours it does not
     cover get `floor` and a NaN mean."""
@@ -249,7 +250,7 @@ def guard_schedule(previous: np.ndarray | None, sized: np.ndarray, floor: int, c
 
 def plan_day(upcoming: DemandForecast, capacity_rps: float, target_percent: float, floor: int, ceiling: int,
              block_hours: int, max_step: int, previous: np.ndarray | None, breached: set[int],
-             tolerance: float = 0.1) -> tuple[GuardedSchedule, list[ScheduleBlock]]:
+             tolerance: float = HPA_TOLERANCE) -> tuple[GuardedSchedule, list[ScheduleBlock]]:
     """One cycle's schedule: sized from the forecast of the hours to come (`upcoming`, `daily_schedule` at the
     scaling target and the HPA `tolerance`), hours of day it no longer covers keeping their `previous`
     minimum, then guarded (`guard_schedule`: `breached` hours raised) and cut into blocks. The cycle

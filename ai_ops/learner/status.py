@@ -135,7 +135,7 @@ class LearnerEvidence(LearnerMemory):
             return LearningStatus("converging", f"{evidence}: the standing capacity proved too small; the target "
                                   "and minimum replicas are re-sized from the history next cycle", since, ceiling)
         if not count and self.last_change_kind in ("resize", "warm") and self.history \
-                and self.history[-1].get("min_replicas") is not None and count < self.config.settle_windows:
+                and self.history[-1].get("min_replicas") is not None:
             return LearningStatus("converging", f"target and minimum replicas were just sized from the history; "
                                   f"{evidence}", since, ceiling)
         if current <= spec.min + 1e-9 and not count and self.last_change_kind == "min_replicas":
