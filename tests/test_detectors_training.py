@@ -113,11 +113,11 @@ def test_gmm_em_gives_scikit_learns_fit_bit_for_bit(components: int) -> None:
                                    random_state=0, init_params="k-means++", **init).fit(data)
 
     cold = sklearn_fit(x)
-    ours = fit_mixture(x, components, 0)
+    ours = fit_mixture(x, components, 0, centred=True)
     warm_init = {"weights_init": cold.weights_, "means_init": cold.means_,
                  "precisions_init": np.linalg.inv(cold.covariances_)}
     warm = sklearn_fit(x_next, **warm_init)
-    ours_warm = fit_mixture(x_next, components, 0, **warm_init)
+    ours_warm = fit_mixture(x_next, components, 0, centred=True, **warm_init)
     for theirs, mine, data in ((cold, ours, x), (warm, ours_warm, x_next)):
         np.testing.assert_array_equal(theirs.weights_, mine.weights)
         np.testing.assert_array_equal(theirs.means_, mine.means)
@@ -125,6 +125,46 @@ def test_gmm_em_gives_scikit_learns_fit_bit_for_bit(components: int) -> None:
         assert theirs.converged_ == mine.converged
         assert float(theirs.score(data)) == mine.mean_log_likelihood
         assert theirs.bic(data) == bic(mine, data.shape[0])
+
+
+@pytest.mark.parametrize("components", [1, 2, 3])
+def test_gmm_moment_form_gives_the_centred_fit(components: int) -> None:
+    """The default (moment-form) EM is the centred EM rewritten: same iterations, same model to rounding."""
+    from ai_ops.detectors.gmm import fit_mixture, time_features
+
+    t, v = series(3, seed=components)
+    v = v + np.random.default_rng(components).standard_t(3, t.size)
+    x = np.column_stack([(v - np.median(v)) / v.std(), time_features(t)])
+    x_next = x + np.random.default_rng(9).normal(0, 0.05, x.shape)
+    for data, init in ((x, {}), (x_next, "warm")):
+        if init == "warm":
+            cold = fit_mixture(x, components, 0, centred=True)
+            init = {"weights_init": cold.weights, "means_init": cold.means,
+                    "precisions_init": np.linalg.inv(cold.covariances)}
+        exact = fit_mixture(data, components, 0, centred=True, **init)
+        fast = fit_mixture(data, components, 0, **init)
+        np.testing.assert_allclose(fast.weights, exact.weights, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(fast.means, exact.means, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(fast.covariances, exact.covariances, rtol=0, atol=1e-9)
+        assert fast.converged == exact.converged
+        assert fast.mean_log_likelihood == pytest.approx(exact.mean_log_likelihood, abs=1e-9)
+        assert fast.initial_mean_log_likelihood == pytest.approx(exact.initial_mean_log_likelihood, abs=1e-9)
+
+
+def test_gmm_far_outliers_use_the_centred_form() -> None:
+    """Squares of 1e6 would cancel to noise larger than REG_COVAR in the moment form: such data take the
+    centred path, so the fit is the exact one (and a far outlier still gets its own component)."""
+    from ai_ops.detectors.gmm import MOMENTS_MAX_ABS, fit_mixture, time_features
+
+    t, v = series(3, seed=4)
+    x = np.column_stack([(v - np.median(v)) / v.std(), time_features(t)])
+    x[100:110, 0] = 1e6
+    assert np.abs(x).max() > MOMENTS_MAX_ABS
+    chosen = fit_mixture(x, 3, 0)
+    exact = fit_mixture(x, 3, 0, centred=True)
+    np.testing.assert_array_equal(chosen.means, exact.means)
+    np.testing.assert_array_equal(chosen.covariances, exact.covariances)
+    assert np.all(np.linalg.eigvalsh(chosen.covariances) > 0)
 
 
 def test_gmm_state_is_plain_json_and_rebuilds_exactly() -> None:

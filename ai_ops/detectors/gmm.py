@@ -2,7 +2,7 @@
 
 Features per point: the value (robustly scaled) and the time of day and day of week as
 points on circles (sin, cos), so 23:55 is next to 00:05. A Gaussian mixture (full
-covariances; scikit-learn's `GaussianMixture` EM, reproduced step for step by `fit_mixture`
+covariances; EM as scikit-learn's `GaussianMixture`, written on sufficient statistics by `fit_mixture`
 without its per-call overhead) models their joint density; a point's raw surprise is its conditional
 negative log-likelihood  -log p(value | time) = -(log p(value, time) - log p(time)),
 where p(time) is the same mixture's marginal over the time features. The raw surprise is
@@ -225,14 +225,25 @@ class MixtureFit:
     """The same for the initial parameters (the first E-step): for a warm start, yesterday's model on today's data."""
 
 
+MOMENTS_MAX_ABS = 1e4
+"""`fit_mixture` uses the moment form while every feature is within this (in scaled units). Its
+cancellation error (eps x the largest second moment, ~2e-8 here) then stays far below REG_COVAR;
+beyond it (a far outlier, or a near-constant series' tiny scale) the centred form is used."""
+
+
 def fit_mixture(x: np.ndarray, n_components: int, seed: int, weights_init: np.ndarray | None = None,
                 means_init: np.ndarray | None = None, precisions_init: np.ndarray | None = None,
-                max_iter: int = 100, tol: float = 1e-3) -> MixtureFit:
+                max_iter: int = 100, tol: float = 1e-3, centred: bool | None = None) -> MixtureFit:
     """EM for a full-covariance Gaussian mixture: sklearn's `GaussianMixture(n_components, covariance_type="full",
     reg_covar=REG_COVAR, max_iter, tol, random_state=seed, init_params="k-means++", weights_init, means_init,
-    precisions_init).fit(x)`, with the same result."""
+    precisions_init).fit(x)`.
+
+    `centred=True` reproduces it bit for bit; the default (None) uses the moment form (`_em_by_moments`,
+    about twice as fast, the same model to ~1e-11) unless the data are too far out for it."""
     if not np.isfinite(x).all():
         raise ValueError("Input contains NaN or infinity.")
+    if centred is None:
+        centred = bool(np.abs(x).max() > MOMENTS_MAX_ABS)
     if weights_init is not None and means_init is not None and precisions_init is not None:
         weights, means = np.asarray(weights_init, dtype=float), np.asarray(means_init, dtype=float)
         precisions_chol = _precision_cholesky_from_precisions(np.asarray(precisions_init, dtype=float))
@@ -244,6 +255,8 @@ def fit_mixture(x: np.ndarray, n_components: int, seed: int, weights_init: np.nd
         weights, means, covariances = _m_step_parameters(x, resp)
         weights /= x.shape[0]
         precisions_chol = _precision_cholesky(covariances)
+    if not centred:
+        return _em_by_moments(x, weights, means, precisions_chol, max_iter, tol)
     lower_bound = -np.inf
     initial = np.nan
     converged = False
@@ -260,6 +273,76 @@ def fit_mixture(x: np.ndarray, n_components: int, seed: int, weights_init: np.nd
             converged = True
             break
     log_norm, _ = _e_step(x, weights, means, precisions_chol)
+    return MixtureFit(weights, means, covariances, converged, float(log_norm.mean()), initial)
+
+
+def _em_by_moments(x: np.ndarray, weights: np.ndarray, means: np.ndarray, precisions_chol: np.ndarray,
+                   max_iter: int, tol: float) -> MixtureFit:
+    """The same EM written on the design matrix [1, x, x_i x_j (i <= j)], built once.
+
+    Each component's log density is linear in that row (log w - (d log 2pi - log|P| + m'Pm)/2, then Pm,
+    then -P_ij/2 on the squares, -P_ij on the cross terms), so the E-step is one (k x 21) @ (21 x n)
+    product, and the M-step's sufficient statistics (counts, sums, second moments) another. The
+    centred form's per-component passes over (n x d) arrays cost about twice as much.
+    """
+    n, d = x.shape
+    k = means.shape[0]
+    upper_i, upper_j = np.triu_indices(d)
+    design_t = np.empty((1 + d + upper_i.size, n))
+    design_t[0] = 1.0
+    design_t[1:1 + d] = x.T
+    np.multiply(x.T[upper_i], x.T[upper_j], out=design_t[1 + d:])
+    quadratic_weight = np.where(upper_i == upper_j, -0.5, -1.0)
+    constant = d * math.log(2 * math.pi)
+    diagonal = np.arange(d)
+
+    def coefficients(weights: np.ndarray, means: np.ndarray, precisions_chol: np.ndarray) -> np.ndarray:
+        precisions = precisions_chol @ np.swapaxes(precisions_chol, 1, 2)
+        log_det = 2 * np.log(np.diagonal(precisions_chol, axis1=1, axis2=2)).sum(axis=1)
+        pm = (precisions @ means[:, :, np.newaxis])[:, :, 0]
+        a = np.empty((k, design_t.shape[0]))
+        a[:, 0] = np.log(weights) - 0.5 * (constant - log_det + (means * pm).sum(axis=1))
+        a[:, 1:1 + d] = pm
+        a[:, 1 + d:] = precisions[:, upper_i, upper_j] * quadratic_weight
+        return a
+
+    def e_step(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        log_prob = a @ design_t
+        top = log_prob.max(axis=0)
+        log_prob -= top
+        resp = np.exp(log_prob, out=log_prob)
+        total = resp.sum(axis=0)
+        resp /= total
+        return np.log(total) + top, resp
+
+    def m_step(resp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        stats = resp @ design_t.T
+        nk = stats[:, 0] + 10 * np.finfo(float).eps
+        stats /= nk[:, np.newaxis]
+        new_means = stats[:, 1:1 + d].copy()
+        covariances = np.empty((k, d, d))
+        covariances[:, upper_i, upper_j] = stats[:, 1 + d:]
+        covariances[:, upper_j, upper_i] = stats[:, 1 + d:]
+        covariances -= new_means[:, :, np.newaxis] * new_means[:, np.newaxis, :]
+        covariances[:, diagonal, diagonal] += REG_COVAR
+        return nk / nk.sum(), new_means, covariances
+
+    lower_bound = -np.inf
+    initial = np.nan
+    converged = False
+    covariances = np.empty((k, d, d))
+    for iteration in range(max_iter):
+        previous = lower_bound
+        log_norm, resp = e_step(coefficients(weights, means, precisions_chol))
+        weights, means, covariances = m_step(resp)
+        precisions_chol = _precision_cholesky(covariances)
+        lower_bound = float(log_norm.mean())
+        if iteration == 0:
+            initial = lower_bound
+        if abs(lower_bound - previous) < tol:
+            converged = True
+            break
+    log_norm, _ = e_step(coefficients(weights, means, precisions_chol))
     return MixtureFit(weights, means, covariances, converged, float(log_norm.mean()), initial)
 
 
