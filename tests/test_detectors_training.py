@@ -136,11 +136,9 @@ def test_gmm_moment_form_gives_the_centred_fit(components: int) -> None:
     v = v + np.random.default_rng(components).standard_t(3, t.size)
     x = np.column_stack([(v - np.median(v)) / v.std(), time_features(t)])
     x_next = x + np.random.default_rng(9).normal(0, 0.05, x.shape)
-    for data, init in ((x, {}), (x_next, "warm")):
-        if init == "warm":
-            cold = fit_mixture(x, components, 0, centred=True)
-            init = {"weights_init": cold.weights, "means_init": cold.means,
-                    "precisions_init": np.linalg.inv(cold.covariances)}
+    cold = fit_mixture(x, components, 0, centred=True)
+    warm = {"weights_init": cold.weights, "means_init": cold.means, "precisions_init": np.linalg.inv(cold.covariances)}
+    for data, init in ((x, {}), (x_next, warm)):
         exact = fit_mixture(data, components, 0, centred=True, **init)
         fast = fit_mixture(data, components, 0, **init)
         np.testing.assert_allclose(fast.weights, exact.weights, rtol=0, atol=1e-9)
