@@ -290,3 +290,28 @@ def test_a_discovered_fleet_of_200_services_through_the_cli(tmp_path: Path, flee
     with pytest.raises(ConfigError, match="PROMETHEUS_URL is not set"):
         run_cycle(load_config(config_path), secrets=Secrets(PROMETHEUS_URL=None))
     assert not (tmp_path / "none" / "ws" / "models" / "decisions.jsonl").exists()
+
+
+@pytest.mark.prometheus
+def test_cycle_detection_in_worker_processes_equals_in_process(tmp_path: Path, fleet_prom: PrometheusServer) -> None:
+    """With anomaly.train_workers > 1 a fleet's services are detected in a process pool (jobs.observing.detect_each):
+    the same advanced model files as in process (tests/test_detect_each.py compares anomalies)."""
+    from ai_ops.jobs.cycle import run_cycle
+    from ai_ops.jobs.observing import SERVICES_PER_TASK
+    from ai_ops.jobs.train import run_train
+
+    secrets = Secrets(PROMETHEUS_URL=fleet_prom.url)
+    now = end_of(fleet_prom)
+    outputs: dict[int, dict[str, bytes]] = {}
+    for workers in (1, 2):
+        config_path, _ = _workspace(tmp_path / f"w{workers}", fleet_prom.url, include=["^svc-0[0-2][0-9]$"])
+        config = load_config(config_path)
+        config = config.model_copy(update={"anomaly": config.anomaly.model_copy(update={"train_workers": workers})})
+        run_train(config, now=now - 6 * 3600, secrets=secrets)
+        result = run_cycle(config, now=now, secrets=secrets)
+        assert len(result.quality) == 30 > SERVICES_PER_TASK
+        models = tmp_path / f"w{workers}" / "ws" / "models"
+        outputs[workers] = {str(p.relative_to(models)): p.read_bytes()
+                            for p in sorted((models / "detectors").rglob("*.json"))}
+    assert len(outputs[1]) == 30 * 6  # every metric of every service (the SLI metrics are trained, not detected on)
+    assert outputs[1] == outputs[2]

@@ -125,8 +125,9 @@ class AnomalyConfig(Strict):
         "the next one alarms even if smaller than the last (0 = off: the hold alone decides). 36 = 3 h at 5 min."
     )
     train_workers: int = Field(
-        1, ge=1, le=64, description="Processes the daily train job fits series in (1 = in-process). "
-        "Fitting is CPU-bound: set it to the number of cores for fleets of hundreds of series."
+        1, ge=1, le=64, description="Processes the daily train job fits series in, and the cycle detects a "
+        "fleet's services in (1 = in-process). Both are CPU-bound: set it to the number of cores for fleets of "
+        "hundreds of series."
     )
     executor: ExecutorConfig = Field(
         default_factory=ExecutorConfig, description="Where the train job fits series: this machine's "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,7 +20,7 @@ from ai_ops.detectors.episodes import Episode, episodes_from_records
 from ai_ops.errors import ActuatorError, SourceError
 from ai_ops.jobs.fleet import effective_services
 from ai_ops.jobs.learner_state import load_learner, migrate_learner_state
-from ai_ops.jobs.observing import Anomaly, Sources, detect
+from ai_ops.jobs.observing import Anomaly, Sources, detect_each
 from ai_ops.jobs.predictive import ServicePlan, plan_service, schedule_table, tfvars_blocks, warning_lines
 from ai_ops.jobs.workspace import DAY, Paths, iso, json_safe, paths_for, read_ledger
 from ai_ops.learner.decision import CPU_ALERT, SCALING
@@ -295,17 +295,20 @@ def run_cycle(config: OpsConfig, now: float | None = None, dry_run: bool = False
     sources = sources or Sources(config, secrets)
     fleet = effective_services(config, sources, now, persist=persist)
     label = config.discovery.label if config.discovery else "service"
-    for service, fetched in sources.fetch_all(fleet.services, start, now, fleet.discovered_names, label):
-        if isinstance(fetched, SourceError):  # no data is not "normal data": mark it unusable, record why, exit non-zero
-            # Said once, at the end of the cycle, with every series it affected (not once per service).
-            log.debug("%s: metrics could not be fetched: %s", service.name, fetched)
-            metrics = unavailable(service.name, start, now, config.step_seconds, str(fetched))
-        else:
-            metrics = fetched
+
+    def windows_fetched() -> Iterator[tuple[ServiceConfig, ServiceMetrics]]:
+        for service, fetched in sources.fetch_all(fleet.services, start, now, fleet.discovered_names, label):
+            if isinstance(fetched, SourceError):  # no data is not "normal data": mark it unusable, say why, exit non-zero
+                # Said once, at the end of the cycle, with every series it affected (not once per service).
+                log.debug("%s: metrics could not be fetched: %s", service.name, fetched)
+                yield service, unavailable(service.name, start, now, config.step_seconds, str(fetched))
+            else:
+                yield service, fetched
+
+    for service, metrics, found, share in detect_each(config, paths, windows_fetched(), persist, len(fleet.services)):
         fetch_errors.update({f"{service.name}/{m}": reason for m, reason in metrics.errors.items()})
         monitoring.record_fetch_errors(service.source, len(metrics.errors))
         quality[service.name] = assess(metrics, now, start, config.data_quality)
-        found, share = detect(config, paths, metrics, persist) if len(metrics.errors) < len(metrics.values) else ([], 0.0)
         anomalies += explain(config, paths, found)
         if service.name not in learners:  # discovered: watched by the detectors, thresholds not learned (yet)
             continue

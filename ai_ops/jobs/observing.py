@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterator, Sequence
+import multiprocessing
+from collections import deque
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Literal
 
@@ -244,3 +248,51 @@ def detect(config: OpsConfig, paths: Paths, metrics: ServiceMetrics,
     return anomalies, share
 
 
+
+
+SERVICES_PER_TASK = 8
+"""Services one pool task detects on (one pickle round trip each, ~0.2 s of work at 5 metrics)."""
+
+
+def _detect_services(config: OpsConfig, paths: Paths, batch: list[ServiceMetrics],
+                     save: bool) -> list[tuple[list[Anomaly], float]]:
+    return [detect(config, paths, metrics, save) for metrics in batch]
+
+
+def detect_each(config: OpsConfig, paths: Paths, fetched: Iterable[tuple[ServiceConfig, ServiceMetrics]],
+                save: bool = True, services: int = 0,
+                ) -> Iterator[tuple[ServiceConfig, ServiceMetrics, list[Anomaly], float]]:
+    """`detect` on each service's window, in order (services with no usable series: nothing found).
+
+    Each service's detectors are its own model files, so services are independent: with
+    `anomaly.train_workers` > 1 and a fleet of more than SERVICES_PER_TASK `services`, they are
+    detected in that many processes, in batches, at most two batches per process in flight (a
+    10,000-series fleet scores in about half the time on 2 cores). Replay, which keeps models in
+    this process's memory between cycles, always detects in process.
+    """
+    def usable(metrics: ServiceMetrics) -> bool:
+        return len(metrics.errors) < len(metrics.values)
+
+    workers = config.anomaly.train_workers
+    if workers <= 1 or services <= SERVICES_PER_TASK or _KEPT.get() is not None:
+        for service, metrics in fetched:
+            found, share = detect(config, paths, metrics, save) if usable(metrics) else ([], 0.0)
+            yield service, metrics, found, share
+        return
+    items = iter(fetched)
+    pending: deque[tuple[list[tuple[ServiceConfig, ServiceMetrics]], Future[list[tuple[list[Anomaly], float]]]]] = deque()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        while True:
+            while len(pending) < 2 * workers:
+                batch = list(islice(items, SERVICES_PER_TASK))
+                if not batch:
+                    break
+                pending.append((batch, pool.submit(_detect_services, config, paths,
+                                                   [m for _s, m in batch if usable(m)], save)))
+            if not pending:
+                return
+            batch, future = pending.popleft()
+            results = iter(future.result())
+            for service, metrics in batch:
+                found, share = next(results) if usable(metrics) else ([], 0.0)
+                yield service, metrics, found, share
