@@ -46,7 +46,7 @@ def test_worker_processes_find_the_same_anomalies_and_save_the_same_models(tmp_p
                 detector.fit(t[:train], v[:train])
                 save_model(paths.detector(f"svc-{s}", metric), "ensemble", detector.get_state())
                 values[metric] = v[train:]
-            errors = {metric: "unreachable" for metric in METRICS} if s == 5 else {}
+            errors = dict.fromkeys(METRICS, "unreachable") if s == 5 else {}
             fleet.append((config.services[0].model_copy(update={"name": f"svc-{s}"}),
                           ServiceMetrics(f"svc-{s}", t[train:], STEP, values, errors)))
         results = list(detect_each(config, paths, fleet, True, services))
