@@ -12,8 +12,9 @@ path of a discovered fleet with the shipped defaults:
 - first-day train: `batch.train_many` (what `jobs.run_train` calls; cold `EnsembleDetector.fit`) on the
   history up to one day before the end, in --workers processes, each state written with `save_model`
   as it arrives (as the train job does);
-- cycle score: `load_model` (checksum verified) + `set_state` + `score` on the last 6 h (72 points),
-  as the cycle (`jobs.observing`); `cycle_load_seconds` is the load + set_state part of it;
+- cycle score: what `ai-ops cycle` runs per service, `jobs.observing.detect_each`: load each model
+  (checksum verified), score the last 6 h (72 points), save the advanced state; in --workers
+  processes (anomaly.train_workers), as the cycle does for a fleet;
 - next-day train in the steady state: the training window slides by a day ([1 d, 7 d) against
   [0, 6 d)); the train job's `anomaly.retrain` rule (defaults) skips series whose summary did not
   move and refits the others warm-started from their model file. `next_day_refit_if_growing`
@@ -163,9 +164,11 @@ def dask_comparison(series: list[tuple[str, np.ndarray, np.ndarray]], pool_state
 def measure(url: str, services: int, first: int, parallel: int, workers: int, dask_series: int,
             max_samples: int | None = None, sample: int = 0) -> dict[str, object]:
     """Runs in the child: the discovered-fleet path end to end; wall times and peak RSS."""
-    from ai_ops.config import AnomalyConfig, DiscoveryConfig, Secrets, SourcesConfig
+    from ai_ops.config import DiscoveryConfig, Secrets, SourcesConfig, load_config
     from ai_ops.detectors.batch import history_summary, summary_change
-    from ai_ops.detectors.ensemble import EnsembleDetector
+    from ai_ops.jobs.observing import detect_each
+    from ai_ops.jobs.workspace import paths_for
+    from ai_ops.metrics import ServiceMetrics
     from ai_ops.sources.discovery import discover
     from ai_ops.sources.prometheus import PrometheusClient, PrometheusSource, endpoint_from
     from ai_ops.state import load_model, save_model
@@ -189,33 +192,40 @@ def measure(url: str, services: int, first: int, parallel: int, workers: int, da
     fetch_peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if sample and sample < len(series):  # train and score only the first `sample` series (see --sample)
         series = series[:sample]
-    config = AnomalyConfig()
+    # The shipped defaults, with the benchmark's worker count and a scratch workspace for the model files.
+    shipped = load_config(None)
+    workspace = Path(tempfile.mkdtemp(prefix="ai-ops-models-"))
+    ops = shipped.model_copy(update={
+        "anomaly": shipped.anomaly.model_copy(update={"train_workers": workers}),
+        "outputs": shipped.outputs.model_copy(update={"workspace": str(workspace)})})
+    config = ops.anomaly
+    paths = paths_for(ops)
     cut = -DAY_POINTS
     children = ChildPeak()
-    models = Path(tempfile.mkdtemp(prefix="ai-ops-models-"))
     stored: list[str] = []  # the first --dask-series states, to compare the Dask path with
     trained = 0
+
+    def model_file(key: str) -> Path:
+        service, metric = key.split("/")
+        return paths.detector(service, metric)
 
     def write(result: Any) -> None:  # as the train job: each model written as it arrives
         nonlocal trained
         trained += int(result.report.trained)
-        save_model(models / f"{result.key.replace('/', '__')}.json", "ensemble", result.state)
+        save_model(model_file(result.key), "ensemble", result.state)
         if len(stored) < dask_series:
             stored.append(json.dumps(result.state, sort_keys=True))
 
     _train(config, ((k, t[:cut], v[:cut], None) for k, t, v in series), workers, write)
     summaries = {k: history_summary(v[:cut]) for k, _, v in series}
     train_done = time.perf_counter()
-    flagged = 0
-    load_seconds = 0.0
-    for k, t, v in series:  # the cycle: load_model (checksum verified) + set_state + score, as jobs.observing
-        began_load = time.perf_counter()
-        state = load_model(models / f"{k.replace('/', '__')}.json", "ensemble")
-        detector = EnsembleDetector(config)
-        detector.set_state(state)  # type: ignore[arg-type]
-        load_seconds += time.perf_counter() - began_load
-        scores = detector.score(t[-CYCLE_POINTS:], v[-CYCLE_POINTS:])
-        flagged += int((np.nan_to_num(scores) >= detector.levels.warning).sum())
+    # The cycle, as `ai-ops cycle` runs it: jobs.observing.detect_each (load_model with its checksum,
+    # score the last 6 h, save the advanced state; in `workers` processes for a fleet), per service.
+    scored_services = {k.split("/")[0] for k, _, _ in series}
+    windows = [(s, ServiceMetrics(s.name, fetched[s.name].timestamps[-CYCLE_POINTS:], STEP,
+                                  {m: fetched[s.name].values[m][-CYCLE_POINTS:] for m in METRIC_NAMES}))
+               for s in found.services if s.name in scored_services]
+    flagged = sum(len(anomalies) for _s, _m, anomalies, _share in detect_each(ops, paths, windows, True, len(windows)))
     scored = time.perf_counter()
     # Next day in the steady state (history = the full training window): the window slides by a
     # day, [1 d, 7 d) against the first day's [0, 6 d). While the history still grows towards
@@ -229,10 +239,9 @@ def measure(url: str, services: int, first: int, parallel: int, workers: int, da
             refit.append((k, t[DAY_POINTS:], v[DAY_POINTS:]))
         grown = history_summary(v)
         growing += int(old is None or grown is None or summary_change(old, grown) >= config.retrain.min_change)
-    _train(config, ((k, t, v, load_model(models / f"{k.replace('/', '__')}.json", "ensemble"))
-                    for k, t, v in refit), workers, lambda r: None)
+    _train(config, ((k, t, v, load_model(model_file(k), "ensemble")) for k, t, v in refit), workers, lambda r: None)
     daily_done = time.perf_counter()
-    shutil.rmtree(models, ignore_errors=True)
+    shutil.rmtree(workspace, ignore_errors=True)
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kib = children.stop() * 1024 if workers > 1 else 0
     out: dict[str, object] = {
@@ -242,11 +251,10 @@ def measure(url: str, services: int, first: int, parallel: int, workers: int, da
         "cycle_score_seconds": round(scored - train_done, 3), "total_seconds": round(scored - began, 3),
         "next_day_train_seconds": round(daily_done - scored, 3), "next_day_refitted": len(refit),
         "next_day_skipped": len(series) - len(refit), "next_day_refit_if_growing": growing,
-        "cycle_load_seconds": round(load_seconds, 3),
         "steady_total_seconds": round((fetch_done - began) + (scored - train_done) + (daily_done - scored), 3),
         "peak_rss_mib": round((peak_kib + workers * child_kib) / 1024, 1),
         "main_process_peak_rss_mib": round(peak_kib / 1024, 1), "worker_peak_rss_mib": round(child_kib / 1024, 1),
-        "series_trained": trained, "anomalous_points_last_cycle": flagged}
+        "series_trained": trained, "anomalies_last_cycle": flagged}
     if len(series) < fetched_series:
         scale = fetched_series / len(series)
         out["sampled"] = {

@@ -313,5 +313,5 @@ def test_cycle_detection_in_worker_processes_equals_in_process(tmp_path: Path, f
         models = tmp_path / f"w{workers}" / "ws" / "models"
         outputs[workers] = {str(p.relative_to(models)): p.read_bytes()
                             for p in sorted((models / "detectors").rglob("*.json"))}
-    assert len(outputs[1]) == 30 * 6  # every metric of every service (the SLI metrics are trained, not detected on)
+    assert len(outputs[1]) == 30 * 6  # every metric of every service
     assert outputs[1] == outputs[2]
