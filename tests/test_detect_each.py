@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ai_ops.config import load_config
 from ai_ops.detectors.ensemble import EnsembleDetector
@@ -23,7 +25,8 @@ def _history(service: int, metric: int, points: int) -> np.ndarray:
     return 100 + 10 * metric + 20 * np.sin(2 * np.pi * index / 288) + rng.normal(0, 2, points)
 
 
-def test_worker_processes_find_the_same_anomalies_and_save_the_same_models(tmp_path: Path) -> None:
+def test_worker_processes_find_the_same_anomalies_and_save_the_same_models(tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
     services = SERVICES_PER_TASK + 4
     train, window = 3 * 288, 72
     t = 1.7e9 + STEP * np.arange(train + window)
@@ -49,7 +52,14 @@ def test_worker_processes_find_the_same_anomalies_and_save_the_same_models(tmp_p
             errors = dict.fromkeys(METRICS, "unreachable") if s == 5 else {}
             fleet.append((config.services[0].model_copy(update={"name": f"svc-{s}"}),
                           ServiceMetrics(f"svc-{s}", t[train:], STEP, values, errors)))
-        results = list(detect_each(config, paths, fleet, True, services))
+        damaged = paths.detector("svc-7", "cpu_utilization")
+        damaged.write_text(damaged.read_text().replace('"payload":{', '"payload":{"x":1,', 1))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="ai_ops"):
+            results = list(detect_each(config, paths, fleet, True, services))
+        # A damaged model is said in this process's log, from a worker too (and the series starts fresh).
+        assert any("svc-7" in r.getMessage() and "cpu_utilization" in r.getMessage() for r in caplog.records), \
+            [r.getMessage() for r in caplog.records]
         assert [service.name for service, *_ in results] == [f"svc-{s}" for s in range(services)]
         files = {str(p.relative_to(tmp_path / f"w{workers}")): p.read_bytes()
                  for p in sorted((tmp_path / f"w{workers}").rglob("*.json"))}

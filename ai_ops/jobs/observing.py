@@ -254,9 +254,30 @@ SERVICES_PER_TASK = 8
 """Services one pool task detects on (one pickle round trip each, ~0.2 s of work at 5 metrics)."""
 
 
+class _KeptRecords(logging.Handler):
+    """In a pool worker: the package's warnings, handed back so the job logs them in its own format."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[tuple[str, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.name, record.levelno, record.getMessage()))
+
+
 def _detect_services(config: OpsConfig, paths: Paths, batch: list[ServiceMetrics],
-                     save: bool) -> list[tuple[list[Anomaly], float]]:
-    return [detect(config, paths, metrics, save) for metrics in batch]
+                     save: bool) -> tuple[list[tuple[list[Anomaly], float]], list[tuple[str, int, str]]]:
+    package = logging.getLogger("ai_ops")
+    kept = _KeptRecords()
+    package.addHandler(kept)
+    level, package.propagate = package.level, False
+    package.setLevel(logging.WARNING)
+    try:
+        return [detect(config, paths, metrics, save) for metrics in batch], kept.records
+    finally:
+        package.removeHandler(kept)
+        package.propagate = True
+        package.setLevel(level)
 
 
 def detect_each(config: OpsConfig, paths: Paths, fetched: Iterable[tuple[ServiceConfig, ServiceMetrics]],
@@ -268,7 +289,8 @@ def detect_each(config: OpsConfig, paths: Paths, fetched: Iterable[tuple[Service
     `anomaly.train_workers` > 1 and a fleet of more than SERVICES_PER_TASK `services`, they are
     detected in that many processes, in batches, at most two batches per process in flight (a
     10,000-series fleet scores in about half the time on 2 cores). Replay, which keeps models in
-    this process's memory between cycles, always detects in process.
+    this process's memory between cycles, always detects in process. Warnings raised in a worker
+    (e.g. a damaged model file) are logged here, in the job's log format.
     """
     def usable(metrics: ServiceMetrics) -> bool:
         return len(metrics.errors) < len(metrics.values)
@@ -280,7 +302,8 @@ def detect_each(config: OpsConfig, paths: Paths, fetched: Iterable[tuple[Service
             yield service, metrics, found, share
         return
     items = iter(fetched)
-    pending: deque[tuple[list[tuple[ServiceConfig, ServiceMetrics]], Future[list[tuple[list[Anomaly], float]]]]] = deque()
+    pending: deque[tuple[list[tuple[ServiceConfig, ServiceMetrics]],
+                         Future[tuple[list[tuple[list[Anomaly], float]], list[tuple[str, int, str]]]]]] = deque()
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         while True:
             while len(pending) < 2 * workers:
@@ -292,7 +315,10 @@ def detect_each(config: OpsConfig, paths: Paths, fetched: Iterable[tuple[Service
             if not pending:
                 return
             batch, future = pending.popleft()
-            results = iter(future.result())
+            detected, records = future.result()
+            for name, level, message in records:
+                logging.getLogger(name).log(level, "%s", message)
+            results = iter(detected)
             for service, metrics in batch:
                 found, share = next(results) if usable(metrics) else ([], 0.0)
                 yield service, metrics, found, share
