@@ -23,6 +23,7 @@ import hashlib
 import inspect
 import json
 from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -91,6 +92,31 @@ class CalibrationSettings:
     burst_damping: float = 0.1
 
 
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), type, CalibrationSettings})
+_KNOWN_SETTINGS: dict[tuple[int, ...], tuple[tuple[Any, ...], str]] = {}
+
+
+def remembered_hash(values: tuple[Any, ...], params: Callable[[], dict[str, Any]]) -> str:
+    """`settings_hash(params())`, remembered for settings made of the very same (immutable) objects.
+
+    A cycle checks every member's hash on load and writes it on save (some 20 hashes a series, each
+    a get_params and a repr: a twentieth of the cycle's CPU). `values` are the objects `params()` is
+    made of (`settings_values`), looked up by identity, not equality: the same objects have the same
+    repr, so the same hash (3 == 3.0 but their JSON differs). The memo holds on to the objects, so no
+    other object can take their ids while they are remembered; settings of a mutable type are not.
+    """
+    key = tuple(map(id, values))
+    known = _KNOWN_SETTINGS.get(key)
+    if known is not None:
+        return known[1]
+    found = settings_hash(params())
+    if all(type(v) in _IMMUTABLE for v in values):
+        if len(_KNOWN_SETTINGS) > 1024:
+            _KNOWN_SETTINGS.clear()
+        _KNOWN_SETTINGS[key] = (values, found)
+    return found
+
+
 def excess(z: np.ndarray, threshold: float) -> np.ndarray:
     """|z| beyond the threshold, log-compressed: 0 inside the band, heavy tails stay finite, NaN stays NaN."""
     return np.log1p(np.maximum(np.abs(z) - threshold, 0.0))
@@ -124,10 +150,15 @@ class CalibratedDetector:
 
     def _raw(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Gaps (NaN values) get no opinion and leave the streaming state as it was."""
-        out = np.full(values.shape, np.nan)
         finite = np.isfinite(values)
-        if finite.any():
-            out[finite] = self._raw_points(timestamps[finite], values[finite])
+        return self._raw_at(finite, timestamps[finite], values[finite])
+
+    def _raw_at(self, finite: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """`_raw` given the mask of finite values and the finite points (the ensemble selects them once for
+        all its members: they only read them)."""
+        out = np.full(finite.shape, np.nan)
+        if values.size:
+            out[finite] = self._raw_points(timestamps, values)
         return out
 
     def _own_state(self) -> dict[str, Any]:
@@ -145,8 +176,13 @@ class CalibratedDetector:
             params[name] = dict(_calibration_items(value)) if name == "calibration" else value
         return params
 
+    def settings_values(self) -> tuple[Any, ...]:
+        """What the settings hash is made of: the class, the name and the constructor's arguments as they are now."""
+        cls = type(self)
+        return (cls, self.name, *[getattr(self, name) for name in _init_parameters(cls)])
+
     def settings_hash(self) -> str:
-        return settings_hash({"detector": self.name, **self.get_params()})
+        return remembered_hash(self.settings_values(), lambda: {"detector": self.name, **self.get_params()})
 
     # -- shared verbs
     def fit(self, timestamps: np.ndarray, values: np.ndarray) -> FitReport:
@@ -172,6 +208,10 @@ class CalibratedDetector:
         """Calibrated surprisal before the burst filter (what the ensemble combines)."""
         timestamps, values = _as_arrays(timestamps, values)
         return self.calibrator_.transform(self._raw(timestamps, values))
+
+    def surprisal_at(self, finite: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """`surprisal` given the mask of finite values and the finite points (see `_raw_at`)."""
+        return self.calibrator_.transform(self._raw_at(finite, timestamps, values))
 
     def score(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Scores in [0, 1); 0 while warming up or untrained, NaN only for NaN values."""

@@ -100,7 +100,7 @@ class Calibrator:
         out[finite] = surprisal
         self.mean_, self.sq_mean_ = float(before[0, -1]), float(before[1, -1])
         self.seen_ += int(r.size)
-        self.recent_ = [float(v) for v in joined[-max(self.short_window - 1, 0):]] if self.short_window > 1 else []
+        self.recent_ = joined[-max(self.short_window - 1, 0):].tolist() if self.short_window > 1 else []
         return out
 
     def learned_state(self) -> dict[str, Any]:
@@ -110,7 +110,7 @@ class Calibrator:
     @classmethod
     def from_state(cls, long_span: int, short_window: int, min_history: int, state: dict[str, Any]) -> Calibrator:
         return cls(long_span, short_window, min_history,
-                   state["mean"], state["sq_mean"], int(state["seen"]), [float(v) for v in state["recent"]])
+                   state["mean"], state["sq_mean"], int(state["seen"]), list(map(float, state["recent"])))
 
 
 @dataclass
@@ -140,7 +140,7 @@ class BurstFilter:
         before = windows.max(axis=1)
         damped = np.where(s > before, s, s * self.damping)
         out[finite] = damped
-        self.recent_ = [float(v) for v in joined[-self.hold:]]
+        self.recent_ = joined[-self.hold:].tolist()
         return out
 
     def learned_state(self) -> dict[str, Any]:
@@ -149,4 +149,4 @@ class BurstFilter:
 
     @classmethod
     def from_state(cls, hold: int, damping: float, state: dict[str, Any]) -> BurstFilter:
-        return cls(hold, damping, [float(v) for v in state["recent"]])
+        return cls(hold, damping, list(map(float, state["recent"])))

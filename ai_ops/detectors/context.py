@@ -138,8 +138,8 @@ class ContextDetector(CalibratedDetector):
             raw[target] = np.maximum(-np.log(probability[known]) - np.log(size), 0.0)
             self.pair_counts_[o] += np.bincount(pair, minlength=self.pair_counts_[o].size)
             self.context_counts_[o] += np.bincount(ctx, minlength=self.context_counts_[o].size)
-        self.recent_ = [int(s) for s in joined[-self.order:]]
-        self.recent_times_ = [float(x) for x in times[-self.order:]]
+        self.recent_ = joined[-self.order:].tolist()
+        self.recent_times_ = times[-self.order:].tolist()
         return raw
 
     def _own_state(self) -> dict[str, Any]:
@@ -147,11 +147,11 @@ class ContextDetector(CalibratedDetector):
                 "contexts": [_sparse(c) for c in self.context_counts_]}
 
     def _set_own_state(self, state: dict[str, Any]) -> None:
-        self.edges_ = [float(e) for e in state["edges"]]
+        self.edges_ = list(map(float, state["edges"]))
         self.step_ = float(state["step"])
         self._reset_stream()
-        self.recent_ = [int(s) for s in state["recent"]]
-        self.recent_times_ = [float(x) for x in state["recent_times"]]
+        self.recent_ = list(map(int, state["recent"]))
+        self.recent_times_ = list(map(float, state["recent_times"]))
         for counts, saved in zip(self.pair_counts_, state["pairs"], strict=True):
             _fill(counts, saved)
         for counts, saved in zip(self.context_counts_, state["contexts"], strict=True):

@@ -31,7 +31,7 @@ from ai_ops.detectors.base import (
     check_settings,
     insufficient,
     no_opinion_is_zero,
-    settings_hash,
+    remembered_hash,
 )
 from ai_ops.detectors.calibration import BurstFilter, to_score
 from ai_ops.detectors.registry import DETECTOR_NAMES, MEMBERS
@@ -128,9 +128,21 @@ class SeverityLevels:
         return out
 
 
+_CALIBRATIONS: dict[int, tuple[AnomalyConfig, CalibrationSettings]] = {}
+
+
 def calibration_settings(config: AnomalyConfig) -> CalibrationSettings:
-    return CalibrationSettings(long_span=config.calibration_span, short_window=config.average_points,
+    """One (frozen) value per config object, so every detector built from it holds the same settings object
+    (base.remembered_hash knows settings by identity)."""
+    known = _CALIBRATIONS.get(id(config))
+    if known is not None and known[0] is config:
+        return known[1]
+    made = CalibrationSettings(long_span=config.calibration_span, short_window=config.average_points,
                                min_history=config.min_train_samples, burst_hold=config.effective_burst_hold)
+    if len(_CALIBRATIONS) > 64:
+        _CALIBRATIONS.clear()
+    _CALIBRATIONS[id(config)] = (config, made)
+    return made
 
 
 def build_detector(name: str, config: AnomalyConfig) -> Detector:
@@ -168,8 +180,16 @@ class EnsembleDetector:
         return {"combine": self.config.combine, "min_train_samples": self.config.min_train_samples,
                 "members": {m.name: m.get_params() for m in self.members}}
 
+    def settings_values(self) -> tuple[Any, ...]:
+        """What the settings hash is made of (see base.remembered_hash), flat: each member's class gives
+        how many of its values follow."""
+        values: list[Any] = [type(self), self.name, self.config.combine, self.config.min_train_samples]
+        for member in self.members:
+            values += member.settings_values()
+        return tuple(values)
+
     def settings_hash(self) -> str:
-        return settings_hash({"detector": self.name, **self.get_params()})
+        return remembered_hash(self.settings_values(), lambda: {"detector": self.name, **self.get_params()})
 
     def fit(self, timestamps: np.ndarray, values: np.ndarray) -> FitReport:
         """Learn every member's parameters (GMM warm-started), then replay the history once."""
@@ -190,7 +210,12 @@ class EnsembleDetector:
 
     def surprisal(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
         timestamps, values = _as_arrays(timestamps, values)
-        stacked = np.vstack([m.surprisal(timestamps, values) for m in self.members])
+        finite = np.isfinite(values)
+        points, finite_values = timestamps[finite], values[finite]
+        points.flags.writeable = finite_values.flags.writeable = False  # shared by every member: read only
+        stacked = np.empty((len(self.members), values.size))
+        for row, member in zip(stacked, self.members, strict=True):
+            row[:] = member.surprisal_at(finite, points, finite_values)
         usable = np.isfinite(stacked)
         if self.config.combine == "max":
             combined = np.max(np.where(usable, stacked, -np.inf), axis=0)

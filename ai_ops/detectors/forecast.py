@@ -111,8 +111,8 @@ class ForecastDetector(CalibratedDetector):
         x = design(times, joined, new_t, self.lags_, self.step_)
         forecast = x @ np.concatenate([[self.intercept_], self.coef_])
         keep = times >= new_t[-1] - (max(self.lags_) + 0.5) * self.step_
-        self.buffer_times_ = [float(v) for v in times[keep]]
-        self.buffer_ = [float(v) for v in joined[keep]]
+        self.buffer_times_ = times[keep].tolist()
+        self.buffer_ = joined[keep].tolist()
         return excess((new - forecast) / self.spread_, self.threshold)  # NaN where a lag is missing
 
     def _own_state(self) -> dict[str, Any]:
@@ -121,9 +121,9 @@ class ForecastDetector(CalibratedDetector):
                 "buffer": self.buffer_, "buffer_times": self.buffer_times_}
 
     def _set_own_state(self, state: dict[str, Any]) -> None:
-        self.lags_ = [int(v) for v in state["lags"]]
-        self.coef_ = [float(v) for v in state["coef"]]
+        self.lags_ = list(map(int, state["lags"]))
+        self.coef_ = list(map(float, state["coef"]))
         self.intercept_, self.spread_ = float(state["intercept"]), float(state["spread"])
         self.step_ = float(state["step"])
-        self.buffer_ = [float(v) for v in state["buffer"]]
-        self.buffer_times_ = [float(v) for v in state["buffer_times"]]
+        self.buffer_ = list(map(float, state["buffer"]))
+        self.buffer_times_ = list(map(float, state["buffer_times"]))

@@ -60,7 +60,7 @@ def window_shift_z(values: np.ndarray, recent: list[float], sums: tuple[float, f
     sd = np.sqrt(var) + spread_floor(np.nan_to_num(mean))
     n_short = idx + 1 - lo
     z = (short - mean) / sd * np.sqrt(n_short)
-    new_recent = [float(v) for v in joined[-window:]]
+    new_recent = joined[-window:].tolist()
     return z, weight, new_recent, (float(weight[-1]), float(total[-1]), float(squares[-1]))
 
 
@@ -97,7 +97,7 @@ class WindowShiftDetector(CalibratedDetector):
         return {"recent": self.recent_, "sums": list(self.sums_), "seen": self.seen_}
 
     def _set_own_state(self, state: dict[str, Any]) -> None:
-        self.recent_ = [float(v) for v in state["recent"]]
+        self.recent_ = list(map(float, state["recent"]))
         weight, total, squares = (float(v) for v in state["sums"])
         self.sums_ = (weight, total, squares)
         self.seen_ = int(state["seen"])

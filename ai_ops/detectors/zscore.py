@@ -72,13 +72,14 @@ class ZScoreDetector(CalibratedDetector):
     def _raw_points(self, timestamps: np.ndarray, new: np.ndarray) -> np.ndarray:
         # The buffer holds 2 windows: enough to recompute the deviations the spread needs.
         history = np.asarray(self.buffer_, dtype=float)
-        z = rolling_zscore(np.concatenate([history, new]), self.window, self.robust)[history.size:]
+        joined = np.concatenate([history, new])
+        z = rolling_zscore(joined, self.window, self.robust)[history.size:]
         keep = 2 * self.window if self.robust else self.window
-        self.buffer_ = [float(v) for v in np.concatenate([history, new])[-keep:]]
+        self.buffer_ = joined[-keep:].tolist()
         return np.where(np.isfinite(z), excess(z, self.threshold), np.nan)
 
     def _own_state(self) -> dict[str, Any]:
         return {"buffer": self.buffer_}
 
     def _set_own_state(self, state: dict[str, Any]) -> None:
-        self.buffer_ = [float(v) for v in state["buffer"]]
+        self.buffer_ = list(map(float, state["buffer"]))
