@@ -13,6 +13,7 @@ scoring in chunks gives the same answer as scoring in one go, and state is plain
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from scipy.special import log_ndtr
 
 SCORE_SCALE = float(np.log1p(4.0)) / 99.0  # so that S = 4 (p = 1e-4) scores 0.99
 LN10 = np.log(10.0)
+LN2 = np.log(2.0)
 
 
 def ew_filter(x: np.ndarray, alpha: float, last: float | None) -> np.ndarray:
@@ -58,49 +60,65 @@ class Calibrator:
     recent_: list[float] = field(default_factory=list)
 
     def transform(self, raw: np.ndarray) -> np.ndarray:
-        """Surprisal of each finite raw value; NaN where raw is NaN. Advances the state."""
-        out = np.full(raw.shape, np.nan)
+        """Surprisal of each finite raw value; NaN where raw is NaN. Advances the state.
+
+        Runs once per member per series each cycle on a few dozen points, where numpy's per-call cost is
+        most of the time: the usual case (no gap, a full short window, past min_history) skips the steps
+        that cannot change a value there; every value is made by the same operations as in the general case.
+        """
         finite = np.isfinite(raw)
-        r = raw[finite]
+        whole = raw.ndim == 1 and bool(finite.all())
+        r = raw if whole else raw[finite]
         if r.size == 0:
-            return out
+            return np.full(raw.shape, np.nan)
         # Short-term average over the last `short_window` raw values (this one included).
-        joined = np.concatenate([np.asarray(self.recent_, dtype=float), r])
-        csum = np.concatenate([[0.0], np.cumsum(joined)])
+        window = self.short_window
         k = len(self.recent_)
-        idx = np.arange(k, k + r.size)
-        lo = np.maximum(idx + 1 - self.short_window, 0)
-        if k + 1 >= self.short_window:  # the usual case: every window is full, so slices, not gathers
-            short = (csum[k + 1:] - csum[k + 1 - self.short_window: csum.size - self.short_window]) / (
-                self.short_window)
+        joined = np.concatenate([np.asarray(self.recent_, dtype=float), r])
+        csum = np.empty(joined.size + 1)
+        csum[0] = 0.0
+        np.cumsum(joined, out=csum[1:])
+        full = k + 1 >= window
+        if full:  # the usual case: every window is full, so slices, not gathers
+            short = (csum[k + 1:] - csum[k + 1 - window: csum.size - window]) / window
         else:
+            idx = np.arange(k, k + r.size)
+            lo = np.maximum(idx + 1 - window, 0)
             short = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
         # Long-term mean / variance of raw values *before* each point (EW, span long_span): one
         # filter pass over both rows, each row started at its own state (ew_filter, twice at once).
         alpha = 2.0 / (self.long_span + 1.0)
         start_mean = self.mean_ if self.mean_ is not None else float(r[0])
         start_sq = self.sq_mean_ if self.sq_mean_ is not None else float(r[0]) ** 2
+        rows = np.empty((2, r.size))
+        rows[0] = r
+        np.multiply(r, r, out=rows[1])
         before = np.empty((2, r.size + 1))
         before[:, 0] = start_mean, start_sq
-        before[:, 1:], _ = lfilter([alpha], [1.0, -(1.0 - alpha)], np.vstack([r, r * r]), axis=-1,
+        before[:, 1:], _ = lfilter([alpha], [1.0, -(1.0 - alpha)], rows, axis=-1,
                                    zi=[[(1.0 - alpha) * start_mean], [(1.0 - alpha) * start_sq]])
         mean_before, sq_before = before[0, :-1], before[1, :-1]
         var = np.maximum(sq_before - mean_before**2, 0.0)
         sd = np.sqrt(var) + 1e-3 * (np.abs(mean_before) + 1e-3)
         z = (short - mean_before) / sd
         # The short average of n points has a smaller spread than one point: sd / sqrt(n).
-        z = z * np.sqrt(np.minimum(idx + 1 - lo, self.short_window))
+        # (Full windows: n = short_window everywhere; math.sqrt is the same correctly rounded root.)
+        z = z * (math.sqrt(window) if full else np.sqrt(np.minimum(idx + 1 - lo, window)))
         # One-sided (only *more* surprise than usual counts), 0 at or below the usual level
         # (z <= 0 gives a tail probability >= 1/2, so the tail function runs only on the rest).
         surprisal = np.zeros(r.size)
         above = ~(z <= 0)  # NaN stays NaN
-        surprisal[above] = np.maximum(-(log_ndtr(-z[above]) + np.log(2.0)) / LN10, 0.0)
-        seen = self.seen_ + np.arange(r.size)
-        surprisal[seen < self.min_history] = 0.0
-        out[finite] = surprisal
+        surprisal[above] = np.maximum(-(log_ndtr(-z[above]) + LN2) / LN10, 0.0)
+        if self.seen_ < self.min_history:
+            seen = self.seen_ + np.arange(r.size)
+            surprisal[seen < self.min_history] = 0.0
         self.mean_, self.sq_mean_ = float(before[0, -1]), float(before[1, -1])
         self.seen_ += int(r.size)
-        self.recent_ = joined[-max(self.short_window - 1, 0):].tolist() if self.short_window > 1 else []
+        self.recent_ = joined[-max(window - 1, 0):].tolist() if window > 1 else []
+        if whole:
+            return surprisal
+        out = np.full(raw.shape, np.nan)
+        out[finite] = surprisal
         return out
 
     def learned_state(self) -> dict[str, Any]:

@@ -90,9 +90,24 @@ class ContextDetector(CalibratedDetector):
         self.recent_: list[int] = []
         self.recent_times_: list[float] = []
         size = self.alphabet
-        # counts_[o]: how often each (context of o symbols, next symbol) pair and each context occurred.
-        self.pair_counts_ = [np.zeros(size ** (o + 1), dtype=np.int64) for o in range(self.order + 1)]
-        self.context_counts_ = [np.zeros(size ** o, dtype=np.int64) for o in range(self.order + 1)]
+        # How often each (context of o symbols, next symbol) pair and each context occurred, for every order o,
+        # in one table (pair_counts_ and context_counts_ are its parts), so a batch is counted in one pass.
+        sizes = [size ** (o + 1) for o in range(self.order + 1)] + [size ** o for o in range(self.order + 1)]
+        self.offsets_ = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.counts_ = np.zeros(int(self.offsets_[-1]), dtype=np.int64)
+
+    def _tables(self) -> list[np.ndarray]:
+        return [self.counts_[a:b] for a, b in zip(self.offsets_[:-1].tolist(), self.offsets_[1:].tolist(), strict=True)]
+
+    @property
+    def pair_counts_(self) -> list[np.ndarray]:
+        """Per order o (0..order): the count of each (context, symbol) pair, indexed context x alphabet + symbol."""
+        return self._tables()[:len(self.offsets_) // 2]
+
+    @property
+    def context_counts_(self) -> list[np.ndarray]:
+        """Per order o (0..order): the count of each context of o symbols."""
+        return self._tables()[len(self.offsets_) // 2:]
 
     def symbols(self, values: np.ndarray) -> np.ndarray:
         """0 below the training minimum, 1..bins inside [min, max], bins + 1 above the maximum."""
@@ -110,41 +125,46 @@ class ContextDetector(CalibratedDetector):
         if not self.edges_:
             return np.full(new.shape, np.nan)  # untrained: no bins yet, no opinion
         size = self.alphabet
+        orders = self.order + 1
         joined = np.concatenate([np.asarray(self.recent_, dtype=np.int64), self.symbols(new).astype(np.int64)])
         times = np.concatenate([np.asarray(self.recent_times_, dtype=float), timestamps])
         k = len(self.recent_)
         positions = np.arange(k, joined.size)
         current = joined[k:]
-        raw = np.full(new.shape, np.nan)
-        context = np.zeros(new.size, dtype=np.int64)
         # Variable order: each point is judged by the longest context (up to `order` symbols) that has
         # been seen often enough to say what follows it; a shorter one backs it off, down to order 0
         # (how common the symbol is at all), so a value in a never-seen range is surprising at once.
-        for o in range(self.order + 1):
-            if o:
-                context = context + size ** (o - 1) * joined[np.maximum(positions - o, 0)]
-            # A context must be o consecutive points: not across a gap (a missing stretch is not a pattern).
-            span = times[positions] - times[np.maximum(positions - o, 0)]
-            usable = (positions >= o) & (span <= (o + 0.5) * self.step_)
-            pair = (context * size + current)[usable]
-            ctx = context[usable]
-            n_pair = running_counts(pair) + self.pair_counts_[o][pair]
-            n_context = running_counts(ctx) + self.context_counts_[o][ctx]
-            probability = (n_pair + self.smoothing) / (n_context + self.smoothing * size)
-            known = n_context >= MIN_CONTEXT * size
-            target = np.flatnonzero(usable)[known]
-            # Surprise beyond a blind guess (1 / alphabet): zero for any transition at least as likely as
-            # chance, so only patterns rarer than chance count (like the other members' excess over a band).
-            raw[target] = np.maximum(-np.log(probability[known]) - np.log(size), 0.0)
-            self.pair_counts_[o] += np.bincount(pair, minlength=self.pair_counts_[o].size)
-            self.context_counts_[o] += np.bincount(ctx, minlength=self.context_counts_[o].size)
+        # Every order at once (rows): the context of order o is the o previous symbols in base `size`.
+        o = np.arange(orders)[:, np.newaxis]
+        back = np.maximum(positions - o, 0)  # (orders, n): the point o steps back
+        contexts = np.cumsum(np.where(o > 0, size ** np.maximum(o - 1, 0) * joined[back], 0), axis=0)
+        # A context must be o consecutive points: not across a gap (a missing stretch is not a pattern).
+        span = times[positions] - times[back]
+        usable = (positions >= o) & (span <= (o + 0.5) * self.step_)
+        # Counts before each point of its (context, symbol) pair and of its context: the stream's counts
+        # so far plus the earlier points of this batch, all orders in one pass over the one table.
+        keys = np.concatenate([contexts * size + current, contexts]) + self.offsets_[:-1, np.newaxis]
+        both = np.concatenate([usable, usable])
+        flat = keys[both]
+        earlier = np.zeros(keys.shape, dtype=np.int64)
+        earlier[both] = running_counts(flat) + self.counts_[flat]
+        self.counts_ += np.bincount(flat, minlength=self.counts_.size)
+        n_pair, n_context = earlier[:orders], earlier[orders:]
+        probability = (n_pair + self.smoothing) / (n_context + self.smoothing * size)
+        known = usable & (n_context >= MIN_CONTEXT * size)
+        # Surprise beyond a blind guess (1 / alphabet): zero for any transition at least as likely as
+        # chance, so only patterns rarer than chance count (like the other members' excess over a band).
+        surprise = np.maximum(-np.log(probability) - np.log(size), 0.0)
+        longest = orders - 1 - np.argmax(known[::-1], axis=0)
+        raw = np.where(known.any(axis=0), surprise[longest, np.arange(new.size)], np.nan)
         self.recent_ = joined[-self.order:].tolist()
         self.recent_times_ = times[-self.order:].tolist()
         return raw
 
     def _own_state(self) -> dict[str, Any]:
-        return {"edges": self.edges_, "step": self.step_, "recent": self.recent_, "recent_times": self.recent_times_, "pairs": [_sparse(c) for c in self.pair_counts_],
-                "contexts": [_sparse(c) for c in self.context_counts_]}
+        tables = _sparse_tables(self.counts_, self.offsets_)
+        return {"edges": self.edges_, "step": self.step_, "recent": self.recent_, "recent_times": self.recent_times_,
+                "pairs": tables[:self.order + 1], "contexts": tables[self.order + 1:]}
 
     def _set_own_state(self, state: dict[str, Any]) -> None:
         self.edges_ = list(map(float, state["edges"]))
@@ -158,10 +178,14 @@ class ContextDetector(CalibratedDetector):
             _fill(counts, saved)
 
 
-def _sparse(counts: np.ndarray) -> list[list[int]]:
-    """Non-zero counts as [[index, count], ...] (the dense table is mostly zeros)."""
+def _sparse_tables(counts: np.ndarray, offsets: np.ndarray) -> list[list[list[int]]]:
+    """Each table counts[offsets[t]:offsets[t + 1]] as its non-zero counts, [[index, count], ...] (the dense
+    tables are mostly zeros), in one pass over the joined tables."""
     nonzero = np.flatnonzero(counts)
-    return np.column_stack([nonzero, counts[nonzero]]).astype(np.int64).tolist()
+    index, found = nonzero.tolist(), counts[nonzero].tolist()
+    cuts, starts = np.searchsorted(nonzero, offsets).tolist(), offsets.tolist()
+    return [[[i - start, c] for i, c in zip(index[a:b], found[a:b], strict=True)]
+            for start, a, b in zip(starts[:-1], cuts[:-1], cuts[1:], strict=True)]
 
 
 def _fill(counts: np.ndarray, pairs: list[list[int]]) -> None:
