@@ -33,6 +33,7 @@ DAY = 86400.0
 WEEK = 7 * DAY
 MIN_SAMPLES = 48
 REG_COVAR = 1e-3
+LOG_2PI = np.log(2 * np.pi)
 
 
 _CONTROLLER: list[ThreadpoolController] = []
@@ -67,8 +68,8 @@ def component_factors(covariances: np.ndarray) -> Factors:
     is what `np.linalg.solve(L, ...)` (gesv = getrf + getrs) did on every call, so the numbers are the same.
     """
     factors = []
-    for covariance in covariances:
-        chol = np.linalg.cholesky(covariance)
+    # One call for every component: numpy factors each matrix of a stack by itself, as it does one alone.
+    for chol in np.linalg.cholesky(covariances):
         lu, pivots, _ = dgetrf(chol)
         factors.append((lu, pivots, float(2.0 * np.log(np.diag(chol)).sum())))
     return factors
@@ -78,10 +79,11 @@ def _log_density(x: np.ndarray, weights: np.ndarray, means: np.ndarray, factors:
     """`gaussian_log_density` given `component_factors` (cached by the detector per model)."""
     n, d = x.shape
     per_component = np.empty((weights.size, n))
+    constant = d * LOG_2PI
     for k in range(weights.size):
         lu, pivots, log_det = factors[k]
         solved, _ = dgetrs(lu, pivots, (x - means[k]).T)
-        per_component[k] = np.log(weights[k]) - 0.5 * (d * np.log(2 * np.pi) + log_det + (solved**2).sum(axis=0))
+        per_component[k] = np.log(weights[k]) - 0.5 * (constant + log_det + (solved**2).sum(axis=0))
     return _logsumexp_rows(per_component)
 
 

@@ -14,6 +14,7 @@ by scipy.signal.lfilter (no per-point Python loop).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -23,14 +24,6 @@ from ai_ops.detectors.base import CalibratedDetector, CalibrationSettings, exces
 from ai_ops.detectors.zscore import spread_floor
 
 MIN_HISTORY_POINTS = 30
-
-
-def decayed_sums(entering: np.ndarray, decay: float, start: float) -> np.ndarray:
-    """S_t = decay * S_{t-1} + entering_t, started at `start`."""
-    if entering.size == 0:
-        return entering.astype(float)
-    sums, _ = lfilter([1.0], [1.0, -decay], entering, zi=[decay * start])
-    return np.asarray(sums, dtype=float)
 
 
 def window_shift_z(values: np.ndarray, recent: list[float], sums: tuple[float, float, float], window: int,
@@ -43,23 +36,40 @@ def window_shift_z(values: np.ndarray, recent: list[float], sums: tuple[float, f
     """
     joined = np.concatenate([np.asarray(recent, dtype=float), values])
     k = len(recent)
-    idx = np.arange(k, joined.size)
-    csum = np.concatenate([[0.0], np.cumsum(joined)])
-    lo = np.maximum(idx + 1 - window, 0)
-    short = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
-    # The value leaving the short window at each step (joined[j - window]) enters the history.
-    leaving_idx = idx - window
-    has_leaving = leaving_idx >= 0
-    leaving = np.where(has_leaving, joined[np.maximum(leaving_idx, 0)], 0.0)
-    weight = decayed_sums(has_leaving.astype(float), decay, sums[0])
-    total = decayed_sums(leaving, decay, sums[1])
-    squares = decayed_sums(leaving * leaving, decay, sums[2])
+    n = values.size
+    csum = np.empty(joined.size + 1)
+    csum[0] = 0.0
+    np.cumsum(joined, out=csum[1:])
+    # The usual case (a cycle after the first: `recent` holds the whole window) takes slices where the
+    # general case gathers; every value comes from the same operations on the same numbers.
+    full = k >= window and n > 0
+    if full:
+        short = (csum[k + 1:] - csum[k + 1 - window: csum.size - window]) / window
+        leaving = joined[k - window: joined.size - window]  # every step has a value leaving the window
+        has_leaving: np.ndarray | None = None
+    else:
+        idx = np.arange(k, joined.size)
+        lo = np.maximum(idx + 1 - window, 0)
+        short = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
+        # The value leaving the short window at each step (joined[j - window]) enters the history.
+        leaving_idx = idx - window
+        has_leaving = leaving_idx >= 0
+        leaving = np.where(has_leaving, joined[np.maximum(leaving_idx, 0)], 0.0)
+    if n:  # the three decayed sums in one filter pass, each row from its own start (decayed_sums, thrice)
+        rows = np.empty((3, n))
+        rows[0] = 1.0 if has_leaving is None else has_leaving
+        rows[1] = leaving
+        np.multiply(leaving, leaving, out=rows[2])
+        filtered, _ = lfilter([1.0], [1.0, -decay], rows, axis=-1, zi=[[decay * start] for start in sums])
+        weight, total, squares = filtered[0], filtered[1], filtered[2]
+    else:
+        weight = total = squares = np.zeros(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / weight
         var = np.maximum(squares / weight - mean * mean, 0.0)
-    sd = np.sqrt(var) + spread_floor(np.nan_to_num(mean))
-    n_short = idx + 1 - lo
-    z = (short - mean) / sd * np.sqrt(n_short)
+    sd = np.sqrt(var) + spread_floor(mean if np.isfinite(mean).all() else np.nan_to_num(mean))
+    # (Full windows: every short mean has `window` points; math.sqrt is the same correctly rounded root.)
+    z = (short - mean) / sd * (math.sqrt(window) if full else np.sqrt(idx + 1 - lo))
     new_recent = joined[-window:].tolist()
     return z, weight, new_recent, (float(weight[-1]), float(total[-1]), float(squares[-1]))
 
