@@ -209,10 +209,6 @@ class CalibratedDetector:
         timestamps, values = _as_arrays(timestamps, values)
         return self.calibrator_.transform(self._raw(timestamps, values))
 
-    def surprisal_at(self, finite: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """`surprisal` given the mask of finite values and the finite points (see `_raw_at`)."""
-        return self.calibrator_.transform(self._raw_at(finite, timestamps, values))
-
     def score(self, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Scores in [0, 1); 0 while warming up or untrained, NaN only for NaN values."""
         timestamps, values = _as_arrays(timestamps, values)

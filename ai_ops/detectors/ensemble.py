@@ -33,7 +33,7 @@ from ai_ops.detectors.base import (
     no_opinion_is_zero,
     remembered_hash,
 )
-from ai_ops.detectors.calibration import BurstFilter, to_score
+from ai_ops.detectors.calibration import BurstFilter, to_score, transform_rows
 from ai_ops.detectors.registry import DETECTOR_NAMES, MEMBERS
 
 SURPRISAL_PER_SENSITIVITY = 187.5
@@ -213,9 +213,10 @@ class EnsembleDetector:
         finite = np.isfinite(values)
         points, finite_values = timestamps[finite], values[finite]
         points.flags.writeable = finite_values.flags.writeable = False  # shared by every member: read only
-        stacked = np.empty((len(self.members), values.size))
-        for row, member in zip(stacked, self.members, strict=True):
-            row[:] = member.surprisal_at(finite, points, finite_values)
+        raw = np.empty((len(self.members), values.size))
+        for row, member in zip(raw, self.members, strict=True):
+            row[:] = member._raw_at(finite, points, finite_values)
+        stacked = transform_rows([m.calibrator_ for m in self.members], raw)
         usable = np.isfinite(stacked)
         if self.config.combine == "max":
             combined = np.max(np.where(usable, stacked, -np.inf), axis=0)
