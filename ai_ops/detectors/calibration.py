@@ -218,9 +218,18 @@ class BurstFilter:
         k = len(self.recent_)
         joined = np.concatenate([np.asarray(self.recent_, dtype=float), s])
         # Max over the `hold` points strictly before each point of `s`.
-        padded = np.concatenate([np.full(self.hold, -np.inf), joined])
-        windows = np.lib.stride_tricks.sliding_window_view(padded[k: k + s.size + self.hold - 1], self.hold)
-        before = windows.max(axis=1)
+        if k >= self.hold >= s.size:
+            # The usual case (a cycle: a full memory, fewer new points than `hold`): point j's window is the
+            # memory from j on, then the new points before j. A max is the same whatever the order it is taken
+            # in, so a running max from each end gives each window's max (NaN wherever the window has one).
+            memory = joined[k - self.hold: k]
+            from_here = np.maximum.accumulate(memory[::-1])[::-1][:s.size]
+            so_far = np.concatenate([[-np.inf], np.maximum.accumulate(s)[:-1]])
+            before = np.maximum(from_here, so_far)
+        else:
+            padded = np.concatenate([np.full(self.hold, -np.inf), joined])
+            windows = np.lib.stride_tricks.sliding_window_view(padded[k: k + s.size + self.hold - 1], self.hold)
+            before = windows.max(axis=1)
         damped = np.where(s > before, s, s * self.damping)
         out[finite] = damped
         self.recent_ = joined[-self.hold:].tolist()
