@@ -22,6 +22,7 @@ import functools
 import hashlib
 import inspect
 import json
+import operator
 from dataclasses import asdict, dataclass
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -179,7 +180,7 @@ class CalibratedDetector:
     def settings_values(self) -> tuple[Any, ...]:
         """What the settings hash is made of: the class, the name and the constructor's arguments as they are now."""
         cls = type(self)
-        return (cls, self.name, *[getattr(self, name) for name in _init_parameters(cls)])
+        return (cls, self.name, *_parameter_getter(cls)(self))
 
     def settings_hash(self) -> str:
         return remembered_hash(self.settings_values(), lambda: {"detector": self.name, **self.get_params()})
@@ -222,6 +223,10 @@ class CalibratedDetector:
     def set_state(self, state: dict[str, Any]) -> None:
         """Take a learned state; SettingsChanged (nothing changed here) if it was learned with other settings."""
         check_settings(self.name, state, self.settings_hash())
+        self._set_checked_state(state)
+
+    def _set_checked_state(self, state: dict[str, Any]) -> None:
+        """`set_state` once the settings hash has been checked (the ensemble checks every member first)."""
         cal = state["calibration"]
         self._set_own_state(state["detector"])
         c = self.calibration
@@ -238,6 +243,22 @@ def _init_parameters(cls: type) -> tuple[str, ...]:
     if names is None:
         names = _PARAMETERS[cls] = tuple(n for n in inspect.signature(cls.__init__).parameters if n != "self")  # type: ignore[misc]
     return names
+
+
+_GETTERS: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def _parameter_getter(cls: type) -> Callable[[Any], tuple[Any, ...]]:
+    """A function giving the tuple of an instance's constructor arguments (one attrgetter per class)."""
+    getter = _GETTERS.get(cls)
+    if getter is None:
+        names = _init_parameters(cls)
+        if len(names) == 1:
+            one = operator.attrgetter(names[0])
+            getter = _GETTERS[cls] = lambda obj: (one(obj),)
+        else:
+            getter = _GETTERS[cls] = operator.attrgetter(*names) if names else (lambda obj: ())
+    return getter
 
 
 @functools.lru_cache(maxsize=64)

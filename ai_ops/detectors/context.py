@@ -27,6 +27,7 @@ over points. State: the bin edges, the last `order` symbols and the counts (plai
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -93,8 +94,8 @@ class ContextDetector(CalibratedDetector):
         # How often each (context of o symbols, next symbol) pair and each context occurred, for every order o,
         # in one table (pair_counts_ and context_counts_ are its parts), so a batch is counted in one pass.
         sizes = [size ** (o + 1) for o in range(self.order + 1)] + [size ** o for o in range(self.order + 1)]
-        self.offsets_ = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        self.counts_ = np.zeros(int(self.offsets_[-1]), dtype=np.int64)
+        self.offsets_ = np.array([0, *itertools.accumulate(sizes)], dtype=np.int64)
+        self.counts_ = np.zeros(sum(sizes), dtype=np.int64)
 
     def _tables(self) -> list[np.ndarray]:
         return [self.counts_[a:b] for a, b in zip(self.offsets_[:-1].tolist(), self.offsets_[1:].tolist(), strict=True)]

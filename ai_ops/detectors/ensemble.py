@@ -16,6 +16,7 @@ Lower s -> higher bar -> fewer alarms (0.85 -> 28 and 56).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,7 +114,9 @@ class SeverityLevels:
     critical_surprisal: float = 30.0
 
     @classmethod
+    @functools.lru_cache(maxsize=16)
     def from_sensitivity(cls, sensitivity: float) -> SeverityLevels:
+        """The levels of a sensitivity (one frozen value per sensitivity: every detector's construction asks)."""
         warn_surprisal = SURPRISAL_PER_SENSITIVITY * (1.0 - sensitivity)
         crit_surprisal = 2.0 * warn_surprisal
         return cls(warning=float(to_score(np.array(warn_surprisal))), critical=float(to_score(np.array(crit_surprisal))),
@@ -251,7 +254,7 @@ class EnsembleDetector:
             check_settings(member.name, (members or {}).get(member.name, {}), member.settings_hash())
         check_settings(self.name, state, self.settings_hash())
         for member in self.members:
-            member.set_state(state["members"][member.name])
+            member._set_checked_state(state["members"][member.name])
         self.burst_ = BurstFilter.from_state(self.burst_.hold, self.burst_.damping, state["burst"])
         last_time = state.get("last_time")  # absent in models saved before it existed: unknown
         self.last_time_ = None if last_time is None else float(last_time)
