@@ -7,6 +7,9 @@ histories, heavy tails, chunked streaming), so a later "optimisation" cannot cha
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -125,3 +128,185 @@ def test_running_counts_equals_a_plain_count(high: int) -> None:
         expected.append(seen[key])
         seen[key] += 1
     np.testing.assert_array_equal(running_counts(keys), expected)
+
+
+# ------------------------------------------------------------------------------------------------
+# The cycle's fast paths (issue 14): a 6-hourly cycle scores ~72 points per series, where numpy's
+# per-call cost is most of the time; each rewrite below is compared with the code it replaced.
+
+def test_calibrated_rows_equal_each_row_alone() -> None:
+    """transform_rows (steady calibrators with gap-free rows done together) gives each row's transform
+    and leaves each calibrator in the same state, whichever rows are steady, cold or gappy."""
+    from dataclasses import astuple
+
+    from ai_ops.detectors.calibration import Calibrator, transform_rows
+
+    rng = np.random.default_rng(14)
+
+    def calibrators() -> list[Calibrator]:
+        rng_states = np.random.default_rng(7)
+        made = [Calibrator(1000, 3, 48, float(rng_states.normal()), float(rng_states.random() * 3), 2000,
+                           list(rng_states.random(2) * 5)) for _ in range(6)]
+        made[1] = Calibrator()  # cold: no mean yet, nothing seen
+        made[2] = Calibrator(1000, 3, 48, 0.2, 0.3, 10, [0.1, 0.2])  # still within min_history
+        made[3] = Calibrator(500, 3, 48, 0.2, 0.3, 4000, [0.1, 0.2])  # other settings
+        made[4] = Calibrator(1000, 3, 48, 0.2, 0.3, 4000, [0.1])  # short memory
+        return made
+
+    raw = np.abs(rng.standard_t(2, (8, 72))) * rng.choice([0.0, 1.0], (8, 72), p=[0.3, 0.7])
+    raw[5, 10] = np.nan  # a member without an opinion on one point
+    several, alone = calibrators(), calibrators()
+    several += [Calibrator(1000, 3, 48, 1.0, 2.0, 3000, [0.5, 0.5]) for _ in range(2)]
+    alone += [Calibrator(1000, 3, 48, 1.0, 2.0, 3000, [0.5, 0.5]) for _ in range(2)]
+    got = transform_rows(several, raw)
+    expected = np.vstack([c.transform(row) for c, row in zip(alone, raw, strict=True)])
+    np.testing.assert_array_equal(got, expected)
+    assert [astuple(c) for c in several] == [astuple(c) for c in alone]
+
+
+def reference_context_raw(detector: object, timestamps: np.ndarray, new: np.ndarray,
+                          tables: tuple[list[np.ndarray], list[np.ndarray]]) -> np.ndarray:
+    """ContextDetector._raw_points as first written: one pass per order over its own pair and context tables."""
+    from ai_ops.detectors.context import MIN_CONTEXT, running_counts
+
+    d: Any = detector
+    pair_counts, context_counts = tables
+    size = d.alphabet
+    joined = np.concatenate([np.asarray(d.recent_, dtype=np.int64), d.symbols(new).astype(np.int64)])
+    times = np.concatenate([np.asarray(d.recent_times_, dtype=float), timestamps])
+    k = len(d.recent_)
+    positions = np.arange(k, joined.size)
+    current = joined[k:]
+    raw = np.full(new.shape, np.nan)
+    context = np.zeros(new.size, dtype=np.int64)
+    for o in range(d.order + 1):
+        if o:
+            context = context + size ** (o - 1) * joined[np.maximum(positions - o, 0)]
+        span = times[positions] - times[np.maximum(positions - o, 0)]
+        usable = (positions >= o) & (span <= (o + 0.5) * d.step_)
+        pair = (context * size + current)[usable]
+        ctx = context[usable]
+        n_pair = running_counts(pair) + pair_counts[o][pair]
+        n_context = running_counts(ctx) + context_counts[o][ctx]
+        probability = (n_pair + d.smoothing) / (n_context + d.smoothing * size)
+        known = n_context >= MIN_CONTEXT * size
+        target = np.flatnonzero(usable)[known]
+        raw[target] = np.maximum(-np.log(probability[known]) - np.log(size), 0.0)
+        pair_counts[o] += np.bincount(pair, minlength=pair_counts[o].size)
+        context_counts[o] += np.bincount(ctx, minlength=context_counts[o].size)
+    return raw
+
+
+@pytest.mark.parametrize(("levels", "order"), [(2, 1), (8, 2), (8, 3), (12, 4)])
+def test_context_member_counts_every_order_at_once_as_order_by_order(levels: int, order: int) -> None:
+    """All orders counted in one pass over one table give the per-order loop's surprise and counts, through
+    gaps (a context never spans one), chunk boundaries and never-seen values."""
+    from ai_ops.detectors.context import ContextDetector
+
+    rng = np.random.default_rng(levels * 10 + order)
+    n = 3000
+    t = 1_700_000_000.0 + 300.0 * np.arange(n)
+    t[1500:] += 300.0 * 7  # a gap of 7 steps
+    v = np.sin(np.arange(n) / 9.0) * 10 + rng.normal(0, 1, n)
+    v[2500:2510] = 50.0  # above anything seen in training
+    detector = ContextDetector(levels=levels, order=order)
+    detector._learn(t[:1000], v[:1000])
+    tables = ([np.zeros_like(c) for c in detector.pair_counts_], [np.zeros_like(c) for c in detector.context_counts_])
+    bounds = [1000, 1001, 1072, 1499, 1500, 1573, 2000, 2505, 3000]
+    for lo, hi in itertools.pairwise(bounds):
+        recent, recent_times = list(detector.recent_), list(detector.recent_times_)
+        expected = reference_context_raw(detector, t[lo:hi], v[lo:hi], tables)
+        got = detector._raw_points(t[lo:hi], v[lo:hi])
+        np.testing.assert_array_equal(got, expected)
+        assert detector.recent_ == [int(s) for s in np.concatenate([recent, detector.symbols(v[lo:hi])])[-order:]]
+        assert detector.recent_times_ == [float(x) for x in np.concatenate([recent_times, t[lo:hi]])[-order:]]
+        for mine, theirs in zip(detector.pair_counts_ + detector.context_counts_, tables[0] + tables[1], strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+    state = detector._own_state()
+    assert state["pairs"] == [np.column_stack([np.flatnonzero(c), c[np.flatnonzero(c)]]).tolist() for c in tables[0]]
+    assert state["contexts"] == [np.column_stack([np.flatnonzero(c), c[np.flatnonzero(c)]]).tolist() for c in tables[1]]
+
+
+def reference_burst(recent: list[float], surprisal: np.ndarray, hold: int, damping: float) -> np.ndarray:
+    """BurstFilter.transform's damping as first written: the max of a sliding window over the padded memory."""
+    k = len(recent)
+    joined = np.concatenate([np.asarray(recent, dtype=float), surprisal])
+    padded = np.concatenate([np.full(hold, -np.inf), joined])
+    before = np.lib.stride_tricks.sliding_window_view(padded[k: k + surprisal.size + hold - 1], hold).max(axis=1)
+    return np.where(surprisal > before, surprisal, surprisal * damping)
+
+
+@pytest.mark.parametrize(("memory", "hold", "n"), [(300, 300, 72), (300, 300, 300), (400, 300, 72), (300, 300, 1),
+                                                   (60, 60, 72), (10, 60, 72), (0, 60, 5)])
+def test_burst_filter_with_a_full_memory_equals_the_sliding_window(memory: int, hold: int, n: int) -> None:
+    from ai_ops.detectors.calibration import BurstFilter
+
+    rng = np.random.default_rng(memory + hold + n)
+    for made in (list(np.abs(rng.standard_t(2, memory)) * 3), [5.0] * memory,
+                 [float("nan"), *rng.random(max(memory - 1, 0))]):
+        recent = made[:memory]
+        surprisal = np.abs(rng.standard_t(2, n)) * 3
+        surprisal[::7] = 5.0  # ties with the memory
+        burst = BurstFilter(hold, 0.1, list(recent))
+        np.testing.assert_array_equal(burst.transform(surprisal), reference_burst(recent, surprisal, hold, 0.1))
+        assert burst.recent_ == [float(v) for v in np.concatenate([np.asarray(recent, dtype=float), surprisal])[-hold:]]
+
+
+def reference_window_shift_z(values: np.ndarray, recent: list[float], sums: tuple[float, float, float], window: int,
+                             decay: float) -> tuple[np.ndarray, list[float], tuple[float, float, float]]:
+    """window_shift_z as first written: gathers everywhere, three separate decayed sums."""
+    from scipy.signal import lfilter
+
+    from ai_ops.detectors.zscore import spread_floor
+
+    def decayed(entering: np.ndarray, start: float) -> np.ndarray:
+        return np.asarray(lfilter([1.0], [1.0, -decay], entering, zi=[decay * start])[0], dtype=float)
+
+    joined = np.concatenate([np.asarray(recent, dtype=float), values])
+    idx = np.arange(len(recent), joined.size)
+    csum = np.concatenate([[0.0], np.cumsum(joined)])
+    lo = np.maximum(idx + 1 - window, 0)
+    short = (csum[idx + 1] - csum[lo]) / (idx + 1 - lo)
+    has_leaving = idx - window >= 0
+    leaving = np.where(has_leaving, joined[np.maximum(idx - window, 0)], 0.0)
+    weight, total = decayed(has_leaving.astype(float), sums[0]), decayed(leaving, sums[1])
+    squares = decayed(leaving * leaving, sums[2])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / weight
+        var = np.maximum(squares / weight - mean * mean, 0.0)
+    z = (short - mean) / (np.sqrt(var) + spread_floor(np.nan_to_num(mean))) * np.sqrt(idx + 1 - lo)
+    return z, [float(v) for v in joined[-window:]], (float(weight[-1]), float(total[-1]), float(squares[-1]))
+
+
+@pytest.mark.parametrize("window", [1, 3, 10])
+def test_window_shift_z_equals_the_reference_in_chunks(window: int) -> None:
+    from ai_ops.detectors.window_shift import window_shift_z
+
+    rng = np.random.default_rng(window)
+    values = rng.standard_t(3, 2000) * 4 + 100
+    values[700:705] = 1e6
+    decay = 1.0 - 2.0 / 8641.0
+    mine: tuple[list[float], tuple[float, float, float]] = ([], (0.0, 0.0, 0.0))
+    theirs = mine
+    for chunk in np.array_split(values, [1, 2, 5, 72, 144, 1500]):
+        z, _, recent, sums = window_shift_z(chunk, mine[0], mine[1], window, decay)
+        expected, expected_recent, expected_sums = reference_window_shift_z(chunk, theirs[0], theirs[1], window, decay)
+        np.testing.assert_array_equal(z, expected)
+        assert (recent, sums) == (expected_recent, expected_sums)
+        mine, theirs = (recent, sums), (expected_recent, expected_sums)
+
+
+def test_a_remembered_settings_hash_follows_a_changed_setting() -> None:
+    """The settings hash is remembered by the identity of the settings' objects, never by equality:
+    3 == 3.0, but their JSON (so the hash a saved state carries) differs."""
+    from ai_ops.config import AnomalyConfig
+    from ai_ops.detectors.base import settings_hash
+    from ai_ops.detectors.ensemble import EnsembleDetector
+
+    ensemble = EnsembleDetector(AnomalyConfig())
+    zscore = ensemble.members[0]
+    before, member_before = ensemble.settings_hash(), zscore.settings_hash()
+    assert ensemble.settings_hash() == before == EnsembleDetector(AnomalyConfig()).settings_hash()
+    zscore.threshold = int(zscore.threshold)  # type: ignore[attr-defined]  # 3.0 -> 3: equal, not the same JSON
+    assert zscore.settings_hash() == settings_hash({"detector": "zscore", **zscore.get_params()}) != member_before
+    assert ensemble.settings_hash() == settings_hash({"detector": "ensemble", **ensemble.get_params()}) != before

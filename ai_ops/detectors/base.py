@@ -23,8 +23,8 @@ import hashlib
 import inspect
 import json
 import operator
-from dataclasses import asdict, dataclass
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
