@@ -310,3 +310,13 @@ def test_a_remembered_settings_hash_follows_a_changed_setting() -> None:
     zscore.threshold = int(zscore.threshold)  # type: ignore[attr-defined]  # 3.0 -> 3: equal, not the same JSON
     assert zscore.settings_hash() == settings_hash({"detector": "zscore", **zscore.get_params()}) != member_before
     assert ensemble.settings_hash() == settings_hash({"detector": "ensemble", **ensemble.get_params()}) != before
+
+
+def test_the_gmm_scores_with_one_blas_thread_and_gives_the_threads_back() -> None:
+    from ai_ops.detectors.gmm import _blas_controller, _one_blas_thread
+
+    libraries = _blas_controller().lib_controllers
+    before = [library.num_threads for library in libraries]
+    with _one_blas_thread():
+        assert all(library.num_threads == 1 for library in libraries)
+    assert [library.num_threads for library in libraries] == before

@@ -64,10 +64,12 @@ def rearmed(surprisal: np.ndarray, damped: np.ndarray, recent: list[float], rear
         return out
     joined = np.concatenate([np.asarray(recent, dtype=float), s])
     n = joined.size
-    loud = np.concatenate([[0], np.cumsum(joined >= quiet_below)])
+    loud = np.empty(n + 1, dtype=np.int64)
+    loud[0] = 0
+    np.cumsum(joined >= quiet_below, out=loud[1:])
     positions = np.arange(n)
-    lo = positions - rearm_points
-    quiet_end = (lo >= 0) & (loud[positions] - loud[np.maximum(lo, 0)] == 0)  # rearm_points quiet points before
+    quiet_end = np.zeros(n, dtype=bool)  # rearm_points quiet points before
+    quiet_end[rearm_points:] = loud[rearm_points:n] == loud[:max(n - rearm_points, 0)]
     since = np.maximum.accumulate(np.where(quiet_end, positions, -1))  # where the current event began (-1: unknown)
     # The peak of the current event before each point: a running max that restarts where an event
     # begins. As integers (event number x n + the value's rank) one running max does all events at
@@ -77,11 +79,12 @@ def rearmed(surprisal: np.ndarray, damped: np.ndarray, recent: list[float], rear
     rank[order] = positions
     event = since + 1
     best = np.maximum.accumulate(event * n + rank)
-    before = np.concatenate([[-1], best[:-1]])  # the best key strictly before each point
-    same_event = (before >= 0) & (before // n == event)
-    peak = np.where(same_event, joined[order[np.maximum(before, 0) % n]], -np.inf)
+    # Only the new points (from k on) are judged: the best key strictly before each of them.
     k = len(recent)
-    undamped = (since[k:] >= 0) & (s > peak[k:])
+    before = best[k - 1:n - 1] if k else np.concatenate([[-1], best[:-1]])
+    same_event = (before >= 0) & (before // n == event[k:])
+    peak = np.where(same_event, joined[order[np.maximum(before, 0) % n]], -np.inf)
+    undamped = (since[k:] >= 0) & (s > peak)
     out[finite[undamped]] = s[undamped]
     return out
 
@@ -100,7 +103,7 @@ def agreed_level(stacked: np.ndarray, usable: np.ndarray) -> np.ndarray:
     ranked = -np.sort(-np.where(usable, stacked, -np.inf), axis=0)  # descending per column, NaN last
     count = usable.sum(axis=0)
     half = np.maximum((count + 1) // 2, 1)  # 3 of 6, 3 of 5, 1 of 1
-    level = np.take_along_axis(ranked, (half - 1)[None, :], axis=0)[0]
+    level = ranked[half - 1, np.arange(ranked.shape[1])]
     return np.where(count > 0, level, 0.0)
 
 
@@ -217,8 +220,10 @@ class EnsembleDetector:
         points, finite_values = timestamps[finite], values[finite]
         points.flags.writeable = finite_values.flags.writeable = False  # shared by every member: read only
         raw = np.empty((len(self.members), values.size))
+        gapless = finite_values.size == values.size > 0  # each member's raw surprise is its row as it is
         for row, member in zip(raw, self.members, strict=True):
-            row[:] = member._raw_at(finite, points, finite_values)
+            row[:] = member._raw_points(points, finite_values) if gapless else member._raw_at(finite, points,
+                                                                                            finite_values)
         stacked = transform_rows([m.calibrator_ for m in self.members], raw)
         usable = np.isfinite(stacked)
         if self.config.combine == "max":
