@@ -320,3 +320,53 @@ def test_the_gmm_scores_with_one_blas_thread_and_gives_the_threads_back() -> Non
     with _one_blas_thread():
         assert all(library.num_threads == 1 for library in libraries)
     assert [library.num_threads for library in libraries] == before
+    with _blas_controller().limit(limits=1):  # a job holding one thread for all its series
+        with _one_blas_thread():
+            assert all(library.num_threads == 1 for library in libraries)
+        assert all(library.num_threads == 1 for library in libraries)
+    assert [library.num_threads for library in libraries] == before
+
+
+def reference_rearmed(surprisal: np.ndarray, damped: np.ndarray, recent: list[float], rearm_points: int,
+                      quiet_below: float) -> np.ndarray:
+    """ensemble.rearmed as first written: the ranks of the memory and the new points together."""
+    out = damped.copy()
+    finite = np.flatnonzero(np.isfinite(surprisal))
+    s = surprisal[finite]
+    if rearm_points <= 0 or s.size == 0:
+        return out
+    joined = np.concatenate([np.asarray(recent, dtype=float), s])
+    n = joined.size
+    loud = np.concatenate([[0], np.cumsum(joined >= quiet_below)])
+    positions = np.arange(n)
+    lo = positions - rearm_points
+    quiet_end = (lo >= 0) & (loud[positions] - loud[np.maximum(lo, 0)] == 0)
+    since = np.maximum.accumulate(np.where(quiet_end, positions, -1))
+    order = np.argsort(joined, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = positions
+    event = since + 1
+    best = np.maximum.accumulate(event * n + rank)
+    before = np.concatenate([[-1], best[:-1]])
+    same_event = (before >= 0) & (before // n == event)
+    peak = np.where(same_event, joined[order[np.maximum(before, 0) % n]], -np.inf)
+    k = len(recent)
+    undamped = (since[k:] >= 0) & (s > peak[k:])
+    out[finite[undamped]] = s[undamped]
+    return out
+
+
+def test_rearmed_ranks_only_the_new_points_as_the_reference_ranks_all() -> None:
+    """The memory's part of the current event enters as one max; NaN in the memory blocks as a top rank did."""
+    from ai_ops.detectors.ensemble import rearmed
+
+    rng = np.random.default_rng(36)
+    for case in range(400):
+        k, n, rearm = int(rng.integers(0, 320)), int(rng.integers(0, 80)), int(rng.integers(0, 40))
+        recent = list(rng.choice([0.0, 0.5, 2.0, 40.0], k) if case % 2 else rng.exponential(0.5, k))
+        if case % 7 == 0 and k:
+            recent[int(rng.integers(0, k))] = float("nan")
+        s = rng.choice([0.0, 0.5, 2.0, 2.0, 30.0, 40.0], n) if case % 3 else rng.exponential(0.6, n)
+        s[rng.random(n) < 0.05] = np.nan
+        np.testing.assert_array_equal(rearmed(s, s * 0.1, recent, rearm, 1.0),
+                                      reference_rearmed(s, s * 0.1, recent, rearm, 1.0))

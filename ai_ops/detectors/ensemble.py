@@ -62,29 +62,32 @@ def rearmed(surprisal: np.ndarray, damped: np.ndarray, recent: list[float], rear
     s = surprisal[finite]
     if rearm_points <= 0 or s.size == 0:
         return out
-    joined = np.concatenate([np.asarray(recent, dtype=float), s])
+    memory = np.asarray(recent, dtype=float)
+    k, m = memory.size, s.size
+    joined = np.concatenate([memory, s])
     n = joined.size
     loud = np.empty(n + 1, dtype=np.int64)
     loud[0] = 0
     np.cumsum(joined >= quiet_below, out=loud[1:])
-    positions = np.arange(n)
     quiet_end = np.zeros(n, dtype=bool)  # rearm_points quiet points before
     quiet_end[rearm_points:] = loud[rearm_points:n] == loud[:max(n - rearm_points, 0)]
-    since = np.maximum.accumulate(np.where(quiet_end, positions, -1))  # where the current event began (-1: unknown)
-    # The peak of the current event before each point: a running max that restarts where an event
-    # begins. As integers (event number x n + the value's rank) one running max does all events at
+    since = np.maximum.accumulate(np.where(quiet_end, np.arange(n), -1))[k:]  # where each new point's event began
+    # The peak of the current event before each new point: a running max that restarts where an event
+    # begins. As integers (event number x m + the value's rank) one running max does all events at
     # once: a later event's keys are above every earlier one's, so its max never sees them.
-    order = np.argsort(joined, kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = positions
+    order = np.argsort(s, kind="stable")
+    rank = np.empty(m, dtype=np.int64)
+    rank[order] = np.arange(m)
     event = since + 1
-    best = np.maximum.accumulate(event * n + rank)
-    # Only the new points (from k on) are judged: the best key strictly before each of them.
-    k = len(recent)
-    before = best[k - 1:n - 1] if k else np.concatenate([[-1], best[:-1]])
-    same_event = (before >= 0) & (before // n == event[k:])
-    peak = np.where(same_event, joined[order[np.maximum(before, 0) % n]], -np.inf)
-    undamped = (since[k:] >= 0) & (s > peak)
+    best = np.maximum.accumulate(event * m + rank)
+    before = np.concatenate([[-1], best[:-1]])  # the best key strictly before each point
+    same_event = (before >= 0) & (before // m == event)
+    peak = np.where(same_event, s[order[np.maximum(before, 0) % m]], -np.inf)
+    # The first event may have begun in the memory: its peak also holds the memory from there on (NaN
+    # wins a max here as it wins the ranks of a sort: either way no point beats it).
+    if 0 <= since[0] < k:
+        peak = np.where(since == since[0], np.maximum(peak, np.max(memory[since[0]:])), peak)
+    undamped = (since >= 0) & (s > peak)
     out[finite[undamped]] = s[undamped]
     return out
 
