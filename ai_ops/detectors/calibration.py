@@ -90,7 +90,7 @@ class Calibrator:
         alpha = 2.0 / (self.long_span + 1.0)
         start_mean = self.mean_ if self.mean_ is not None else float(r[0])
         start_sq = self.sq_mean_ if self.sq_mean_ is not None else float(r[0]) ** 2
-        rows = np.empty((2, r.size))
+        rows = np.empty((2, r.size), dtype=r.dtype)  # what np.vstack([r, r * r]) makes
         rows[0] = r
         np.multiply(r, r, out=rows[1])
         before = np.empty((2, r.size + 1))
@@ -173,7 +173,7 @@ def transform_rows(calibrators: list[Calibrator], raw: np.ndarray) -> np.ndarray
     short = (csum[:, k + 1:] - csum[:, k + 1 - window: csum.shape[1] - window]) / window
     alpha = 2.0 / (first.long_span + 1.0)
     starts = [c.mean_ for c in chosen] + [c.sq_mean_ for c in chosen]
-    rows = np.empty((2 * m, n))
+    rows = np.empty((2 * m, n), dtype=r.dtype)  # as transform's rows
     rows[:m] = r
     np.multiply(r, r, out=rows[m:])
     before = np.empty((2 * m, n + 1))
