@@ -29,7 +29,7 @@ import numpy as np
 
 import ai_ops.detectors.batch as batch
 import ai_ops.jobs.observing as observing
-from ai_ops.detectors.base import CalibratedDetector, no_opinion_is_zero
+from ai_ops.detectors.base import no_opinion_is_zero
 from ai_ops.detectors.calibration import BurstFilter, to_score
 from ai_ops.detectors.ensemble import (
     QUIET_SURPRISAL,
@@ -53,15 +53,9 @@ _FITTING: contextvars.ContextVar[str | None] = contextvars.ContextVar("fitting",
 def record(seed: int, days: int, out: Path) -> None:
     """Run the demo with every ensemble scoring call recorded: out/calls.npz (+ index.json) and out/demo."""
     calls: list[dict[str, Any]] = []
-    member_surprisal = CalibratedDetector.surprisal
     ensemble_score = EnsembleDetector.score
     load = observing.load_ensemble
     train_one = batch.train_one
-
-    def surprisal(self: CalibratedDetector, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
-        out_ = member_surprisal(self, timestamps, values)
-        self._traced = out_  # type: ignore[attr-defined]
-        return out_
 
     def score(self: EnsembleDetector, timestamps: np.ndarray, values: np.ndarray) -> np.ndarray:
         scores = ensemble_score(self, timestamps, values)
@@ -71,7 +65,7 @@ def record(seed: int, days: int, out: Path) -> None:
             calls.append({"series": key, "kind": "detect" if tag else "fit", "t": np.asarray(timestamps, float),
                           "v": np.asarray(values, float), "combined": self.last_surprisal_,
                           "evidence": self.last_evidence_, "score": scores,
-                          "members": np.vstack([m._traced for m in self.members])})  # type: ignore[attr-defined]
+                          "members": self.last_members_.copy()})
         return scores
 
     def load_tagged(config: Any, paths: Any, service: str, metric: str) -> EnsembleDetector:
@@ -86,14 +80,12 @@ def record(seed: int, days: int, out: Path) -> None:
         finally:
             _FITTING.reset(token)
 
-    CalibratedDetector.surprisal = surprisal  # type: ignore[method-assign]
     EnsembleDetector.score = score  # type: ignore[method-assign]
     observing.load_ensemble = load_tagged
     batch.train_one = train_tagged
     try:
         run_demo(out / "demo", days, seed)
     finally:
-        CalibratedDetector.surprisal = member_surprisal  # type: ignore[method-assign]
         EnsembleDetector.score = ensemble_score  # type: ignore[method-assign]
         observing.load_ensemble = load
         batch.train_one = train_one

@@ -176,6 +176,9 @@ class EnsembleDetector:
         self.last_fit_: FitReport | None = None
         self.last_surprisal_ = np.zeros(0)
         """The combined surprisal of the last `score` call before the burst filter (evidence of duration)."""
+        self.last_members_ = np.zeros((0, 0))
+        """Of the last `score` call, each member's calibrated surprisal (a row per member, in `members` order):
+        what each member's own `surprisal` would have given, for traces (benchmarks/demo_trace.py)."""
         self.last_evidence_ = np.zeros(0)
         """Of the last `score` call, undamped: per point, the surprisal at least half of the members reach
         (`agreed_level`). What an episode's duration and magnitude are measured on (docs/anomaly_detection.md)."""
@@ -227,7 +230,7 @@ class EnsembleDetector:
         for row, member in zip(raw, self.members, strict=True):
             row[:] = member._raw_points(points, finite_values) if gapless else member._raw_at(finite, points,
                                                                                             finite_values)
-        stacked = transform_rows([m.calibrator_ for m in self.members], raw)
+        stacked = self.last_members_ = transform_rows([m.calibrator_ for m in self.members], raw)
         usable = np.isfinite(stacked)
         if self.config.combine == "max":
             combined = np.max(np.where(usable, stacked, -np.inf), axis=0)
