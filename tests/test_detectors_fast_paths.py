@@ -370,3 +370,21 @@ def test_rearmed_ranks_only_the_new_points_as_the_reference_ranks_all() -> None:
         s[rng.random(n) < 0.05] = np.nan
         np.testing.assert_array_equal(rearmed(s, s * 0.1, recent, rearm, 1.0),
                                       reference_rearmed(s, s * 0.1, recent, rearm, 1.0))
+
+
+def test_a_context_state_with_a_symbol_outside_its_alphabet_is_refused() -> None:
+    """With every order's counts in one table, an out-of-range symbol would silently read another order's
+    counts (per-order tables raised IndexError or wrapped around): such a state is refused on load."""
+    from ai_ops.detectors.context import ContextDetector
+
+    t = 1_700_000_000.0 + 300.0 * np.arange(600)
+    detector = ContextDetector(levels=4, order=2)
+    detector.fit(t, np.sin(np.arange(600) / 5.0))
+    state = detector.get_state()
+    fresh = ContextDetector(levels=4, order=2)
+    fresh.set_state(state)
+    assert fresh.recent_ == detector.recent_
+    for bad in ([detector.alphabet, 0], [-1, 0]):
+        state["detector"]["recent"] = bad
+        with pytest.raises(ValueError, match="outside the alphabet"):
+            ContextDetector(levels=4, order=2).set_state(state)

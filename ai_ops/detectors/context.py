@@ -172,6 +172,9 @@ class ContextDetector(CalibratedDetector):
         self.step_ = float(state["step"])
         self._reset_stream()
         self.recent_ = list(map(int, state["recent"]))
+        if any(not 0 <= symbol < self.alphabet for symbol in self.recent_):
+            # Counted in one joined table, a symbol out of range would read another order's counts.
+            raise ValueError(f"context: recent symbols {self.recent_} outside the alphabet of {self.alphabet}")
         self.recent_times_ = list(map(float, state["recent_times"]))
         for counts, saved in zip(self.pair_counts_, state["pairs"], strict=True):
             _fill(counts, saved)
