@@ -388,3 +388,19 @@ def test_a_context_state_with_a_symbol_outside_its_alphabet_is_refused() -> None
         state["detector"]["recent"] = bad
         with pytest.raises(ValueError, match="outside the alphabet"):
             ContextDetector(levels=4, order=2).set_state(state)
+
+
+@pytest.mark.parametrize("members", [1, 2, 5, 6])
+def test_agreed_level_of_full_rows_equals_the_masked_version(members: int) -> None:
+    """Every member with an opinion everywhere: the upper-median row, as the masked sort and gather give it."""
+    from ai_ops.detectors.ensemble import agreed_level
+
+    rng = np.random.default_rng(members)
+    stacked = rng.choice([0.0, -0.0, 1.5, 1.5, 30.0], (members, 72)) * rng.choice([1.0, rng.random()], (members, 72))
+    usable = np.isfinite(stacked)
+    ranked = -np.sort(-np.where(usable, stacked, -np.inf), axis=0)
+    count = usable.sum(axis=0)
+    expected = np.where(count > 0, np.take_along_axis(ranked, (np.maximum((count + 1) // 2, 1) - 1)[None, :], axis=0)[0],
+                        0.0)
+    got = agreed_level(stacked, usable)
+    assert got.tobytes() == expected.tobytes()

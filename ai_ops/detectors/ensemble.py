@@ -103,6 +103,8 @@ def agreed_level(stacked: np.ndarray, usable: np.ndarray) -> np.ndarray:
     (`last_evidence_`); with `combine: agreement` the score is max(mean, agreed level). Members without an
     opinion (NaN) are left out; 0 where no member has one.
     """
+    if stacked.shape[0] and usable.all():  # every member everywhere: the (upper) median row of each column
+        return -np.sort(-stacked, axis=0)[(stacked.shape[0] + 1) // 2 - 1]
     ranked = -np.sort(-np.where(usable, stacked, -np.inf), axis=0)  # descending per column, NaN last
     count = usable.sum(axis=0)
     half = np.maximum((count + 1) // 2, 1)  # 3 of 6, 3 of 5, 1 of 1
@@ -232,14 +234,19 @@ class EnsembleDetector:
                                                                                             finite_values)
         stacked = self.last_members_ = transform_rows([m.calibrator_ for m in self.members], raw)
         usable = np.isfinite(stacked)
+        # Every member has an opinion on every point (the usual cycle; so no value is NaN either): the masks
+        # below select everything, and the same sums of the same values are taken without them.
+        everywhere = bool(usable.all())
         if self.config.combine == "max":
-            combined = np.max(np.where(usable, stacked, -np.inf), axis=0)
+            combined = np.max(stacked if everywhere else np.where(usable, stacked, -np.inf), axis=0)
         else:
-            combined = np.sum(np.where(usable, stacked, 0.0), axis=0) / np.maximum(usable.sum(axis=0), 1)
+            combined = np.sum(stacked if everywhere else np.where(usable, stacked, 0.0), axis=0) / (
+                len(stacked) if everywhere else np.maximum(usable.sum(axis=0), 1))
             if self.config.combine == "agreement":
                 combined = np.maximum(combined, agreed_level(stacked, usable))
-        combined[~usable.any(axis=0)] = np.nan
-        combined[~np.isfinite(values)] = np.nan
+        if not everywhere:
+            combined[~usable.any(axis=0)] = np.nan
+            combined[~np.isfinite(values)] = np.nan
         self.last_evidence_ = np.where(np.isfinite(combined), agreed_level(stacked, usable), np.nan)
         return combined
 
