@@ -365,6 +365,12 @@ def main() -> None:
                                                                         run["total_seconds"])
         met[n] = None if run is None else bool(float(total) <= target["max_seconds"]  # type: ignore[arg-type]
                                               and float(run["peak_rss_mib"]) <= target.get("max_peak_mib", 1e9))  # type: ignore[arg-type]
+    # The same targets on the steady state (fetch + the next day's train with anomaly.retrain + the cycle):
+    # what a deployment runs daily once the training window is full; reported apart, never instead.
+    met_steady = {n: None if (run := next((r for k, r in by_n.items() if abs(k - int(n)) < 6), None)) is None
+                  or "sampled" in run else bool(float(run["steady_total_seconds"]) <= target["max_seconds"]
+                                                and float(run["peak_rss_mib"]) <= target.get("max_peak_mib", 1e9))
+                  for n, target in targets.items()}
     out = {
         "benchmark": "source_scale",
         "what": "a discovered fleet (N/6 services x 6 metrics) in a real Prometheus: discovery, batched fetch "
@@ -372,6 +378,7 @@ def main() -> None:
                 "and the next day's training with anomaly.retrain (see the module docstring)",
         "target": targets,
         "met": met,
+        "met_in_steady_state": met_steady,
         "runs": runs,
         "ms_per_series": {str(r["n_series"]): {k: round(float(r[k]) / int(r["n_series"]) * 1000, 3)  # type: ignore[arg-type]
                                                for k in ("fetch_seconds", "train_seconds", "cycle_score_seconds",
