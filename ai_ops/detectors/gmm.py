@@ -19,7 +19,7 @@ evaluated on today's window (|L_new - L_old| / max(|L_old|, 1)); < 0.02 = a stab
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -266,7 +266,7 @@ def fit_mixture(x: np.ndarray, n_components: int, seed: int, weights_init: np.nd
     reg_covar=REG_COVAR, max_iter, tol, random_state=seed, init_params="k-means++", weights_init, means_init,
     precisions_init).fit(x)`.
 
-    `centred=True` reproduces it bit for bit; the default (None) uses the moment form (`_em_by_moments`,
+    `centred=True` reproduces it bit for bit; the default (None) uses the moment form (`_moment_steps`,
     about twice as fast, the same model to ~1e-11) unless the data are too far out for it."""
     if not np.isfinite(x).all():
         raise ValueError("Input contains NaN or infinity.")
@@ -283,16 +283,27 @@ def fit_mixture(x: np.ndarray, n_components: int, seed: int, weights_init: np.nd
         weights, means, covariances = _m_step_parameters(x, resp)
         weights /= x.shape[0]
         precisions_chol = _precision_cholesky(covariances)
-    if not centred:
-        return _em_by_moments(x, weights, means, precisions_chol, max_iter, tol)
+    steps = _centred_steps(x) if centred else _moment_steps(x)
+    return _run_em(steps, weights, means, covariances, precisions_chol, max_iter, tol)
+
+
+EStep = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+"""(weights, means, precision Choleskys) -> (log p(x_i) per point, responsibilities)."""
+MStep = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""responsibilities -> (weights summing to 1, means, covariances)."""
+
+
+def _run_em(steps: tuple[EStep, MStep], weights: np.ndarray, means: np.ndarray, covariances: np.ndarray,
+            precisions_chol: np.ndarray, max_iter: int, tol: float) -> MixtureFit:
+    """sklearn's loop: alternate the steps until the mean log-likelihood moves by less than `tol`."""
+    e_step, m_step = steps
     lower_bound = -np.inf
     initial = np.nan
     converged = False
     for iteration in range(max_iter):
         previous = lower_bound
-        log_norm, log_resp = _e_step(x, weights, means, precisions_chol)
-        weights, means, covariances = _m_step_parameters(x, np.exp(log_resp))
-        weights /= weights.sum()
+        log_norm, resp = e_step(weights, means, precisions_chol)
+        weights, means, covariances = m_step(resp)
         precisions_chol = _precision_cholesky(covariances)
         lower_bound = float(log_norm.mean())
         if iteration == 0:
@@ -300,13 +311,26 @@ def fit_mixture(x: np.ndarray, n_components: int, seed: int, weights_init: np.nd
         if abs(lower_bound - previous) < tol:
             converged = True
             break
-    log_norm, _ = _e_step(x, weights, means, precisions_chol)
+    log_norm, _ = e_step(weights, means, precisions_chol)
     return MixtureFit(weights, means, covariances, converged, float(log_norm.mean()), initial)
 
 
-def _em_by_moments(x: np.ndarray, weights: np.ndarray, means: np.ndarray, precisions_chol: np.ndarray,
-                   max_iter: int, tol: float) -> MixtureFit:
-    """The same EM written on the design matrix [1, x, x_i x_j (i <= j)], built once.
+def _centred_steps(x: np.ndarray) -> tuple[EStep, MStep]:
+    """scikit-learn's steps, op for op (`_e_step`, `_m_step_parameters`)."""
+    def e_step(weights: np.ndarray, means: np.ndarray, precisions_chol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        log_norm, log_resp = _e_step(x, weights, means, precisions_chol)
+        return log_norm, np.exp(log_resp)
+
+    def m_step(resp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        weights, means, covariances = _m_step_parameters(x, resp)
+        weights /= weights.sum()
+        return weights, means, covariances
+
+    return e_step, m_step
+
+
+def _moment_steps(x: np.ndarray) -> tuple[EStep, MStep]:
+    """The same steps written on the design matrix [1, x, x_i x_j (i <= j)], built once.
 
     Each component's log density is linear in that row (log w - (d log 2pi - log|P| + m'Pm)/2, then Pm,
     then -P_ij/2 on the squares, -P_ij on the cross terms), so the E-step is one (k x 21) @ (21 x n)
@@ -314,7 +338,6 @@ def _em_by_moments(x: np.ndarray, weights: np.ndarray, means: np.ndarray, precis
     centred form's per-component passes over (n x d) arrays cost about twice as much.
     """
     n, d = x.shape
-    k = means.shape[0]
     upper_i, upper_j = np.triu_indices(d)
     design_t = np.empty((1 + d + upper_i.size, n))
     design_t[0] = 1.0
@@ -324,7 +347,8 @@ def _em_by_moments(x: np.ndarray, weights: np.ndarray, means: np.ndarray, precis
     constant = d * math.log(2 * math.pi)
     diagonal = np.arange(d)
 
-    def coefficients(weights: np.ndarray, means: np.ndarray, precisions_chol: np.ndarray) -> np.ndarray:
+    def e_step(weights: np.ndarray, means: np.ndarray, precisions_chol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = means.shape[0]
         precisions = precisions_chol @ np.swapaxes(precisions_chol, 1, 2)
         log_det = 2 * np.log(np.diagonal(precisions_chol, axis1=1, axis2=2)).sum(axis=1)
         pm = (precisions @ means[:, :, np.newaxis])[:, :, 0]
@@ -332,46 +356,28 @@ def _em_by_moments(x: np.ndarray, weights: np.ndarray, means: np.ndarray, precis
         a[:, 0] = np.log(weights) - 0.5 * (constant - log_det + (means * pm).sum(axis=1))
         a[:, 1:1 + d] = pm
         a[:, 1 + d:] = precisions[:, upper_i, upper_j] * quadratic_weight
-        return a
-
-    def e_step(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         log_prob = a @ design_t
         top = log_prob.max(axis=0)
         log_prob -= top
         resp = np.exp(log_prob, out=log_prob)
         total = resp.sum(axis=0)
         resp /= total
-        return np.log(total) + top, resp
+        return np.log(total) + top, resp.T
 
     def m_step(resp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        stats = resp @ design_t.T
+        stats = resp.T @ design_t.T
+        k = stats.shape[0]
         nk = stats[:, 0] + 10 * np.finfo(float).eps
         stats /= nk[:, np.newaxis]
-        new_means = stats[:, 1:1 + d].copy()
+        means = stats[:, 1:1 + d].copy()
         covariances = np.empty((k, d, d))
         covariances[:, upper_i, upper_j] = stats[:, 1 + d:]
         covariances[:, upper_j, upper_i] = stats[:, 1 + d:]
-        covariances -= new_means[:, :, np.newaxis] * new_means[:, np.newaxis, :]
+        covariances -= means[:, :, np.newaxis] * means[:, np.newaxis, :]
         covariances[:, diagonal, diagonal] += REG_COVAR
-        return nk / nk.sum(), new_means, covariances
+        return nk / nk.sum(), means, covariances
 
-    lower_bound = -np.inf
-    initial = np.nan
-    converged = False
-    covariances = np.empty((k, d, d))
-    for iteration in range(max_iter):
-        previous = lower_bound
-        log_norm, resp = e_step(coefficients(weights, means, precisions_chol))
-        weights, means, covariances = m_step(resp)
-        precisions_chol = _precision_cholesky(covariances)
-        lower_bound = float(log_norm.mean())
-        if iteration == 0:
-            initial = lower_bound
-        if abs(lower_bound - previous) < tol:
-            converged = True
-            break
-    log_norm, _ = e_step(coefficients(weights, means, precisions_chol))
-    return MixtureFit(weights, means, covariances, converged, float(log_norm.mean()), initial)
+    return e_step, m_step
 
 
 def bic(fit: MixtureFit, n_samples: int) -> float:
